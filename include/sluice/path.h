@@ -1,0 +1,38 @@
+/* Request-target to root-relative path: the pure half of the router. Decodes
+ * percent-escapes once, removes dot segments, and refuses anything that could name
+ * a file outside the root. No I/O. */
+#ifndef SLUICE_PATH_H
+#define SLUICE_PATH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Longest decoded path accepted (also bounds the buffer the caller provides). */
+#define SL_PATH_MAX 4096
+
+struct sl_path {
+    /* Root-relative, NUL-terminated, no leading '/', no empty, "." or ".." segments;
+     * "" for the root itself. */
+    char rel[SL_PATH_MAX];
+    size_t len;
+    bool trailing_slash; /* the decoded path ended in '/' (or was "/") */
+    /* The raw (still percent-encoded) path and query of the target, for building
+     * redirects that keep the client's encoding. Point into the caller's target. */
+    const char *raw_path;
+    size_t raw_path_len;
+    const char *raw_query; /* after '?', NULL if none */
+    size_t raw_query_len;
+};
+
+/* Resolves an origin-form ("/a/b?q") or absolute-form ("http://host/a/b") target.
+ * Query and fragment are set aside. `+` stays a plus. Returns 0, or an HTTP status:
+ * 400 for invalid escapes, NUL, an encoded '/', a path that climbs above the root,
+ * or a target that is not origin- or absolute-form; 414 when the decoded path does not
+ * fit in SL_PATH_MAX. */
+int sl_path_resolve(const char *target, size_t len, struct sl_path *out);
+
+/* True when a segment of `rel` starts with '.' (a dotfile or dot-directory), except a
+ * leading ".well-known" segment, which is always served. */
+bool sl_path_has_hidden_segment(const char *rel, size_t len);
+
+#endif

@@ -1,0 +1,214 @@
+/* Request-target to root-relative path (see path.h). This is the router's security
+ * boundary: `rel` is opened beneath the root with openat2(RESOLVE_BENEATH), so it must
+ * never start with '/' or hold a ".." segment, whatever the client sent. */
+
+#include "sluice/path.h"
+
+#include <string.h>
+#include <strings.h>
+
+/* An absolute-form target with no path ("http://host?q") asks for the root (RFC 9112
+ * §3.2.2); raw_path then points here, since the target has no '/' to point at. */
+static const char root_path[] = "/";
+
+static int hex_value(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* A request line cannot carry control characters or spaces (RFC 9112 §3.2), and a NUL
+ * would cut the path short when it reaches the kernel, so refuse them anywhere in the
+ * target, not only in the path. */
+static bool has_forbidden_byte(const char *t, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)t[i];
+        if (c <= ' ' || c == 0x7f)
+            return true;
+    }
+    return false;
+}
+
+static bool starts_with_ci(const char *t, size_t len, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    return len >= n && strncasecmp(t, prefix, n) == 0;
+}
+
+/* Sets *start to the index where the path begins: 0 for origin-form, just past the
+ * authority for absolute-form. Anything else (asterisk-form, authority-form, a relative
+ * path, an empty target) is not something we can serve a file for. */
+static int find_path_start(const char *t, size_t len, size_t *start)
+{
+    size_t i;
+    if (t[0] == '/') {
+        *start = 0;
+        return 0;
+    }
+    if (starts_with_ci(t, len, "http://"))
+        i = 7;
+    else if (starts_with_ci(t, len, "https://"))
+        i = 8;
+    else
+        return 400;
+    size_t authority = i;
+    while (i < len && t[i] != '/' && t[i] != '?' && t[i] != '#')
+        i++;
+    /* RFC 9110 §4.2.1: an http(s) URI with an empty host is invalid and must be
+     * rejected; "http:///etc/passwd" is not a path. */
+    if (i == authority)
+        return 400;
+    *start = i;
+    return 0;
+}
+
+/* Drops the last segment of rel (the ".." step of RFC 3986 §5.2.4). */
+static void pop_segment(struct sl_path *out)
+{
+    size_t i = out->len;
+    while (i > 0 && out->rel[i - 1] != '/')
+        i--;
+    out->len = i > 0 ? i - 1 : 0;
+}
+
+enum segment_kind { SEG_EMPTY, SEG_DOT, SEG_DOTDOT, SEG_NAME };
+
+static enum segment_kind classify(const char *s, size_t n)
+{
+    if (n == 0)
+        return SEG_EMPTY;
+    if (n == 1 && s[0] == '.')
+        return SEG_DOT;
+    if (n == 2 && s[0] == '.' && s[1] == '.')
+        return SEG_DOTDOT;
+    return SEG_NAME;
+}
+
+/* Decodes the raw path p[0..n) (p[0] == '/') segment by segment into out->rel, removing
+ * dot segments as it goes. Dot segments are recognised after decoding, so "%2e%2e" is
+ * "..", but decoding happens once: "%252e" is the literal name "%2e". Errors are reported
+ * in the order they occur from left to right. */
+static int normalize(const char *p, size_t n, struct sl_path *out)
+{
+    size_t decoded = 0; /* length of the whole decoded path, before dot removal */
+    enum segment_kind last = SEG_EMPTY;
+    size_t i = 0;
+
+    out->len = 0;
+    while (i < n) {
+        i++; /* the '/' that opens this segment */
+        if (++decoded >= SL_PATH_MAX)
+            return 414;
+        /* Decode straight into rel after what is kept so far, leaving room for the '/'
+         * that joins it on; it is only kept if it turns out to be a name. */
+        size_t seg = out->len > 0 ? out->len + 1 : 0;
+        size_t w = seg;
+        while (i < n && p[i] != '/') {
+            unsigned char c = (unsigned char)p[i];
+            if (c == '%') {
+                int hi = n - i >= 3 ? hex_value((unsigned char)p[i + 1]) : -1;
+                int lo = n - i >= 3 ? hex_value((unsigned char)p[i + 2]) : -1;
+                if (hi < 0 || lo < 0)
+                    return 400;
+                c = (unsigned char)(hi << 4 | lo);
+                /* An encoded '/' would let one segment become two after we have
+                 * checked it; an encoded NUL would truncate the name in the kernel. */
+                if (c == '/' || c == '\0')
+                    return 400;
+                i += 3;
+            } else {
+                i++;
+            }
+            if (++decoded >= SL_PATH_MAX)
+                return 414;
+            /* Cannot fire: rel never outgrows the decoded path, so w <= decoded - 2.
+             * Kept so that a future change to this arithmetic fails closed. */
+            if (w >= SL_PATH_MAX - 1)
+                return 414;
+            out->rel[w++] = (char)c;
+        }
+        last = classify(out->rel + seg, w - seg);
+        if (last == SEG_DOTDOT) {
+            if (out->len == 0)
+                return 400; /* would climb above the root */
+            pop_segment(out);
+        } else if (last == SEG_NAME) {
+            if (seg > 0)
+                out->rel[out->len] = '/';
+            out->len = w;
+        }
+    }
+    out->rel[out->len] = '\0';
+    /* "/a/b/.." names the directory a, so it keeps directory form ("a" with a trailing
+     * slash) just as "/a/" does; the router can then redirect or list consistently. */
+    out->trailing_slash = last != SEG_NAME;
+    return 0;
+}
+
+int sl_path_resolve(const char *target, size_t len, struct sl_path *out)
+{
+    out->rel[0] = '\0';
+    out->len = 0;
+    out->trailing_slash = false;
+    out->raw_path = NULL;
+    out->raw_path_len = 0;
+    out->raw_query = NULL;
+    out->raw_query_len = 0;
+
+    if (target == NULL || len == 0 || has_forbidden_byte(target, len))
+        return 400;
+    size_t start;
+    int rc = find_path_start(target, len, &start);
+    if (rc != 0)
+        return rc;
+
+    size_t end = start;
+    while (end < len && target[end] != '?' && target[end] != '#')
+        end++;
+    if (end < len && target[end] == '?') {
+        size_t q = end + 1;
+        size_t qend = q;
+        while (qend < len && target[qend] != '#')
+            qend++;
+        out->raw_query = target + q;
+        out->raw_query_len = qend - q;
+    }
+    if (end == start) {
+        out->raw_path = root_path;
+        out->raw_path_len = 1;
+    } else {
+        out->raw_path = target + start;
+        out->raw_path_len = end - start;
+    }
+    rc = normalize(out->raw_path, out->raw_path_len, out);
+    if (rc != 0) {
+        out->rel[0] = '\0';
+        out->len = 0;
+    }
+    return rc;
+}
+
+bool sl_path_has_hidden_segment(const char *rel, size_t len)
+{
+    static const char well_known[] = ".well-known";
+    size_t i = 0;
+    while (i < len) {
+        const char *slash = memchr(rel + i, '/', len - i);
+        size_t end = slash != NULL ? (size_t)(slash - rel) : len;
+        size_t n = end - i;
+        if (n > 0 && rel[i] == '.') {
+            bool served =
+                i == 0 && n == sizeof(well_known) - 1 && memcmp(rel + i, well_known, n) == 0;
+            if (!served)
+                return true;
+        }
+        i = end + 1;
+    }
+    return false;
+}
