@@ -1,0 +1,40 @@
+/* Server configuration: filled once by the command line parser, then shared read-only
+ * by every event-loop thread. */
+#ifndef SLUICE_CONFIG_H
+#define SLUICE_CONFIG_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#define SL_DEFAULT_PORT 8080
+#define SL_DEFAULT_BIND "127.0.0.1"
+#define SL_DEFAULT_HEAD_TIMEOUT 30
+#define SL_DEFAULT_IDLE_TIMEOUT 15
+#define SL_DEFAULT_SEND_TIMEOUT 60
+#define SL_SHUTDOWN_GRACE_MS 5000
+
+struct sl_config {
+    const char *root;     /* as given on the command line */
+    int root_fd;          /* the served directory, opened once at start-up */
+    const char *bind;     /* address literal or host name */
+    int port;             /* 0: the kernel picks one */
+    bool quiet;           /* no access log */
+    const char *log_path; /* "-" for stdout */
+    int log_fd;           /* -1 when quiet */
+    unsigned threads;     /* event loops, one per thread */
+    long max_age;         /* < 0: Cache-Control: no-cache */
+    bool listing;         /* directory listings on */
+    bool dotfiles;        /* serve and list names starting with '.' */
+    unsigned head_timeout_s;
+    unsigned idle_timeout_s;
+    unsigned send_timeout_s;
+    unsigned max_conns; /* per process; 0 = derive from RLIMIT_NOFILE */
+    const char *user;   /* drop to this user after binding (when root) */
+    bool chroot;        /* chroot into the root after binding (needs user) */
+};
+
+/* Fills cfg from argv. Returns 0 to run, 1 when --help or --version was printed (exit
+ * 0), -1 after printing one line about a bad argument to err (exit 1). */
+int sl_options_parse(int argc, char **argv, struct sl_config *cfg, FILE *out, FILE *err);
+
+#endif

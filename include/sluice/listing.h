@@ -1,0 +1,52 @@
+/* Directory listings: read a directory, sort it (directories first, then by name) and
+ * render it as an HTML5 page or as JSON. Reading is I/O (listing.c); rendering is pure
+ * and takes the entries as data. */
+#ifndef SLUICE_LISTING_H
+#define SLUICE_LISTING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+struct sl_listing_entry {
+    char *name; /* as on disk (bytes, usually UTF-8) */
+    size_t name_len;
+    bool is_dir;
+    uint64_t size;
+    time_t mtime;
+};
+
+struct sl_listing {
+    struct sl_listing_entry *entries;
+    size_t count;
+    char *names; /* one allocation holding every name */
+};
+
+/* Reads the directory open at dirfd (the caller keeps dirfd). Skips "." and "..", and
+ * names starting with '.' unless show_dotfiles. Entries whose stat fails are skipped.
+ * Symlinks are described by what they point to (fstatat without AT_SYMLINK_NOFOLLOW);
+ * dangling ones are skipped. Sorted: directories first, then byte-wise by name.
+ * Returns 0 or a negative errno. */
+int sl_listing_read(int dirfd, bool show_dotfiles, struct sl_listing *out);
+void sl_listing_free(struct sl_listing *l);
+
+/* Renders the listing of the directory at URL path `url_path` (the decoded, normalised
+ * path with leading and trailing '/', e.g. "/docs/"; shown HTML-escaped in the title
+ * and heading) as a complete HTML5 page: parent link (except at "/"), one row per entry
+ * with a percent-encoded relative link (directories end in '/'), human-readable size
+ * (files) and modification time (UTC, "2026-11-23 18:52"). A little CSS, no JavaScript,
+ * works on a phone. Returns a malloc'd NUL-terminated body and its length in *len, or
+ * NULL when out of memory. */
+char *sl_listing_html(const struct sl_listing *l, const char *url_path, size_t *len);
+
+/* The same listing as JSON: {"path":"/docs/","entries":[{"name":"a.txt","type":"file",
+ * "size":123,"mtime":"2026-11-23T18:52:40Z"},{"name":"sub","type":"directory",...}]}
+ * (directories carry their own st_size).
+ * Returns a malloc'd body or NULL. */
+char *sl_listing_json(const struct sl_listing *l, const char *url_path, size_t *len);
+
+/* "1.5 KiB", "12 MiB", "512 B": at most one decimal, binary units. Pure. */
+void sl_human_size(uint64_t bytes, char out[16]);
+
+#endif

@@ -1,0 +1,60 @@
+/* llhttp glue: turns request bytes into a struct sl_request whose fields are spans
+ * into the caller's head buffer. Strict llhttp, no lenient flags: every
+ * request-smuggling shape llhttp knows is an error here. */
+#ifndef SLUICE_REQUEST_H
+#define SLUICE_REQUEST_H
+
+#include <llhttp.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sluice/cond.h"
+#include "sluice/str.h"
+
+#define SL_URL_MAX 8192    /* longer targets get 414 */
+#define SL_HEAD_MAX 16384  /* a request head that does not fit gets 431 */
+#define SL_HEADERS_MAX 100 /* more header fields get 431 */
+
+struct sl_request {
+    uint8_t method; /* enum llhttp_method */
+    uint8_t http_major;
+    uint8_t http_minor;
+    bool keep_alive; /* what the client asked for (version + Connection) */
+    bool has_body;   /* Content-Length > 0 or chunked: the connection closes after */
+    bool url_done;
+    uint16_t header_count;
+    uint16_t error_status; /* set by a callback that rejects the request */
+    uint8_t host_count;
+    struct sl_str target;
+    struct sl_str host;
+    struct sl_str range;
+    struct sl_str accept;
+    struct sl_str accept_encoding;
+    struct sl_str user_agent;
+    struct sl_str referer;
+    struct sl_cond_fields cond;
+    struct sl_str field; /* the field name whose value is arriving */
+    struct sl_str value; /* that value so far */
+};
+
+enum sl_parse_result {
+    SL_PARSE_MORE = 0,  /* all bytes consumed, head incomplete */
+    SL_PARSE_READY = 1, /* a request head is complete; *consumed tells where it ended */
+    /* any other value: the HTTP status to answer before closing (400, 414, 431, 505) */
+};
+
+/* Prepares parser and request for a new request. */
+void sl_request_init(llhttp_t *parser, struct sl_request *req);
+
+/* Feeds len bytes at data (which must directly follow the bytes fed before, in the same
+ * buffer, since spans grow in place). Returns SL_PARSE_MORE, SL_PARSE_READY (with
+ * *consumed bytes used, possibly fewer than len when requests are pipelined) or an
+ * error status. */
+int sl_request_feed(llhttp_t *parser, struct sl_request *req, const char *data, size_t len,
+                    size_t *consumed);
+
+/* The status to answer when the head buffer is full but the head is incomplete. */
+int sl_request_overflow_status(const struct sl_request *req);
+
+#endif

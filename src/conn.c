@@ -1,0 +1,520 @@
+/* Connection state machine on a non-blocking socket watched by one uv_poll_t.
+ *
+ *   IDLE --bytes--> READING --head complete--> SENDING --done--> READING (pipelined
+ *   bytes buffered) | IDLE (keep-alive) | LINGERING (closing) --EOF/deadline--> CLOSED
+ *
+ * Every exit goes through conn_close(); memory is freed only in on_closed(). */
+#include "sluice/conn.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "sluice/serve.h"
+
+/* Bytes moved per writable event before giving the other connections a turn (redis
+ * caps its writes the same way). Big enough that a fast reader is limited by the
+ * socket, not by loop turns. */
+#define SEND_BUDGET (4u << 20)
+/* One sendfile(2) call moves at most this much (Linux caps a call at ~2 GiB anyway). */
+#define SENDFILE_CHUNK (1u << 30)
+/* Idle exchanges kept per worker for reuse: ~24 KiB each. */
+#define POOL_KEEP 64
+#define LINGER_MS 2000
+
+static void on_poll(uv_poll_t *handle, int status, int events);
+static void conn_read(struct sl_conn *c);
+static void conn_send(struct sl_conn *c);
+
+static struct sl_worker *worker_of(struct sl_conn *c)
+{
+    return c->poll.loop->data;
+}
+
+/* ---- deadline lists ---- */
+
+static void list_unlink(struct sl_worker *w, struct sl_conn *c)
+{
+    if (c->list == SL_LIST_NONE)
+        return;
+    struct sl_list *l = &w->lists[c->list];
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        l->head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    else
+        l->tail = c->prev;
+    c->prev = c->next = NULL;
+    c->list = SL_LIST_NONE;
+}
+
+/* Puts c at the tail of list `id` with a fresh deadline (also used to push a sending
+ * connection's deadline forward when it makes progress). */
+static void list_enter(struct sl_worker *w, struct sl_conn *c, enum sl_list_id id)
+{
+    list_unlink(w, c);
+    struct sl_list *l = &w->lists[id];
+    c->deadline = uv_now(&w->loop) + w->timeout_ms[id];
+    c->list = (uint8_t)id;
+    c->prev = l->tail;
+    c->next = NULL;
+    if (l->tail)
+        l->tail->next = c;
+    else
+        l->head = c;
+    l->tail = c;
+}
+
+/* ---- exchanges ---- */
+
+static struct sl_exchange *exchange_get(struct sl_worker *w)
+{
+    struct sl_exchange *ex = w->free_exchanges;
+    if (ex) {
+        w->free_exchanges = ex->next_free;
+        w->free_count--;
+    } else {
+        ex = malloc(sizeof(*ex));
+        if (!ex)
+            return NULL;
+    }
+    ex->in_len = 0;
+    ex->in_off = 0;
+    ex->file_fd = -1;
+    ex->heap = NULL;
+    sl_request_init(&ex->parser, &ex->req);
+    return ex;
+}
+
+/* Ends the response part of an exchange: its file and generated body. */
+static void exchange_end_response(struct sl_exchange *ex)
+{
+    if (ex->file_fd >= 0) {
+        close(ex->file_fd);
+        ex->file_fd = -1;
+    }
+    free(ex->heap);
+    ex->heap = NULL;
+}
+
+static void exchange_put(struct sl_worker *w, struct sl_exchange *ex)
+{
+    exchange_end_response(ex);
+    if (w->free_count >= POOL_KEEP) {
+        free(ex);
+        return;
+    }
+    ex->next_free = w->free_exchanges;
+    w->free_exchanges = ex;
+    w->free_count++;
+}
+
+void sl_exchange_pool_free(struct sl_worker *w)
+{
+    while (w->free_exchanges) {
+        struct sl_exchange *ex = w->free_exchanges;
+        w->free_exchanges = ex->next_free;
+        free(ex);
+    }
+    w->free_count = 0;
+}
+
+/* ---- poll interest ---- */
+
+/* Changes what the poll handle watches only when it differs: each uv_poll_start costs an
+ * epoll_ctl. */
+static void conn_watch(struct sl_conn *c, int events)
+{
+    if (c->events == events)
+        return;
+    c->events = (uint8_t)events;
+    if (events == 0)
+        uv_poll_stop(&c->poll);
+    else
+        uv_poll_start(&c->poll, events, on_poll);
+}
+
+/* ---- teardown ---- */
+
+static void on_closed(uv_handle_t *handle)
+{
+    struct sl_conn *c = (struct sl_conn *)handle;
+    struct sl_worker *w = worker_of(c);
+    close(c->fd);
+    free(c);
+    sl_worker_conn_gone(w);
+}
+
+void sl_conn_close(struct sl_conn *c)
+{
+    if (c->state == SL_CONN_CLOSED)
+        return;
+    struct sl_worker *w = worker_of(c);
+    c->state = SL_CONN_CLOSED;
+    list_unlink(w, c);
+    if (c->ex) {
+        exchange_put(w, c->ex);
+        c->ex = NULL;
+    }
+    uv_close((uv_handle_t *)&c->poll, on_closed);
+}
+
+/* Closes after a response without losing it: shut the write side (the client sees the
+ * end of the response), then read and discard what the client still sends for a short
+ * while. Closing with unread input would make the kernel send a reset, which can
+ * destroy the response before the client has read it (nginx's lingering close). */
+static void conn_linger(struct sl_conn *c)
+{
+    struct sl_worker *w = worker_of(c);
+    if (c->ex) {
+        exchange_put(w, c->ex);
+        c->ex = NULL;
+    }
+    if (shutdown(c->fd, SHUT_WR) != 0) {
+        sl_conn_close(c);
+        return;
+    }
+    c->state = SL_CONN_LINGERING;
+    list_enter(w, c, SL_LIST_LINGER);
+    conn_watch(c, UV_READABLE);
+}
+
+static void linger_drain(struct sl_conn *c)
+{
+    char sink[4096];
+    for (int i = 0; i < 16; i++) {
+        ssize_t n = read(c->fd, sink, sizeof(sink));
+        if (n > 0)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return;
+        break; /* EOF or error: the client is done */
+    }
+    sl_conn_close(c);
+}
+
+/* ---- start ---- */
+
+int sl_conn_start(struct sl_worker *w, int fd, const struct sockaddr *peer)
+{
+    struct sl_conn *c = calloc(1, sizeof(*c));
+    if (!c) {
+        close(fd);
+        return -ENOMEM;
+    }
+    int rc = uv_poll_init_socket(&w->loop, &c->poll, fd);
+    if (rc != 0) {
+        free(c);
+        close(fd);
+        return rc;
+    }
+    /* Responses are written whole and at once; Nagle would only delay the last segment. */
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    c->fd = fd;
+    c->list = SL_LIST_NONE;
+    c->peer_family = (uint8_t)peer->sa_family;
+    if (peer->sa_family == AF_INET)
+        memcpy(c->peer, &((const struct sockaddr_in *)peer)->sin_addr, 4);
+    else if (peer->sa_family == AF_INET6)
+        memcpy(c->peer, &((const struct sockaddr_in6 *)peer)->sin6_addr, 16);
+    w->conns++;
+    /* A new connection must deliver its request head within --head-timeout. */
+    c->state = SL_CONN_READING;
+    list_enter(w, c, SL_LIST_HEAD);
+    conn_watch(c, UV_READABLE);
+    return 0;
+}
+
+/* ---- access log ---- */
+
+static void conn_log(struct sl_conn *c, struct sl_exchange *ex)
+{
+    struct sl_worker *w = worker_of(c);
+    if (w->log.fd < 0)
+        return;
+    char peer[INET6_ADDRSTRLEN] = "-";
+    if (c->peer_family == AF_INET || c->peer_family == AF_INET6)
+        inet_ntop(c->peer_family, c->peer, peer, sizeof(peer));
+    const char *method = ex->req.target.p ? llhttp_method_name(ex->req.method) : "-";
+    struct sl_log_entry e = {
+        .peer = peer,
+        .method = sl_str_cstr(method),
+        .target = ex->req.target,
+        .http_major = ex->req.http_major,
+        .http_minor = ex->req.http_minor,
+        .status = ex->status,
+        .bytes = ex->body_bytes,
+        .referer = ex->req.referer,
+        .user_agent = ex->req.user_agent,
+    };
+    sl_log_request(&w->log, w->date_sec, &e);
+}
+
+/* ---- requests ---- */
+
+/* Starts sending the planned response right away (optimistic write: most responses
+ * fit in the socket buffer and never need a writable event). */
+static void conn_respond(struct sl_conn *c)
+{
+    c->state = SL_CONN_SENDING;
+    c->ex->seg = 0;
+    c->ex->sent = 0;
+    list_enter(worker_of(c), c, SL_LIST_SEND);
+    conn_send(c);
+}
+
+static void conn_reject(struct sl_conn *c, int status)
+{
+    sl_serve_error(worker_of(c), c->ex, status, true);
+    conn_respond(c);
+}
+
+/* Parses buffered bytes from in_len - fresh onwards; answers once a head is complete. */
+static void conn_parse(struct sl_conn *c, size_t fresh)
+{
+    struct sl_exchange *ex = c->ex;
+    size_t start = ex->in_len - fresh;
+    size_t used;
+    int rc = sl_request_feed(&ex->parser, &ex->req, ex->in + start, fresh, &used);
+    if (rc == SL_PARSE_MORE) {
+        if (ex->in_len == sizeof(ex->in))
+            conn_reject(c, sl_request_overflow_status(&ex->req));
+        return;
+    }
+    if (rc != SL_PARSE_READY) {
+        conn_reject(c, rc);
+        return;
+    }
+    ex->in_off = start + used;
+    sl_serve(worker_of(c), ex);
+    conn_respond(c);
+}
+
+/* After a kept-alive response: go on with pipelined bytes already buffered (they raise
+ * no new readiness event), or give the exchange back and wait. */
+static void conn_next_request(struct sl_conn *c)
+{
+    struct sl_worker *w = worker_of(c);
+    struct sl_exchange *ex = c->ex;
+    exchange_end_response(ex);
+    size_t left = ex->in_len - ex->in_off;
+    if (left == 0) {
+        exchange_put(w, ex);
+        c->ex = NULL;
+        c->state = SL_CONN_IDLE;
+        list_enter(w, c, SL_LIST_IDLE);
+        conn_watch(c, UV_READABLE);
+        return;
+    }
+    memmove(ex->in, ex->in + ex->in_off, left);
+    ex->in_len = left;
+    ex->in_off = 0;
+    sl_request_init(&ex->parser, &ex->req);
+    c->state = SL_CONN_READING;
+    list_enter(w, c, SL_LIST_HEAD);
+    conn_watch(c, UV_READABLE);
+    conn_parse(c, left);
+}
+
+static void conn_response_done(struct sl_conn *c)
+{
+    struct sl_exchange *ex = c->ex;
+    conn_log(c, ex);
+    if (ex->keep_alive && !worker_of(c)->stopping)
+        conn_next_request(c);
+    else
+        conn_linger(c);
+}
+
+/* ---- reading ---- */
+
+static void conn_read(struct sl_conn *c)
+{
+    struct sl_worker *w = worker_of(c);
+    if (!c->ex) {
+        c->ex = exchange_get(w);
+        if (!c->ex) {
+            sl_conn_close(c);
+            return;
+        }
+    }
+    struct sl_exchange *ex = c->ex;
+    ssize_t n;
+    do
+        n = read(c->fd, ex->in + ex->in_len, sizeof(ex->in) - ex->in_len);
+    while (n < 0 && errno == EINTR);
+    if (n < 0 && errno == EAGAIN)
+        return;
+    if (n <= 0) {
+        /* EOF or reset before a complete head: nothing to answer. */
+        sl_conn_close(c);
+        return;
+    }
+    if (c->state == SL_CONN_IDLE) {
+        /* The first byte of a new request starts its head deadline. */
+        c->state = SL_CONN_READING;
+        list_enter(w, c, SL_LIST_HEAD);
+    }
+    ex->in_len += (size_t)n;
+    conn_parse(c, (size_t)n);
+}
+
+/* ---- sending ---- */
+
+enum send_result { SEND_DONE, SEND_AGAIN, SEND_FAILED };
+
+static bool seg_is_file(const struct sl_seg *s)
+{
+    return s->mem == NULL;
+}
+
+/* Sends consecutive memory segments with one sendmsg. MSG_MORE only when file bytes
+ * follow: it holds a partial frame back for up to 200 ms, which is right when
+ * sendfile's pages are about to fill it and wrong when nothing follows. */
+static ssize_t send_memory(struct sl_conn *c, struct sl_exchange *ex)
+{
+    struct iovec iov[SL_SEGS_MAX];
+    int n = 0;
+    unsigned i = ex->seg;
+    for (; i < ex->nsegs && !seg_is_file(&ex->segs[i]); i++, n++) {
+        iov[n].iov_base = (void *)(ex->segs[i].mem + ex->segs[i].off);
+        iov[n].iov_len = ex->segs[i].len;
+    }
+    bool more = i < ex->nsegs;
+    struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)n};
+    ssize_t sent;
+    do
+        sent = sendmsg(c->fd, &msg, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
+    while (sent < 0 && errno == EINTR);
+    if (sent <= 0)
+        return sent;
+    /* Consume `sent` bytes from the segments. */
+    size_t left = (size_t)sent;
+    while (left > 0) {
+        struct sl_seg *s = &ex->segs[ex->seg];
+        size_t take = left < s->len ? left : (size_t)s->len;
+        s->off += take;
+        s->len -= take;
+        left -= take;
+        if (s->len == 0)
+            ex->seg++;
+    }
+    return sent;
+}
+
+static ssize_t send_file_part(struct sl_conn *c, struct sl_exchange *ex)
+{
+    struct sl_seg *s = &ex->segs[ex->seg];
+    size_t chunk = s->len < SENDFILE_CHUNK ? (size_t)s->len : SENDFILE_CHUNK;
+    off_t off = (off_t)s->off;
+    ssize_t sent;
+    do
+        sent = sendfile(c->fd, ex->file_fd, &off, chunk);
+    while (sent < 0 && errno == EINTR);
+    if (sent == 0) {
+        /* The file shrank after we promised its length: the only honest move left
+         * is to close, so the client sees a short body instead of a wrong one. */
+        errno = EPIPE;
+        return -1;
+    }
+    if (sent > 0) {
+        s->off += (uint64_t)sent;
+        s->len -= (uint64_t)sent;
+        if (s->len == 0)
+            ex->seg++;
+    }
+    return sent;
+}
+
+static enum send_result send_some(struct sl_conn *c, struct sl_exchange *ex)
+{
+    size_t budget = SEND_BUDGET;
+    while (ex->seg < ex->nsegs) {
+        if (ex->segs[ex->seg].len == 0) {
+            ex->seg++;
+            continue;
+        }
+        ssize_t n = seg_is_file(&ex->segs[ex->seg]) ? send_file_part(c, ex) : send_memory(c, ex);
+        if (n < 0)
+            return errno == EAGAIN ? SEND_AGAIN : SEND_FAILED;
+        ex->sent += (uint64_t)n;
+        if ((size_t)n >= budget)
+            return ex->seg < ex->nsegs ? SEND_AGAIN : SEND_DONE;
+        budget -= (size_t)n;
+    }
+    return SEND_DONE;
+}
+
+static void conn_send(struct sl_conn *c)
+{
+    struct sl_exchange *ex = c->ex;
+    uint64_t before = ex->sent;
+    switch (send_some(c, ex)) {
+    case SEND_DONE: conn_response_done(c); return;
+    case SEND_FAILED:
+        /* EPIPE, ECONNRESET, a shrunken file: the client cannot get a correct response
+         * on this connection any more. */
+        sl_conn_close(c);
+        return;
+    case SEND_AGAIN:
+        /* Drain-driven resumption: wait for writable, resume at the saved offsets.
+         * UV_DISCONNECT is not watched: it is level-triggered after a half-close and
+         * would fire on every loop turn; a real abort surfaces as an error. */
+        if (ex->sent != before)
+            list_enter(worker_of(c), c, SL_LIST_SEND);
+        conn_watch(c, UV_WRITABLE);
+        return;
+    }
+}
+
+/* ---- events ---- */
+
+static void on_poll(uv_poll_t *handle, int status, int events)
+{
+    struct sl_conn *c = (struct sl_conn *)handle;
+    if (status < 0) {
+        sl_conn_close(c); /* socket error: the peer is gone */
+        return;
+    }
+    switch (c->state) {
+    case SL_CONN_READING:
+    case SL_CONN_IDLE:
+        if (events & UV_READABLE)
+            conn_read(c);
+        break;
+    case SL_CONN_SENDING:
+        if (events & UV_WRITABLE)
+            conn_send(c);
+        break;
+    case SL_CONN_LINGERING: linger_drain(c); break;
+    default: break;
+    }
+}
+
+void sl_conn_sweep(struct sl_worker *w, uint64_t now)
+{
+    for (int id = 0; id < SL_LIST_COUNT; id++) {
+        struct sl_list *l = &w->lists[id];
+        while (l->head && l->head->deadline <= now)
+            sl_conn_close(l->head);
+    }
+}
+
+void sl_conn_stop_all(struct sl_worker *w, bool force)
+{
+    for (int id = 0; id < SL_LIST_COUNT; id++) {
+        if (id == SL_LIST_SEND && !force)
+            continue; /* responses in flight may finish; they close afterwards */
+        struct sl_list *l = &w->lists[id];
+        while (l->head)
+            sl_conn_close(l->head);
+    }
+}

@@ -1,0 +1,187 @@
+/* sluice: command line to running server. Start-up errors end here with one line on
+ * stderr and exit status 1. */
+#include <errno.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <arpa/inet.h>
+#include <grp.h>
+#include <net/if.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "sluice/config.h"
+#include "sluice/server.h"
+
+#define MAX_THREADS 256
+
+static int die(const char *fmt, const char *arg, const char *detail)
+{
+    fprintf(stderr, "sluice: ");
+    fprintf(stderr, fmt, arg, detail);
+    fputc('\n', stderr);
+    return 1;
+}
+
+static int open_root(struct sl_config *cfg)
+{
+    int fd = open(cfg->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        if (e == ENOENT)
+            return die("root directory '%s' does not exist%s", cfg->root, "");
+        if (e == ENOTDIR)
+            return die("root '%s' is not a directory%s", cfg->root, "");
+        if (e == EACCES)
+            return die("root directory '%s' is not readable (permission denied)%s", cfg->root,
+                       "");
+        return die("cannot open root directory '%s': %s", cfg->root, strerror(e));
+    }
+    cfg->root_fd = fd;
+    return 0;
+}
+
+static int open_log(struct sl_config *cfg)
+{
+    if (cfg->quiet)
+        return 0;
+    if (strcmp(cfg->log_path, "-") == 0) {
+        cfg->log_fd = STDOUT_FILENO;
+        return 0;
+    }
+    cfg->log_fd = open(cfg->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (cfg->log_fd < 0)
+        return die("cannot open log file '%s': %s", cfg->log_path, strerror(errno));
+    return 0;
+}
+
+/* Each connection needs a descriptor and a file being sent one more: raise the soft
+ * limit as far as the hard limit allows, then derive the connection cap from it. */
+static void raise_fd_limit(struct sl_config *cfg)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (cfg->max_conns == 0) {
+        rlim_t usable = rl.rlim_cur > 64 ? (rl.rlim_cur - 32) / 2 : 16;
+        cfg->max_conns = usable > 1000000 ? 1000000 : (unsigned)usable;
+    }
+}
+
+static void print_url(const char *host, int family, int port)
+{
+    if (family == AF_INET6)
+        printf("  http://[%s]:%d/\n", host, port);
+    else
+        printf("  http://%s:%d/\n", host, port);
+}
+
+/* For a wildcard bind, every local address a browser could use. */
+static void print_interface_urls(int family, int port)
+{
+    struct ifaddrs *list;
+    if (getifaddrs(&list) != 0)
+        return;
+    for (struct ifaddrs *i = list; i; i = i->ifa_next) {
+        if (!i->ifa_addr || !(i->ifa_flags & IFF_UP))
+            continue;
+        int f = i->ifa_addr->sa_family;
+        if (f != AF_INET && !(f == AF_INET6 && family == AF_INET6))
+            continue;
+        char host[INET6_ADDRSTRLEN];
+        const void *a = f == AF_INET ? (const void *)&((struct sockaddr_in *)i->ifa_addr)->sin_addr
+                                     : (const void *)&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
+        if (f == AF_INET6 && IN6_IS_ADDR_LINKLOCAL((const struct in6_addr *)a))
+            continue; /* needs a zone index a browser will not take */
+        inet_ntop(f, a, host, sizeof(host));
+        print_url(host, f, port);
+    }
+    freeifaddrs(list);
+}
+
+static void announce(const struct sl_config *cfg, int family, int port, unsigned threads)
+{
+    printf("sluice: serving %s on\n", cfg->root);
+    const char *b = cfg->bind;
+    if (strcmp(b, "0.0.0.0") == 0 || strcmp(b, "::") == 0 || strcmp(b, "[::]") == 0) {
+        print_interface_urls(family, port);
+    } else {
+        char host[256];
+        size_t n = strlen(b);
+        if (n >= 2 && b[0] == '[' && b[n - 1] == ']')
+            snprintf(host, sizeof(host), "%.*s", (int)(n - 2), b + 1);
+        else
+            snprintf(host, sizeof(host), "%s", b);
+        print_url(host, strchr(host, ':') ? AF_INET6 : AF_INET, port);
+    }
+    printf("(%u thread%s; Ctrl-C to stop)\n", threads, threads == 1 ? "" : "s");
+    fflush(stdout);
+}
+
+/* Started as root: drop to cfg->user after binding, and make sure it stuck. */
+static int drop_privileges(const struct sl_config *cfg)
+{
+    if (geteuid() != 0) {
+        if (cfg->user)
+            return die("--user %s needs sluice to be started as root%s", cfg->user, "");
+        return 0;
+    }
+    if (!cfg->user) {
+        fprintf(stderr, "sluice: warning: running as root; consider --user NAME\n");
+        return 0;
+    }
+    errno = 0;
+    struct passwd *pw = getpwnam(cfg->user);
+    if (!pw)
+        return die("unknown user '%s'%s", cfg->user, errno ? strerror(errno) : "");
+    if (cfg->chroot) {
+        if (fchdir(cfg->root_fd) != 0 || chroot(".") != 0)
+            return die("cannot chroot into '%s': %s", cfg->root, strerror(errno));
+    }
+    if (setgroups(1, &pw->pw_gid) != 0)
+        return die("setgroups for '%s' failed: %s", cfg->user, strerror(errno));
+    if (setgid(pw->pw_gid) != 0)
+        return die("setgid for '%s' failed: %s", cfg->user, strerror(errno));
+    if (setuid(pw->pw_uid) != 0)
+        return die("setuid for '%s' failed: %s", cfg->user, strerror(errno));
+    if (pw->pw_uid != 0 && (setuid(0) == 0 || seteuid(0) == 0))
+        return die("dropped to '%s' but could become root again%s", cfg->user, "");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct sl_config cfg;
+    int rc = sl_options_parse(argc, argv, &cfg, stdout, stderr);
+    if (rc != 0)
+        return rc > 0 ? 0 : 1;
+    if (open_root(&cfg) != 0 || open_log(&cfg) != 0)
+        return 1;
+    raise_fd_limit(&cfg);
+    if (cfg.threads == 0) {
+        unsigned n = uv_available_parallelism();
+        cfg.threads = n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : n;
+    }
+    int fds[MAX_THREADS];
+    int family = AF_INET, port = 0;
+    char err[256];
+    if (sl_listen(cfg.bind, cfg.port, cfg.threads, fds, &family, &port, err, sizeof(err)) != 0)
+        return die("%s%s", err, "");
+    if (drop_privileges(&cfg) != 0)
+        return 1;
+    announce(&cfg, family, port, cfg.threads);
+    rc = sl_server_run(&cfg, fds, cfg.threads);
+    if (cfg.log_fd > STDOUT_FILENO)
+        close(cfg.log_fd);
+    close(cfg.root_fd);
+    return rc;
+}

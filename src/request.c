@@ -1,0 +1,172 @@
+/* llhttp glue. Spans are recorded where they lie in the caller's buffer: llhttp may
+ * deliver one field in several callbacks when bytes arrive in pieces, and because the
+ * buffer is contiguous and never moves during a request, each piece extends the last. */
+#include "sluice/request.h"
+
+static struct sl_request *request_of(llhttp_t *p)
+{
+    return p->data;
+}
+
+/* Grows span s by the piece at `at`, which directly follows it in the buffer. */
+static void span_extend(struct sl_str *s, const char *at, size_t len)
+{
+    if (s->p == NULL)
+        s->p = at;
+    s->n += len;
+}
+
+static int reject(llhttp_t *p, int status)
+{
+    request_of(p)->error_status = (uint16_t)status;
+    return HPE_USER;
+}
+
+static int on_url(llhttp_t *p, const char *at, size_t len)
+{
+    struct sl_request *req = request_of(p);
+    span_extend(&req->target, at, len);
+    if (req->target.n > SL_URL_MAX)
+        return reject(p, 414);
+    return 0;
+}
+
+static int on_url_complete(llhttp_t *p)
+{
+    request_of(p)->url_done = true;
+    return 0;
+}
+
+static int on_header_field(llhttp_t *p, const char *at, size_t len)
+{
+    span_extend(&request_of(p)->field, at, len);
+    return 0;
+}
+
+static int on_header_value(llhttp_t *p, const char *at, size_t len)
+{
+    span_extend(&request_of(p)->value, at, len);
+    return 0;
+}
+
+/* The header fields we act on; everything else is parsed (and so validated) but not kept. */
+static struct sl_str *field_slot(struct sl_request *req, struct sl_str name)
+{
+    static const struct {
+        struct sl_str name;
+        size_t offset;
+    } fields[] = {
+        {SL_STR_INIT("range"), offsetof(struct sl_request, range)},
+        {SL_STR_INIT("accept"), offsetof(struct sl_request, accept)},
+        {SL_STR_INIT("accept-encoding"), offsetof(struct sl_request, accept_encoding)},
+        {SL_STR_INIT("user-agent"), offsetof(struct sl_request, user_agent)},
+        {SL_STR_INIT("referer"), offsetof(struct sl_request, referer)},
+        {SL_STR_INIT("if-match"), offsetof(struct sl_request, cond.if_match)},
+        {SL_STR_INIT("if-none-match"), offsetof(struct sl_request, cond.if_none_match)},
+        {SL_STR_INIT("if-modified-since"), offsetof(struct sl_request, cond.if_modified_since)},
+        {SL_STR_INIT("if-unmodified-since"), offsetof(struct sl_request, cond.if_unmodified_since)},
+        {SL_STR_INIT("if-range"), offsetof(struct sl_request, cond.if_range)},
+    };
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        if (sl_str_caseeq(name, fields[i].name))
+            return (struct sl_str *)((char *)req + fields[i].offset);
+    }
+    return NULL;
+}
+
+static int on_header_value_complete(llhttp_t *p)
+{
+    struct sl_request *req = request_of(p);
+    struct sl_str value = sl_str_trim(req->value);
+    if (value.p == NULL)
+        value.p = ""; /* an empty field is present, not absent */
+    if (++req->header_count > SL_HEADERS_MAX)
+        return reject(p, 431);
+    if (sl_str_caseeq(req->field, SL_STR("host"))) {
+        req->host = value;
+        req->host_count++;
+    } else {
+        struct sl_str *slot = field_slot(req, req->field);
+        /* The first occurrence wins; these fields are not lists we need to merge
+         * (a second If-None-Match line is rare enough to ignore safely). */
+        if (slot != NULL && slot->p == NULL)
+            *slot = value;
+    }
+    req->field = (struct sl_str){NULL, 0};
+    req->value = (struct sl_str){NULL, 0};
+    return 0;
+}
+
+static int on_headers_complete(llhttp_t *p)
+{
+    struct sl_request *req = request_of(p);
+    req->method = p->method;
+    req->http_major = p->http_major;
+    req->http_minor = p->http_minor;
+    if (p->http_major != 1 || p->http_minor > 1)
+        return reject(p, 505);
+    /* RFC 9112 §3.2: a 1.1 request must carry exactly one Host field. */
+    if (req->host_count > 1 || (p->http_minor == 1 && req->host_count == 0))
+        return reject(p, 400);
+    req->keep_alive = llhttp_should_keep_alive(p);
+    req->has_body = (p->flags & F_CHUNKED) || p->content_length > 0;
+    /* A request with a body stops here: the answer does not depend on the body, and the
+     * connection closes after it, so the body is never read as the next request. */
+    return req->has_body ? HPE_PAUSED : 0;
+}
+
+/* Bodyless requests stop at their end, leaving pipelined bytes unparsed in the buffer. */
+static int on_message_complete(llhttp_t *p)
+{
+    return HPE_PAUSED;
+}
+
+/* Read-only and shared by every parser on every thread; unset callbacks are NULL, as
+ * llhttp_settings_init would leave them. */
+static const llhttp_settings_t settings = {
+    .on_url = on_url,
+    .on_url_complete = on_url_complete,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_header_value_complete = on_header_value_complete,
+    .on_headers_complete = on_headers_complete,
+    .on_message_complete = on_message_complete,
+};
+
+void sl_request_init(llhttp_t *parser, struct sl_request *req)
+{
+    *req = (struct sl_request){0};
+    llhttp_init(parser, HTTP_REQUEST, &settings);
+    parser->data = req;
+}
+
+/* The status for a parser error llhttp found on its own. */
+static int status_for_error(const llhttp_t *p)
+{
+    switch (llhttp_get_errno(p)) {
+    case HPE_INVALID_VERSION: return 505;
+    default: return 400;
+    }
+}
+
+int sl_request_feed(llhttp_t *parser, struct sl_request *req, const char *data, size_t len,
+                    size_t *consumed)
+{
+    llhttp_errno_t err = llhttp_execute(parser, data, len);
+    if (err == HPE_OK) {
+        *consumed = len;
+        return SL_PARSE_MORE;
+    }
+    if (err == HPE_PAUSED) {
+        *consumed = (size_t)(llhttp_get_error_pos(parser) - data);
+        return SL_PARSE_READY;
+    }
+    if (err == HPE_USER && req->error_status != 0)
+        return req->error_status;
+    return status_for_error(parser);
+}
+
+int sl_request_overflow_status(const struct sl_request *req)
+{
+    return req->url_done ? 431 : 414;
+}

@@ -1,0 +1,123 @@
+/* Response heads and error pages. Everything lands in a caller-owned sl_buf; nothing
+ * here allocates or does I/O. */
+#include "sluice/response.h"
+
+#include <stdio.h>
+
+void sl_buf_append(struct sl_buf *b, const char *s, size_t n)
+{
+    if (b->overflow || n > b->cap - b->len) {
+        b->overflow = true;
+        return;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+}
+
+void sl_buf_puts(struct sl_buf *b, const char *s)
+{
+    sl_buf_append(b, s, strlen(s));
+}
+
+void sl_buf_put_u64(struct sl_buf *b, uint64_t v)
+{
+    char digits[20];
+    size_t i = sizeof(digits);
+    do {
+        digits[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    sl_buf_append(b, digits + i, sizeof(digits) - i);
+}
+
+const char *sl_status_reason(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 412: return "Precondition Failed";
+    case 414: return "URI Too Long";
+    case 416: return "Range Not Satisfiable";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Unknown";
+    }
+}
+
+void sl_head_begin(struct sl_buf *b, int status, const char *date)
+{
+    sl_buf_puts(b, "HTTP/1.1 ");
+    sl_buf_put_u64(b, (uint64_t)status);
+    sl_buf_puts(b, " ");
+    sl_buf_puts(b, sl_status_reason(status));
+    sl_buf_puts(b, "\r\nDate: ");
+    sl_buf_puts(b, date);
+    sl_buf_puts(b, "\r\nServer: " SL_SERVER_NAME "\r\n");
+}
+
+void sl_head_field(struct sl_buf *b, const char *name, struct sl_str value)
+{
+    sl_buf_puts(b, name);
+    sl_buf_append(b, ": ", 2);
+    sl_buf_append(b, value.p, value.n);
+    sl_buf_append(b, "\r\n", 2);
+}
+
+void sl_head_field_u64(struct sl_buf *b, const char *name, uint64_t value)
+{
+    sl_buf_puts(b, name);
+    sl_buf_append(b, ": ", 2);
+    sl_buf_put_u64(b, value);
+    sl_buf_append(b, "\r\n", 2);
+}
+
+void sl_head_end(struct sl_buf *b, bool keep_alive, bool http10)
+{
+    /* HTTP/1.1 persists by default, so only "close" needs saying there; a 1.0 client
+     * keeps the connection only when told so explicitly (RFC 9112 §9.3). */
+    if (!keep_alive)
+        sl_buf_puts(b, "Connection: close\r\n");
+    else if (http10)
+        sl_buf_puts(b, "Connection: keep-alive\r\n");
+    sl_buf_append(b, "\r\n", 2);
+}
+
+static const char *error_explanation(int status)
+{
+    switch (status) {
+    case 400: return "The request could not be understood.";
+    case 403: return "You do not have permission to read this resource.";
+    case 404: return "Nothing is served at this address.";
+    case 405: return "Only GET and HEAD are supported.";
+    case 408: return "The request took too long to arrive.";
+    case 412: return "A precondition of the request did not hold.";
+    case 414: return "The request target is too long.";
+    case 416: return "The requested range lies outside the file.";
+    case 431: return "The request header is too large.";
+    case 503: return "The server is too busy; try again shortly.";
+    case 505: return "Only HTTP/1.0 and HTTP/1.1 are supported.";
+    default: return "The server could not complete the request.";
+    }
+}
+
+void sl_error_page(struct sl_buf *b, int status)
+{
+    char title[64];
+    snprintf(title, sizeof(title), "%d %s", status, sl_status_reason(status));
+    sl_buf_puts(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>");
+    sl_buf_puts(b, title);
+    sl_buf_puts(b, "</title></head>\n<body><h1>");
+    sl_buf_puts(b, title);
+    sl_buf_puts(b, "</h1><p>");
+    sl_buf_puts(b, error_explanation(status));
+    sl_buf_puts(b, "</p><hr><p>" SL_SERVER_NAME "</p></body></html>\n");
+}
