@@ -1,0 +1,204 @@
+"""Shared fixtures for the black-box tests: start the real sluice binary on an
+ephemeral port over a temporary root, talk to it with real clients, and check on the
+way out that it shut down cleanly (exit 0, no sanitizer report)."""
+
+import http.client
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+BIN = os.environ.get("SLUICE_BIN", str(Path(__file__).resolve().parents[2] / "build" / "sluice"))
+ARTIFACTS = Path(os.environ.get("SLUICE_ARTIFACTS",
+                                Path(__file__).resolve().parents[1] / "artifacts"))
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
+
+def wait_for(predicate, timeout=10.0, interval=0.01, what="condition"):
+    """Polls predicate() until it returns a truthy value; fails the test on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+class Server:
+    """One running sluice process."""
+
+    def __init__(self, root, *args, threads=1, env=None, preexec=None, user_cmd=None):
+        self.root = Path(root)
+        self.log_path = self.root.parent / f"access-{id(self)}.log"
+        cmd = [BIN, "-p", "0", "--threads", str(threads), "--log", str(self.log_path)]
+        cmd += list(args) + [str(self.root)]
+        if user_cmd:
+            cmd = list(user_cmd) + cmd
+        full_env = dict(os.environ)
+        full_env.setdefault("ASAN_OPTIONS", "detect_leaks=1")
+        full_env.setdefault("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1")
+        if env:
+            full_env.update(env)
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     env=full_env, preexec_fn=preexec)
+        self.stdout_lines = []
+        self.port = self._read_port()
+        self.host = "127.0.0.1"
+        self.stopped = False
+
+    def _read_port(self):
+        # The banner ends with "(N thread(s); Ctrl-C to stop)"; the URL comes before it.
+        while True:
+            line = self.proc.stdout.readline().decode()
+            if not line:
+                err = self.proc.stderr.read().decode()
+                raise AssertionError(f"sluice exited before serving: {err.strip()}")
+            self.stdout_lines.append(line)
+            m = re.search(r"http://[^\s]*:(\d+)/", line)
+            if m:
+                port = int(m.group(1))
+            if "Ctrl-C to stop" in line:
+                return port
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def url(self, path="/"):
+        return f"http://{self.host}:{self.port}{path}"
+
+    def connect(self, timeout=10.0):
+        s = socket.create_connection((self.host, self.port), timeout=timeout)
+        return s
+
+    def http(self, timeout=10.0):
+        return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+
+    def fd_count(self):
+        return len(os.listdir(f"/proc/{self.pid}/fd"))
+
+    def cpu_seconds(self):
+        """User + system CPU time the server has used so far."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = int(fields[11]) + int(fields[12])
+        return ticks / os.sysconf("SC_CLK_TCK")
+
+    def rss_kib(self):
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        return 0
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def stop(self, sig=signal.SIGTERM, timeout=15.0):
+        """Stops the server and returns (exit status, stderr). Fails on sanitizer reports."""
+        if self.stopped:
+            return self.proc.returncode, ""
+        self.stopped = True
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            _, err = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            _, err = self.proc.communicate()
+            raise AssertionError("sluice did not exit after SIGTERM")
+        err = err.decode(errors="replace")
+        for marker in SANITIZER_MARKERS:
+            assert marker not in err, f"sanitizer report from sluice:\n{err}"
+        return self.proc.returncode, err
+
+    def access_log(self):
+        return self.log_path.read_text() if self.log_path.exists() else ""
+
+
+@pytest.fixture
+def start_server(tmp_path):
+    """Factory: start_server(root, *args, threads=1) -> Server; all are stopped at the end
+    of the test, which fails unless each exits with status 0 and no sanitizer report."""
+    servers = []
+
+    def start(root=None, *args, **kwargs):
+        if root is None:
+            root = tmp_path / "root"
+            root.mkdir(exist_ok=True)
+        s = Server(root, *args, **kwargs)
+        servers.append(s)
+        return s
+
+    yield start
+    for s in servers:
+        if not s.stopped:
+            code, err = s.stop()
+            assert code == 0, f"sluice exited with {code}: {err}"
+
+
+@pytest.fixture
+def site(tmp_path):
+    """A small root: index, a text file, a nested directory, a binary file."""
+    root = tmp_path / "site"
+    (root / "sub" / "deeper").mkdir(parents=True)
+    (root / "index.html").write_text("<!DOCTYPE html><title>home</title><p>hello</p>\n")
+    (root / "hello.txt").write_text("hello, world\n")
+    (root / "sub" / "page.html").write_text("<p>sub page</p>\n")
+    (root / "sub" / "deeper" / "data.json").write_text('{"a": 1}\n')
+    (root / "bin.dat").write_bytes(os.urandom(100_000))
+    (root / "empty.txt").write_bytes(b"")
+    return root
+
+
+@pytest.fixture
+def server(start_server, site):
+    """A running server over `site`."""
+    return start_server(site)
+
+
+def raw_exchange(srv, data, timeout=10.0, shutdown=True):
+    """Sends raw bytes, reads until the server closes (or timeout), returns all bytes."""
+    with srv.connect(timeout=timeout) as s:
+        s.sendall(data)
+        if shutdown:
+            s.shutdown(socket.SHUT_WR)
+        chunks = []
+        while True:
+            try:
+                b = s.recv(65536)
+            except (ConnectionResetError, socket.timeout):
+                break
+            if not b:
+                break
+            chunks.append(b)
+        return b"".join(chunks)
+
+
+def parse_responses(data, head_only_count=0):
+    """Splits a byte stream into (status, headers dict (lower-case names), body) tuples,
+    using Content-Length (every sluice response has one)."""
+    out = []
+    pos = 0
+    while pos < len(data):
+        end = data.find(b"\r\n\r\n", pos)
+        assert end >= 0, f"incomplete head at {pos}: {data[pos:pos+200]!r}"
+        head = data[pos:end].decode("latin-1").split("\r\n")
+        status = int(head[0].split()[1])
+        headers = {}
+        for line in head[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        pos = end + 4
+        length = int(headers.get("content-length", "0"))
+        if len(out) < head_only_count or status == 304:
+            length = 0
+        body = data[pos:pos + length]
+        pos += length
+        out.append((status, headers, body))
+    return out

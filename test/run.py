@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""Runs the whole suite for each build directory given (unit tests, then the
+integration tests against that build's binary) and ends with one line:
+"N passed, N failed". Exit status 1 when anything failed."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def unit_tests(build):
+    """Runs every unit test executable meson knows, counting cmocka's verdicts."""
+    tests = json.loads(subprocess.check_output(["meson", "introspect", "--tests", build],
+                                               cwd=ROOT))
+    passed = failed = 0
+    for t in tests:
+        if "unit" not in t.get("suite", []) and not any(s.endswith(":unit") for s in t.get("suite", [])):
+            continue
+        env = dict(os.environ, CMOCKA_MESSAGE_OUTPUT="stdout")
+        env.update(t.get("env", {}))
+        proc = subprocess.run(t["cmd"], capture_output=True, text=True, env=env, cwd=ROOT)
+        out = proc.stdout + proc.stderr
+        ok = sum(int(n) for n in re.findall(r"\[  PASSED  \] (\d+) test", out))
+        bad = sum(int(n) for n in re.findall(r"\[  FAILED  \] (\d+) test", out))
+        if proc.returncode != 0 and bad == 0:
+            bad = 1  # crashed (sanitizer, abort) before cmocka could count
+        if bad:
+            sys.stdout.write(out)
+        print(f"  unit {t['name']}: {ok} passed, {bad} failed", flush=True)
+        passed += ok
+        failed += bad
+    return passed, failed
+
+
+def integration_tests(build, label):
+    """Runs pytest over test/integration against build/sluice; counts from its JUnit XML."""
+    report = ROOT / build / "integration.xml"
+    env = dict(os.environ, SLUICE_BIN=str(ROOT / build / "sluice"),
+               SLUICE_ARTIFACTS=str(ROOT / "test" / "artifacts" / label),
+               SLUICE_BUILD_LABEL=label)
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+           f"--junitxml={report}", "test/integration"]
+    cmd += os.environ.get("SLUICE_PYTEST_ARGS", "").split()
+    subprocess.run(cmd, cwd=ROOT, env=env)
+    if not report.exists():
+        return 0, 1
+    suite = ET.parse(report).getroot()
+    if suite.tag == "testsuites":
+        suite = suite[0]
+    total = int(suite.get("tests", 0))
+    bad = int(suite.get("failures", 0)) + int(suite.get("errors", 0))
+    skipped = int(suite.get("skipped", 0))
+    return total - bad - skipped, bad
+
+
+def main(builds):
+    passed = failed = 0
+    for build in builds:
+        label = "asan" if "asan" in build else "plain"
+        start = time.monotonic()
+        print(f"== {build}: unit tests", flush=True)
+        p, f = unit_tests(build)
+        passed, failed = passed + p, failed + f
+        print(f"== {build}: integration tests", flush=True)
+        p, f = integration_tests(build, label)
+        passed, failed = passed + p, failed + f
+        print(f"== {build}: done in {time.monotonic() - start:.0f}s", flush=True)
+    print(f"{passed} passed, {failed} failed", flush=True)
+    return 1 if failed or passed == 0 else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:] or ["build"]))
