@@ -29,7 +29,7 @@
 
 static void on_poll(uv_poll_t *handle, int status, int events);
 static void conn_read(struct sl_conn *c);
-static void conn_send(struct sl_conn *c);
+static bool conn_send(struct sl_conn *c);
 
 static struct sl_worker *worker_of(struct sl_conn *c)
 {
@@ -260,47 +260,32 @@ static void conn_log(struct sl_conn *c, struct sl_exchange *ex)
 
 /* ---- requests ---- */
 
-/* Starts sending the planned response right away (optimistic write: most responses
- * fit in the socket buffer and never need a writable event). */
-static void conn_respond(struct sl_conn *c)
-{
-    c->state = SL_CONN_SENDING;
-    c->ex->seg = 0;
-    c->ex->sent = 0;
-    list_enter(worker_of(c), c, SL_LIST_SEND);
-    conn_send(c);
-}
-
-static void conn_reject(struct sl_conn *c, int status)
-{
-    sl_serve_error(worker_of(c), c->ex, status, true);
-    conn_respond(c);
-}
-
-/* Parses buffered bytes from in_len - fresh onwards; answers once a head is complete. */
-static void conn_parse(struct sl_conn *c, size_t fresh)
+/* Parses buffered bytes from in_len - fresh onwards. Returns true when a response
+ * (an answer or an error) has been planned, false when the head is still incomplete. */
+static bool conn_parse(struct sl_conn *c, size_t fresh)
 {
     struct sl_exchange *ex = c->ex;
     size_t start = ex->in_len - fresh;
     size_t used;
     int rc = sl_request_feed(&ex->parser, &ex->req, ex->in + start, fresh, &used);
     if (rc == SL_PARSE_MORE) {
-        if (ex->in_len == sizeof(ex->in))
-            conn_reject(c, sl_request_overflow_status(&ex->req));
-        return;
+        if (ex->in_len < sizeof(ex->in))
+            return false;
+        rc = sl_request_overflow_status(&ex->req);
     }
     if (rc != SL_PARSE_READY) {
-        conn_reject(c, rc);
-        return;
+        sl_serve_error(worker_of(c), ex, rc, true);
+        return true;
     }
     ex->in_off = start + used;
     sl_serve(worker_of(c), ex);
-    conn_respond(c);
+    return true;
 }
 
 /* After a kept-alive response: go on with pipelined bytes already buffered (they raise
- * no new readiness event), or give the exchange back and wait. */
-static void conn_next_request(struct sl_conn *c)
+ * no new readiness event), or give the exchange back and wait. Returns true when the
+ * buffered bytes held a whole request whose response is now planned. */
+static bool conn_next_request(struct sl_conn *c)
 {
     struct sl_worker *w = worker_of(c);
     struct sl_exchange *ex = c->ex;
@@ -312,7 +297,7 @@ static void conn_next_request(struct sl_conn *c)
         c->state = SL_CONN_IDLE;
         list_enter(w, c, SL_LIST_IDLE);
         conn_watch(c, UV_READABLE);
-        return;
+        return false;
     }
     memmove(ex->in, ex->in + ex->in_off, left);
     ex->in_len = left;
@@ -321,17 +306,42 @@ static void conn_next_request(struct sl_conn *c)
     c->state = SL_CONN_READING;
     list_enter(w, c, SL_LIST_HEAD);
     conn_watch(c, UV_READABLE);
-    conn_parse(c, left);
+    return conn_parse(c, left);
 }
 
-static void conn_response_done(struct sl_conn *c)
+static void conn_start_response(struct sl_conn *c)
 {
-    struct sl_exchange *ex = c->ex;
-    conn_log(c, ex);
-    if (ex->keep_alive && !worker_of(c)->stopping)
-        conn_next_request(c);
-    else
-        conn_linger(c);
+    c->state = SL_CONN_SENDING;
+    c->ex->seg = 0;
+    c->ex->sent = 0;
+    list_enter(worker_of(c), c, SL_LIST_SEND);
+}
+
+/* Sends the response in flight, then answers pipelined requests already buffered, in
+ * this loop rather than by recursion, so a buffer full of tiny requests cannot grow the
+ * stack. Returns when the connection must wait for its socket (or has closed). */
+static void conn_continue(struct sl_conn *c)
+{
+    for (;;) {
+        if (!conn_send(c))
+            return;
+        conn_log(c, c->ex);
+        if (!c->ex->keep_alive || worker_of(c)->stopping) {
+            conn_linger(c);
+            return;
+        }
+        if (!conn_next_request(c))
+            return;
+        conn_start_response(c);
+    }
+}
+
+/* A response has just been planned: send it right away (optimistic write: most
+ * responses fit in the socket buffer and never wait for a writable event). */
+static void conn_respond(struct sl_conn *c)
+{
+    conn_start_response(c);
+    conn_continue(c);
 }
 
 /* ---- reading ---- */
@@ -364,7 +374,8 @@ static void conn_read(struct sl_conn *c)
         list_enter(w, c, SL_LIST_HEAD);
     }
     ex->in_len += (size_t)n;
-    conn_parse(c, (size_t)n);
+    if (conn_parse(c, (size_t)n))
+        conn_respond(c);
 }
 
 /* ---- sending ---- */
@@ -453,17 +464,19 @@ static enum send_result send_some(struct sl_conn *c, struct sl_exchange *ex)
     return SEND_DONE;
 }
 
-static void conn_send(struct sl_conn *c)
+/* Returns true when the whole response is out; false when the connection waits for
+ * writable or has been closed. */
+static bool conn_send(struct sl_conn *c)
 {
     struct sl_exchange *ex = c->ex;
     uint64_t before = ex->sent;
     switch (send_some(c, ex)) {
-    case SEND_DONE: conn_response_done(c); return;
+    case SEND_DONE: return true;
     case SEND_FAILED:
         /* EPIPE, ECONNRESET, a shrunken file: the client cannot get a correct response
          * on this connection any more. */
         sl_conn_close(c);
-        return;
+        return false;
     case SEND_AGAIN:
         /* Drain-driven resumption: wait for writable, resume at the saved offsets.
          * UV_DISCONNECT is not watched: it is level-triggered after a half-close and
@@ -471,8 +484,9 @@ static void conn_send(struct sl_conn *c)
         if (ex->sent != before)
             list_enter(worker_of(c), c, SL_LIST_SEND);
         conn_watch(c, UV_WRITABLE);
-        return;
+        return false;
     }
+    return false;
 }
 
 /* ---- events ---- */
@@ -492,7 +506,7 @@ static void on_poll(uv_poll_t *handle, int status, int events)
         break;
     case SL_CONN_SENDING:
         if (events & UV_WRITABLE)
-            conn_send(c);
+            conn_continue(c); /* drained: resume at the saved offsets */
         break;
     case SL_CONN_LINGERING: linger_drain(c); break;
     default: break;

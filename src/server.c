@@ -174,7 +174,7 @@ static void shed_load(struct sl_worker *w)
         int fd = accept4(w->listen_fd, NULL, NULL, SOCK_CLOEXEC);
         if (fd >= 0)
             close(fd);
-        w->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        w->spare_fd = fcntl(cfg->root_fd, F_DUPFD_CLOEXEC, 0);
     }
     accept_stop(w);
     uv_timer_start(&w->accept_wait, on_accept_wait, ACCEPT_BACKOFF_MS, 0);
@@ -267,7 +267,7 @@ static int worker_init(struct sl_worker *w, const struct sl_config *cfg, unsigne
     w->listen_fd = listen_fd;
     w->max_conns = max_conns;
     w->date_sec = -1;
-    w->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    w->spare_fd = fcntl(cfg->root_fd, F_DUPFD_CLOEXEC, 0);
     w->timeout_ms[SL_LIST_HEAD] = (uint64_t)cfg->head_timeout_s * 1000;
     w->timeout_ms[SL_LIST_IDLE] = (uint64_t)cfg->idle_timeout_s * 1000;
     w->timeout_ms[SL_LIST_SEND] = (uint64_t)cfg->send_timeout_s * 1000;
