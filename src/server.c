@@ -174,7 +174,7 @@ static void shed_load(struct sl_worker *w)
         int fd = accept4(w->listen_fd, NULL, NULL, SOCK_CLOEXEC);
         if (fd >= 0)
             close(fd);
-        w->spare_fd = fcntl(cfg->root_fd, F_DUPFD_CLOEXEC, 0);
+        w->spare_fd = fcntl(w->cfg->root_fd, F_DUPFD_CLOEXEC, 0);
     }
     accept_stop(w);
     uv_timer_start(&w->accept_wait, on_accept_wait, ACCEPT_BACKOFF_MS, 0);
