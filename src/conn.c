@@ -89,13 +89,18 @@ static struct sl_exchange *exchange_get(struct sl_worker *w)
     ex->in_off = 0;
     ex->file_fd = -1;
     ex->heap = NULL;
+    ex->pinned = NULL;
     sl_request_init(&ex->parser, &ex->req);
     return ex;
 }
 
 /* Ends the response part of an exchange: its file and generated body. */
-static void exchange_end_response(struct sl_exchange *ex)
+static void exchange_end_response(struct sl_worker *w, struct sl_exchange *ex)
 {
+    if (ex->pinned) {
+        sl_cache_release(&w->cache, ex->pinned);
+        ex->pinned = NULL;
+    }
     if (ex->file_fd >= 0) {
         close(ex->file_fd);
         ex->file_fd = -1;
@@ -106,7 +111,7 @@ static void exchange_end_response(struct sl_exchange *ex)
 
 static void exchange_put(struct sl_worker *w, struct sl_exchange *ex)
 {
-    exchange_end_response(ex);
+    exchange_end_response(w, ex);
     if (w->free_count >= POOL_KEEP) {
         free(ex);
         return;
@@ -243,7 +248,7 @@ static void conn_log(struct sl_conn *c, struct sl_exchange *ex)
     char peer[INET6_ADDRSTRLEN] = "-";
     if (c->peer_family == AF_INET || c->peer_family == AF_INET6)
         inet_ntop(c->peer_family, c->peer, peer, sizeof(peer));
-    const char *method = ex->req.target.p ? llhttp_method_name(ex->req.method) : "-";
+    const char *method = ex->req.method_known ? llhttp_method_name(ex->req.method) : "-";
     struct sl_log_entry e = {
         .peer = peer,
         .method = sl_str_cstr(method),
@@ -289,7 +294,7 @@ static bool conn_next_request(struct sl_conn *c)
 {
     struct sl_worker *w = worker_of(c);
     struct sl_exchange *ex = c->ex;
-    exchange_end_response(ex);
+    exchange_end_response(w, ex);
     size_t left = ex->in_len - ex->in_off;
     if (left == 0) {
         exchange_put(w, ex);

@@ -16,10 +16,21 @@ static void span_extend(struct sl_str *s, const char *at, size_t len)
     s->n += len;
 }
 
+/* Any non-zero return stops llhttp with an error; error_status says which answer. */
 static int reject(llhttp_t *p, int status)
 {
     request_of(p)->error_status = (uint16_t)status;
-    return HPE_USER;
+    return -1;
+}
+
+/* Known early, so even a request rejected later (bad target, bad header) that was a
+ * HEAD gets its error without a body. */
+static int on_method_complete(llhttp_t *p)
+{
+    struct sl_request *req = request_of(p);
+    req->method = p->method;
+    req->method_known = true;
+    return 0;
 }
 
 static int on_url(llhttp_t *p, const char *at, size_t len)
@@ -34,6 +45,12 @@ static int on_url(llhttp_t *p, const char *at, size_t len)
 static int on_url_complete(llhttp_t *p)
 {
     request_of(p)->url_done = true;
+    return 0;
+}
+
+static int on_version(llhttp_t *p, const char *at, size_t len)
+{
+    span_extend(&request_of(p)->version, at, len);
     return 0;
 }
 
@@ -100,15 +117,20 @@ static int on_header_value_complete(llhttp_t *p)
 static int on_headers_complete(llhttp_t *p)
 {
     struct sl_request *req = request_of(p);
+    req->complete = true;
     req->method = p->method;
     req->http_major = p->http_major;
     req->http_minor = p->http_minor;
+    if (req->version.n == 0)
+        return reject(p, 400); /* "GET /" with no version: HTTP/0.9 is not served */
     if (p->http_major != 1 || p->http_minor > 1)
         return reject(p, 505);
     /* RFC 9112 §3.2: a 1.1 request must carry exactly one Host field. */
     if (req->host_count > 1 || (p->http_minor == 1 && req->host_count == 0))
         return reject(p, 400);
-    req->keep_alive = llhttp_should_keep_alive(p);
+    /* After a CONNECT the client may start tunnelling at once (RFC 9110 §9.3.6): bytes
+     * that follow are not requests, so a refused CONNECT ends the connection. */
+    req->keep_alive = llhttp_should_keep_alive(p) && p->method != HTTP_CONNECT;
     req->has_body = (p->flags & F_CHUNKED) || p->content_length > 0;
     /* A request with a body stops here: the answer does not depend on the body, and the
      * connection closes after it, so the body is never read as the next request. */
@@ -124,8 +146,10 @@ static int on_message_complete(llhttp_t *p)
 /* Read-only and shared by every parser on every thread; unset callbacks are NULL, as
  * llhttp_settings_init would leave them. */
 static const llhttp_settings_t settings = {
+    .on_method_complete = on_method_complete,
     .on_url = on_url,
     .on_url_complete = on_url_complete,
+    .on_version = on_version,
     .on_header_field = on_header_field,
     .on_header_value = on_header_value,
     .on_header_value_complete = on_header_value_complete,
@@ -140,13 +164,18 @@ void sl_request_init(llhttp_t *parser, struct sl_request *req)
     parser->data = req;
 }
 
-/* The status for a parser error llhttp found on its own. */
-static int status_for_error(const llhttp_t *p)
+/* The status for a parser error llhttp found on its own. A well-formed version other
+ * than 1.0/1.1 ("HTTP/1.2", "HTTP/3.0") is 505 (RFC 9110 §15.6.6); anything else
+ * malformed, including junk after a valid version, is 400. */
+static int status_for_error(const llhttp_t *p, const struct sl_request *req)
 {
-    switch (llhttp_get_errno(p)) {
-    case HPE_INVALID_VERSION: return 505;
-    default: return 400;
-    }
+    struct sl_str v = req->version;
+    bool well_formed = v.n == 3 && v.p[0] >= '0' && v.p[0] <= '9' && v.p[1] == '.' &&
+                       v.p[2] >= '0' && v.p[2] <= '9';
+    bool supported = well_formed && v.p[0] == '1' && v.p[2] <= '1';
+    if (llhttp_get_errno(p) == HPE_INVALID_VERSION && well_formed && !supported)
+        return 505;
+    return 400;
 }
 
 int sl_request_feed(llhttp_t *parser, struct sl_request *req, const char *data, size_t len,
@@ -161,9 +190,9 @@ int sl_request_feed(llhttp_t *parser, struct sl_request *req, const char *data, 
         *consumed = (size_t)(llhttp_get_error_pos(parser) - data);
         return SL_PARSE_READY;
     }
-    if (err == HPE_USER && req->error_status != 0)
+    if (req->error_status != 0)
         return req->error_status;
-    return status_for_error(parser);
+    return status_for_error(parser, req);
 }
 
 int sl_request_overflow_status(const struct sl_request *req)

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -75,17 +76,28 @@ int sl_open_beneath(int dirfd, const char *rel, int flags)
 size_t sl_redirect_location(char *out, size_t cap, const struct sl_path *path)
 {
     const char *p = path->raw_path;
-    size_t n = path->raw_path_len;
-    while (n > 1 && p[0] == '/' && p[1] == '/') {
+    const char *end = p + path->raw_path_len;
+    /* Browsers read "\" as "/" in http URLs, so "//host" and "/\host" would both be
+     * network-path references (an open redirect): fold every leading '/' into one and
+     * escape each backslash, which names the same file here (decoded once). */
+    while (p + 1 < end && p[1] == '/')
         p++;
-        n--;
+    size_t len = 0;
+    for (; p < end; p++) {
+        size_t need = *p == '\\' ? 3 : 1;
+        if (len + need >= cap)
+            return 0;
+        if (*p == '\\') {
+            memcpy(out + len, "%5C", 3);
+        } else {
+            out[len] = *p;
+        }
+        len += need;
     }
-    size_t need = n + 1 + (path->raw_query ? 1 + path->raw_query_len : 0);
-    if (need + 1 > cap)
+    size_t tail = 1 + (path->raw_query ? 1 + path->raw_query_len : 0);
+    if (len + tail + 1 > cap)
         return 0;
-    memcpy(out, p, n);
-    out[n] = '/';
-    size_t len = n + 1;
+    out[len++] = '/';
     if (path->raw_query) {
         out[len++] = '?';
         memcpy(out + len, path->raw_query, path->raw_query_len);
@@ -117,8 +129,9 @@ static void route_directory(const struct sl_config *cfg, const struct sl_path *p
         return;
     }
     int dirfd = route->fd;
-    /* Confined to this directory: an index.html symlink may not lead out of it. */
-    int fd = sl_open_beneath(dirfd, "index.html", OPEN_FLAGS);
+    char index[SL_PATH_MAX + sizeof("/index.html")];
+    snprintf(index, sizeof(index), "%s%sindex.html", path->rel, path->len ? "/" : "");
+    int fd = sl_open_beneath(cfg->root_fd, index, OPEN_FLAGS);
     struct stat st;
     if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
         close(dirfd);
@@ -170,6 +183,11 @@ void sl_router_resolve(const struct sl_config *cfg, const struct sl_path *path,
     if (!S_ISREG(route->st.st_mode)) {
         close(fd);
         route_error(route, 403); /* devices, FIFOs, sockets are never served */
+        return;
+    }
+    if (path->trailing_slash) {
+        close(fd);
+        route_error(route, 404); /* "file.txt/" names a directory that does not exist */
         return;
     }
     route->kind = SL_ROUTE_FILE;

@@ -12,6 +12,7 @@
 
 #include "sluice/cond.h"
 #include "sluice/encode.h"
+#include "sluice/filecache.h"
 #include "sluice/listing.h"
 #include "sluice/mime.h"
 #include "sluice/negotiate.h"
@@ -30,6 +31,16 @@ static void plan_mem(struct sl_exchange *ex, const char *p, size_t len)
 static void plan_file(struct sl_exchange *ex, uint64_t off, uint64_t len)
 {
     ex->segs[ex->nsegs++] = (struct sl_seg){.mem = NULL, .off = off, .len = len};
+}
+
+/* Body bytes from the representation: cached contents, or the open file. */
+static void plan_body(struct sl_exchange *ex, const struct sl_file_rep *rep, uint64_t off,
+                      uint64_t len)
+{
+    if (rep->data)
+        plan_mem(ex, rep->data + off, (size_t)len);
+    else
+        plan_file(ex, off, len);
 }
 
 static bool is_http10(const struct sl_exchange *ex)
@@ -80,8 +91,7 @@ void sl_serve_error(struct sl_worker *w, struct sl_exchange *ex, int status, boo
     drop_file(ex);
     if (must_close)
         ex->keep_alive = false;
-    /* A request we could not parse is answered in full: we do not know it was a HEAD. */
-    ex->head_only = ex->req.method == HTTP_HEAD && ex->req.url_done && !must_close;
+    ex->head_only = ex->req.method_known && ex->req.method == HTTP_HEAD;
     char page[1024];
     struct sl_buf body = sl_buf_make(page, sizeof(page));
     sl_error_page(&body, status);
@@ -180,22 +190,11 @@ static void serve_listing(struct sl_worker *w, struct sl_exchange *ex, const str
 
 /* ---- files ---- */
 
-/* What a file response is about to send: the selected representation. */
-struct file_rep {
-    struct stat st;
-    const char *mime;
-    int encoding;   /* enum sl_encoding actually sent */
-    bool has_variants;
-    char etag[SL_ETAG_MAX];
-    size_t etag_len;
-    char last_modified[SL_HTTPDATE_LEN + 1];
-};
-
 /* Opens name.br / name.zst / name.gz when the client accepts it, it is a regular file
  * and at least as new as the original. Returns its descriptor and stat, or -1. */
 static int open_variant(struct sl_worker *w, const struct sl_exchange *ex,
                         const struct sl_path *path, const struct stat *orig,
-                        struct file_rep *rep, struct stat *vst)
+                        struct sl_file_rep *rep, struct stat *vst)
 {
     static const int order[] = {SL_ENC_BR, SL_ENC_ZSTD, SL_ENC_GZIP};
     int fds[3] = {-1, -1, -1};
@@ -262,7 +261,7 @@ static bool query_wants_download(const struct sl_path *path)
 
 /* Head fields shared by 200, 206 and 304 for a file (RFC 9110 §15.4.5: a 304 carries
  * the validators and Cache-Control/Vary a 200 would have). */
-static void add_validators(struct sl_worker *w, struct sl_buf *b, const struct file_rep *rep)
+static void add_validators(struct sl_worker *w, struct sl_buf *b, const struct sl_file_rep *rep)
 {
     sl_head_field(b, "ETag", sl_str_make(rep->etag, rep->etag_len));
     sl_head_field(b, "Last-Modified", sl_str_make(rep->last_modified, SL_HTTPDATE_LEN));
@@ -271,8 +270,8 @@ static void add_validators(struct sl_worker *w, struct sl_buf *b, const struct f
         sl_head_field(b, "Vary", SL_STR("Accept-Encoding"));
 }
 
-static void add_representation(struct sl_buf *b, const struct file_rep *rep,
-                               const struct sl_path *path, const struct sl_route *route)
+static void add_representation(struct sl_buf *b, const struct sl_file_rep *rep,
+                               const struct sl_path *path)
 {
     sl_head_field(b, "Content-Type", sl_str_cstr(rep->mime));
     const char *coding = sl_encoding_name(rep->encoding);
@@ -280,14 +279,14 @@ static void add_representation(struct sl_buf *b, const struct file_rep *rep,
         sl_head_field(b, "Content-Encoding", sl_str_cstr(coding));
     if (query_wants_download(path)) {
         char value[3 * 255 * 2 + 128];
-        size_t n = sl_content_disposition(value, sizeof(value), route->name, route->name_len);
+        size_t n = sl_content_disposition(value, sizeof(value), rep->name, rep->name_len);
         if (n < sizeof(value))
             sl_head_field(b, "Content-Disposition", sl_str_make(value, n));
     }
 }
 
 static void serve_not_modified(struct sl_worker *w, struct sl_exchange *ex,
-                               const struct file_rep *rep, int status)
+                               const struct sl_file_rep *rep, int status)
 {
     drop_file(ex);
     if (status == 412) {
@@ -300,7 +299,7 @@ static void serve_not_modified(struct sl_worker *w, struct sl_exchange *ex,
 }
 
 static void serve_unsatisfiable(struct sl_worker *w, struct sl_exchange *ex,
-                                const struct file_rep *rep)
+                                const struct sl_file_rep *rep)
 {
     drop_file(ex);
     char page[1024];
@@ -327,12 +326,12 @@ static void put_content_range(struct sl_buf *b, const struct sl_range *r, uint64
 }
 
 static void serve_single_range(struct sl_worker *w, struct sl_exchange *ex,
-                               const struct file_rep *rep, const struct sl_path *path,
-                               const struct sl_route *route, const struct sl_range *r)
+                               const struct sl_file_rep *rep, const struct sl_path *path,
+                               const struct sl_range *r)
 {
     uint64_t len = r->last - r->first + 1;
     struct sl_buf b = head_begin(w, ex, 206);
-    add_representation(&b, rep, path, route);
+    add_representation(&b, rep, path);
     sl_head_field_u64(&b, "Content-Length", len);
     sl_buf_puts(&b, "Content-Range: ");
     put_content_range(&b, r, (uint64_t)rep->st.st_size);
@@ -341,7 +340,7 @@ static void serve_single_range(struct sl_worker *w, struct sl_exchange *ex,
     add_validators(w, &b, rep);
     head_end(ex, &b);
     if (!ex->head_only) {
-        plan_file(ex, r->first, len);
+        plan_body(ex, rep, r->first, len);
         ex->body_bytes = len;
     }
 }
@@ -349,7 +348,7 @@ static void serve_single_range(struct sl_worker *w, struct sl_exchange *ex,
 /* multipart/byteranges (RFC 9110 §14.6): each part's head lives in ex->out after the
  * response head; the bytes come from the file by sendfile like any other body. */
 static void serve_multi_range(struct sl_worker *w, struct sl_exchange *ex,
-                              const struct file_rep *rep, const struct sl_range *r, size_t count)
+                              const struct sl_file_rep *rep, const struct sl_range *r, size_t count)
 {
     char boundary[40];
     snprintf(boundary, sizeof(boundary), "sluice-%08x%016llx", w->index,
@@ -400,73 +399,111 @@ static void serve_multi_range(struct sl_worker *w, struct sl_exchange *ex,
     size_t start = 0;
     for (size_t i = 0; i < count; i++) {
         plan_mem(ex, ex->out + base + start, part_end[i] - start);
-        plan_file(ex, r[i].first, r[i].last - r[i].first + 1);
+        plan_body(ex, rep, r[i].first, r[i].last - r[i].first + 1);
         start = part_end[i];
     }
     plan_mem(ex, ex->out + base + tail_start, pb.len - tail_start);
 }
 
-static void serve_whole(struct sl_worker *w, struct sl_exchange *ex, const struct file_rep *rep,
-                        const struct sl_path *path, const struct sl_route *route)
+static void serve_whole(struct sl_worker *w, struct sl_exchange *ex, const struct sl_file_rep *rep,
+                        const struct sl_path *path)
 {
     uint64_t size = (uint64_t)rep->st.st_size;
     struct sl_buf b = head_begin(w, ex, 200);
-    add_representation(&b, rep, path, route);
+    add_representation(&b, rep, path);
     sl_head_field_u64(&b, "Content-Length", size);
     sl_head_field(&b, "Accept-Ranges", SL_STR("bytes"));
     add_validators(w, &b, rep);
     head_end(ex, &b);
     if (!ex->head_only && size > 0) {
-        plan_file(ex, 0, size);
+        plan_body(ex, rep, 0, size);
         ex->body_bytes = size;
     }
 }
 
-static void serve_file(struct sl_worker *w, struct sl_exchange *ex, const struct sl_path *path,
-                       struct sl_route *route)
+/* Answers from a representation: preconditions, then ranges, then the whole. */
+static void serve_rep(struct sl_worker *w, struct sl_exchange *ex, const struct sl_file_rep *rep,
+                      const struct sl_path *path)
 {
-    struct file_rep rep = {.st = route->st, .encoding = SL_ENC_IDENTITY};
-    rep.mime = sl_mime_type(route->name, route->name_len);
+    struct sl_validators v = {sl_str_make(rep->etag, rep->etag_len), rep->st.st_mtim.tv_sec};
+    int cond = sl_cond_evaluate(&ex->req.cond, &v);
+    if (cond != 0) {
+        serve_not_modified(w, ex, rep, cond);
+        return;
+    }
+    if (!ex->req.range.p || !sl_cond_if_range_ok(ex->req.cond.if_range, &v)) {
+        serve_whole(w, ex, rep, path);
+        return;
+    }
+    struct sl_range ranges[SL_RANGE_MAX];
+    size_t count = 0;
+    switch (sl_range_parse(ex->req.range.p, ex->req.range.n, (uint64_t)rep->st.st_size, ranges,
+                           &count)) {
+    case SL_RANGE_SATISFIABLE:
+        if (count == 1)
+            serve_single_range(w, ex, rep, path, &ranges[0]);
+        else
+            serve_multi_range(w, ex, rep, ranges, count);
+        break;
+    case SL_RANGE_UNSATISFIABLE: serve_unsatisfiable(w, ex, rep); break;
+    case SL_RANGE_IGNORE: serve_whole(w, ex, rep, path); break;
+    }
+}
+
+/* Describes the opened file (or its precompressed variant) for the response. */
+static void describe_file(struct sl_worker *w, struct sl_exchange *ex, const struct sl_path *path,
+                          const struct sl_route *route, struct sl_file_rep *rep)
+{
+    *rep = (struct sl_file_rep){.st = route->st, .encoding = SL_ENC_IDENTITY};
+    rep->mime = sl_mime_type(route->name, route->name_len);
+    rep->name = route->name;
+    rep->name_len = route->name_len;
     ex->file_fd = route->fd;
     /* Looked for even without Accept-Encoding: the identity response of a file that
      * has variants must say Vary too. */
     struct stat vst;
-    int vfd = open_variant(w, ex, path, &route->st, &rep, &vst);
+    int vfd = open_variant(w, ex, path, &route->st, rep, &vst);
     if (vfd >= 0) {
         close(ex->file_fd);
         ex->file_fd = vfd;
-        rep.st = vst;
+        rep->st = vst;
     }
     /* Validators of the representation actually sent: each encoding has its own. */
-    rep.etag_len = sl_etag_format(rep.etag, (uint64_t)rep.st.st_size, rep.st.st_mtim.tv_sec,
-                                  rep.st.st_mtim.tv_nsec, sl_encoding_name(rep.encoding));
-    sl_httpdate_format(rep.st.st_mtim.tv_sec, rep.last_modified);
-    struct sl_validators v = {sl_str_make(rep.etag, rep.etag_len), rep.st.st_mtim.tv_sec};
+    rep->etag_len = sl_etag_format(rep->etag, (uint64_t)rep->st.st_size, rep->st.st_mtim.tv_sec,
+                                   rep->st.st_mtim.tv_nsec, sl_encoding_name(rep->encoding));
+    sl_httpdate_format(rep->st.st_mtim.tv_sec, rep->last_modified);
+}
 
-    int cond = sl_cond_evaluate(&ex->req.cond, &v);
-    if (cond != 0) {
-        serve_not_modified(w, ex, &rep, cond);
-        return;
-    }
-    if (ex->req.range.p && sl_cond_if_range_ok(ex->req.cond.if_range, &v)) {
-        struct sl_range ranges[SL_RANGE_MAX];
-        size_t count = 0;
-        switch (sl_range_parse(ex->req.range.p, ex->req.range.n, (uint64_t)rep.st.st_size,
-                               ranges, &count)) {
-        case SL_RANGE_SATISFIABLE:
-            if (count == 1)
-                serve_single_range(w, ex, &rep, path, route, &ranges[0]);
-            else
-                serve_multi_range(w, ex, &rep, ranges, count);
-            break;
-        case SL_RANGE_UNSATISFIABLE: serve_unsatisfiable(w, ex, &rep); break;
-        case SL_RANGE_IGNORE: serve_whole(w, ex, &rep, path, route); break;
+/* The cache key: the clean path, plus '/' when the directory form was asked for (that
+ * form names the directory's index.html). */
+static size_t cache_key(const struct sl_path *path, char *key, size_t cap)
+{
+    if (path->len + 1 >= cap)
+        return 0;
+    memcpy(key, path->rel, path->len);
+    size_t n = path->len;
+    if (path->trailing_slash)
+        key[n++] = '/';
+    return n;
+}
+
+static void serve_file(struct sl_worker *w, struct sl_exchange *ex, const struct sl_path *path,
+                       const struct sl_route *route, const char *key, size_t key_len)
+{
+    struct sl_file_rep rep;
+    describe_file(w, ex, path, route, &rep);
+    /* Small identity files without variants are kept in memory for the next requests. */
+    if (key_len > 0 && rep.encoding == SL_ENC_IDENTITY && !rep.has_variants) {
+        ex->pinned = sl_cache_put(&w->cache, key, key_len, uv_now(&w->loop), &rep, ex->file_fd);
+        if (ex->pinned) {
+            drop_file(ex);
+            serve_rep(w, ex, &ex->pinned->rep, path);
+            return;
         }
-    } else {
-        serve_whole(w, ex, &rep, path, route);
     }
+    serve_rep(w, ex, &rep, path);
     if (ex->nsegs == 1)
-        drop_file(ex); /* nothing to send from it (HEAD, empty file) */
+        drop_file(ex); /* nothing to send from it (HEAD, 304, empty file) */
 }
 
 /* ---- entry ---- */
@@ -487,12 +524,23 @@ void sl_serve(struct sl_worker *w, struct sl_exchange *ex)
         sl_serve_error(w, ex, rc, rc == 400);
         return;
     }
+    if (!w->cfg->dotfiles && sl_path_has_hidden_segment(path.rel, path.len)) {
+        sl_serve_error(w, ex, 404, false);
+        return;
+    }
+    char key[SL_PATH_MAX + 1];
+    size_t key_len = cache_key(&path, key, sizeof(key));
+    ex->pinned = key_len ? sl_cache_get(&w->cache, key, key_len, uv_now(&w->loop)) : NULL;
+    if (ex->pinned) {
+        serve_rep(w, ex, &ex->pinned->rep, &path);
+        return;
+    }
     struct sl_route route;
     sl_router_resolve(w->cfg, &path, &route);
     switch (route.kind) {
     case SL_ROUTE_ERROR: sl_serve_error(w, ex, route.status, false); return;
     case SL_ROUTE_REDIRECT: serve_redirect(w, ex, &path); return;
     case SL_ROUTE_LISTING: serve_listing(w, ex, &path, route.fd); return;
-    case SL_ROUTE_FILE: serve_file(w, ex, &path, &route); return;
+    case SL_ROUTE_FILE: serve_file(w, ex, &path, &route, key, key_len); return;
     }
 }

@@ -267,6 +267,7 @@ static int worker_init(struct sl_worker *w, const struct sl_config *cfg, unsigne
     w->listen_fd = listen_fd;
     w->max_conns = max_conns;
     w->date_sec = -1;
+    sl_cache_init(&w->cache);
     w->spare_fd = fcntl(cfg->root_fd, F_DUPFD_CLOEXEC, 0);
     w->timeout_ms[SL_LIST_HEAD] = (uint64_t)cfg->head_timeout_s * 1000;
     w->timeout_ms[SL_LIST_IDLE] = (uint64_t)cfg->idle_timeout_s * 1000;
@@ -301,6 +302,7 @@ static void worker_destroy(struct sl_worker *w)
                 uv_strerror(rc));
     sl_log_free(&w->log);
     sl_exchange_pool_free(w);
+    sl_cache_free(&w->cache);
     if (w->spare_fd >= 0)
         close(w->spare_fd);
     if (w->listen_fd >= 0)

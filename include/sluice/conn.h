@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "sluice/filecache.h"
 #include "sluice/range.h"
 #include "sluice/request.h"
 #include "sluice/server.h"
@@ -46,6 +47,7 @@ struct sl_exchange {
     bool head_only;
     int file_fd;
     char *heap; /* a generated body (listing), freed with the exchange */
+    struct sl_cache_entry *pinned; /* cached file the body comes from, released after */
     struct sl_seg segs[SL_SEGS_MAX];
     unsigned nsegs;
     unsigned seg;        /* the part being sent */

@@ -23,10 +23,13 @@ struct sl_request {
     bool keep_alive; /* what the client asked for (version + Connection) */
     bool has_body;   /* Content-Length > 0 or chunked: the connection closes after */
     bool url_done;
+    bool method_known; /* `method` is valid (parsed even if the request fails later) */
+    bool complete;     /* the whole head parsed */
     uint16_t header_count;
     uint16_t error_status; /* set by a callback that rejects the request */
     uint8_t host_count;
     struct sl_str target;
+    struct sl_str version; /* "1.1" */
     struct sl_str host;
     struct sl_str range;
     struct sl_str accept;

@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "sluice/config.h"
+#include "sluice/filecache.h"
 #include "sluice/httpdate.h"
 #include "sluice/log.h"
 
@@ -58,6 +59,7 @@ struct sl_worker {
     struct sl_exchange *free_exchanges; /* reused: no malloc per request in steady state */
     unsigned free_count;
 
+    struct sl_cache cache; /* small files in memory, this loop only */
     time_t date_sec;
     char date[SL_HTTPDATE_LEN + 1];
     struct sl_log log;

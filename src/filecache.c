@@ -1,0 +1,171 @@
+/* Per-loop small-file cache: a hash table with an LRU list, bounded in entries and
+ * bytes. Only the loop that owns it touches it, so nothing is locked. */
+#include "sluice/filecache.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void sl_cache_init(struct sl_cache *c)
+{
+    memset(c, 0, sizeof(*c));
+}
+
+static uint64_t hash_key(const char *key, size_t len)
+{
+    uint64_t h = 14695981039346656037u; /* FNV-1a */
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)key[i];
+        h *= 1099511628211u;
+    }
+    return h;
+}
+
+static void lru_unlink(struct sl_cache *c, struct sl_cache_entry *e)
+{
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        c->head = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+    else
+        c->tail = e->prev;
+    e->prev = e->next = NULL;
+}
+
+static void lru_push_front(struct sl_cache *c, struct sl_cache_entry *e)
+{
+    e->prev = NULL;
+    e->next = c->head;
+    if (c->head)
+        c->head->prev = e;
+    else
+        c->tail = e;
+    c->head = e;
+}
+
+/* Takes e out of the table; its memory goes when the last response using it ends. */
+static void evict(struct sl_cache *c, struct sl_cache_entry *e)
+{
+    struct sl_cache_entry **p = &c->buckets[e->hash % SL_CACHE_BUCKETS];
+    while (*p != e)
+        p = &(*p)->hnext;
+    *p = e->hnext;
+    lru_unlink(c, e);
+    c->count--;
+    c->bytes -= (size_t)e->rep.st.st_size;
+    e->dead = true;
+    if (e->refs == 0)
+        free(e);
+}
+
+void sl_cache_free(struct sl_cache *c)
+{
+    while (c->head)
+        evict(c, c->head);
+}
+
+static struct sl_cache_entry *find(struct sl_cache *c, const char *key, size_t len, uint64_t h)
+{
+    for (struct sl_cache_entry *e = c->buckets[h % SL_CACHE_BUCKETS]; e; e = e->hnext) {
+        if (e->hash == h && e->key_len == len && memcmp(e->key, key, len) == 0)
+            return e;
+    }
+    return NULL;
+}
+
+static struct sl_cache_entry *use(struct sl_cache *c, struct sl_cache_entry *e)
+{
+    lru_unlink(c, e);
+    lru_push_front(c, e);
+    e->refs++;
+    return e;
+}
+
+struct sl_cache_entry *sl_cache_get(struct sl_cache *c, const char *key, size_t key_len,
+                                    uint64_t now)
+{
+    struct sl_cache_entry *e = find(c, key, key_len, hash_key(key, key_len));
+    if (!e || now - e->checked_at >= SL_CACHE_TTL_MS)
+        return NULL;
+    return use(c, e);
+}
+
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* Reads exactly size bytes at offset 0; false on error or a file that changed size. */
+static bool read_whole(int fd, char *out, size_t size)
+{
+    size_t got = 0;
+    while (got < size) {
+        ssize_t n = pread(fd, out + got, size - got, (off_t)got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        got += (size_t)n;
+    }
+    char extra;
+    return pread(fd, &extra, 1, (off_t)size) == 0; /* grew meanwhile: do not cache */
+}
+
+struct sl_cache_entry *sl_cache_put(struct sl_cache *c, const char *key, size_t key_len,
+                                    uint64_t now, const struct sl_file_rep *rep, int fd)
+{
+    if (rep->st.st_size < 0 || rep->st.st_size > SL_CACHE_FILE_MAX)
+        return NULL;
+    size_t size = (size_t)rep->st.st_size;
+    uint64_t h = hash_key(key, key_len);
+    struct sl_cache_entry *old = find(c, key, key_len, h);
+    if (old && same_file(&old->rep.st, &rep->st)) {
+        old->checked_at = now;
+        return use(c, old);
+    }
+    struct sl_cache_entry *e = malloc(sizeof(*e) + key_len + size);
+    if (!e)
+        return NULL;
+    e->key = e->bytes;
+    memcpy(e->key, key, key_len);
+    e->key_len = key_len;
+    char *data = e->bytes + key_len;
+    if (!read_whole(fd, data, size)) {
+        free(e);
+        return NULL;
+    }
+    if (old)
+        evict(c, old);
+    while (c->count >= SL_CACHE_ENTRIES_MAX || c->bytes + size > SL_CACHE_BYTES_MAX) {
+        if (!c->tail)
+            break;
+        evict(c, c->tail);
+    }
+    e->rep = *rep;
+    e->rep.data = data;
+    /* The name lies at the end of the key (a file's last segment), unless it is the
+     * static "index.html" of a directory. */
+    if (rep->name_len <= key_len &&
+        memcmp(key + key_len - rep->name_len, rep->name, rep->name_len) == 0)
+        e->rep.name = e->key + key_len - rep->name_len;
+    e->hash = h;
+    e->checked_at = now;
+    e->refs = 1;
+    e->dead = false;
+    e->hnext = c->buckets[h % SL_CACHE_BUCKETS];
+    c->buckets[h % SL_CACHE_BUCKETS] = e;
+    lru_push_front(c, e);
+    c->count++;
+    c->bytes += size;
+    return e;
+}
+
+void sl_cache_release(struct sl_cache *c, struct sl_cache_entry *e)
+{
+    if (--e->refs == 0 && e->dead)
+        free(e);
+}
