@@ -56,22 +56,6 @@ static struct sink sink_make(char *out, size_t cap)
     return (struct sink){.out = out, .cap = cap};
 }
 
-size_t sl_html_escape(char *out, size_t cap, const char *s, size_t len)
-{
-    struct sink k = sink_make(out, cap);
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        switch (c) {
-        case '&': put(&k, "&amp;", 5); break;
-        case '<': put(&k, "&lt;", 4); break;
-        case '>': put(&k, "&gt;", 4); break;
-        case '"': put(&k, "&quot;", 6); break;
-        case '\'': put(&k, "&#39;", 5); break;
-        default: put_byte(&k, c);
-        }
-    }
-    return finish(&k);
-}
 
 /* RFC 3986 unreserved plus the sub-delims, ':' and '@' allowed in a segment, less '&'
  * and '\'' so the result can also sit inside an HTML attribute unescaped. */
@@ -137,6 +121,40 @@ static size_t utf8_char(const unsigned char *s, size_t len, size_t *bad)
     return more + 1;
 }
 
+/* Copies one well-formed UTF-8 character, or writes U+FFFD for an ill-formed run (pages
+ * and JSON are declared UTF-8, so names that are not must not make them invalid).
+ * Returns the bytes consumed. */
+static size_t put_utf8_or_replacement(struct sink *k, const unsigned char *u, size_t len)
+{
+    size_t bad = 0;
+    size_t n = utf8_char(u, len, &bad);
+    if (n > 0) {
+        put(k, (const char *)u, n);
+        return n;
+    }
+    put(k, "\xef\xbf\xbd", 3); /* U+FFFD REPLACEMENT CHARACTER */
+    return bad;
+}
+
+size_t sl_html_escape(char *out, size_t cap, const char *s, size_t len)
+{
+    struct sink k = sink_make(out, cap);
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < len) {
+        switch (u[i]) {
+        case '&': put(&k, "&amp;", 5); break;
+        case '<': put(&k, "&lt;", 4); break;
+        case '>': put(&k, "&gt;", 4); break;
+        case '"': put(&k, "&quot;", 6); break;
+        case '\'': put(&k, "&#39;", 5); break;
+        default: i += put_utf8_or_replacement(&k, u + i, len - i); continue;
+        }
+        i++;
+    }
+    return finish(&k);
+}
+
 static void put_json_control(struct sink *k, unsigned char c)
 {
     static const char hex[] = "0123456789abcdef";
@@ -168,15 +186,7 @@ size_t sl_json_escape(char *out, size_t cap, const char *s, size_t len)
             put_json_control(&k, c);
             i++;
         } else {
-            size_t bad = 0;
-            size_t n = utf8_char(u + i, len - i, &bad);
-            if (n > 0) {
-                put(&k, s + i, n);
-                i += n;
-            } else {
-                put(&k, "\xef\xbf\xbd", 3); /* U+FFFD REPLACEMENT CHARACTER */
-                i += bad;
-            }
+            i += put_utf8_or_replacement(&k, u + i, len - i);
         }
     }
     return finish(&k);

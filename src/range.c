@@ -1,5 +1,5 @@
 /* Range field parsing (RFC 9110 §14.1.2): turns a "bytes=" range-set into clipped,
- * sorted, coalesced byte ranges, or says the header must be ignored or answered 416.
+ * coalesced byte ranges in the order they were asked for, or says the header must be ignored or answered 416.
  * Pure: no I/O, no allocation, never reads past `len`. */
 #include "sluice/range.h"
 
@@ -145,31 +145,53 @@ static bool take_bytes_unit(struct cursor *c)
     return true;
 }
 
-static void sort_by_first(struct sl_range *r, size_t n)
+/* A satisfiable range and where its range-spec stood in the header. */
+struct spec {
+    struct sl_range r;
+    size_t order;
+};
+
+/* Insertion sorts: n is at most MAX_SPECS and usually 1 or 2. */
+static void sort_by_first(struct spec *s, size_t n)
 {
-    /* Insertion sort: n is at most MAX_SPECS and usually 1 or 2. */
     for (size_t i = 1; i < n; i++) {
-        struct sl_range key = r[i];
+        struct spec key = s[i];
         size_t j = i;
-        while (j > 0 && r[j - 1].first > key.first) {
-            r[j] = r[j - 1];
+        while (j > 0 && s[j - 1].r.first > key.r.first) {
+            s[j] = s[j - 1];
             j--;
         }
-        r[j] = key;
+        s[j] = key;
     }
 }
 
-/* Merges overlapping or touching ranges of a sorted array in place; returns the new count. */
-static size_t coalesce(struct sl_range *r, size_t n)
+static void sort_by_order(struct spec *s, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        struct spec key = s[i];
+        size_t j = i;
+        while (j > 0 && s[j - 1].order > key.order) {
+            s[j] = s[j - 1];
+            j--;
+        }
+        s[j] = key;
+    }
+}
+
+/* Merges overlapping or touching ranges of an array sorted by first byte, in place; a
+ * merged range takes the place of its earliest spec. Returns the new count. */
+static size_t coalesce(struct spec *s, size_t n)
 {
     size_t out = 0;
     for (size_t i = 0; i < n; i++) {
         /* last + 1 cannot overflow: last is clipped to size - 1 < UINT64_MAX. */
-        if (out > 0 && r[i].first <= r[out - 1].last + 1) {
-            if (r[i].last > r[out - 1].last)
-                r[out - 1].last = r[i].last;
+        if (out > 0 && s[i].r.first <= s[out - 1].r.last + 1) {
+            if (s[i].r.last > s[out - 1].r.last)
+                s[out - 1].r.last = s[i].r.last;
+            if (s[i].order < s[out - 1].order)
+                s[out - 1].order = s[i].order;
         } else {
-            r[out++] = r[i];
+            s[out++] = s[i];
         }
     }
     return out;
@@ -180,7 +202,7 @@ static size_t coalesce(struct sl_range *r, size_t n)
  *   [ element ] *( OWS "," OWS [ element ] ),
  * so empty elements and OWS around commas are accepted, but whitespace inside a
  * range-spec ("0 -1") or right after "=" is a syntax error. */
-static bool parse_range_set(struct cursor *c, uint64_t size, struct sl_range *sat, size_t *nsat)
+static bool parse_range_set(struct cursor *c, uint64_t size, struct spec *sat, size_t *nsat)
 {
     size_t nspecs = 0;
 
@@ -190,10 +212,12 @@ static bool parse_range_set(struct cursor *c, uint64_t size, struct sl_range *sa
             bool satisfiable;
             if (++nspecs > MAX_SPECS)
                 return false;
-            if (!parse_spec(c, size, &sat[*nsat], &satisfiable))
+            if (!parse_spec(c, size, &sat[*nsat].r, &satisfiable))
                 return false;
-            if (satisfiable)
+            if (satisfiable) {
+                sat[*nsat].order = *nsat;
                 (*nsat)++;
+            }
         }
         skip_ows(c);
         if (c->p >= c->end)
@@ -210,7 +234,7 @@ static bool parse_range_set(struct cursor *c, uint64_t size, struct sl_range *sa
 enum sl_range_result sl_range_parse(const char *value, size_t len, uint64_t size,
                                     struct sl_range out[SL_RANGE_MAX], size_t *count)
 {
-    struct sl_range sat[MAX_SPECS];
+    struct spec sat[MAX_SPECS];
     size_t nsat;
 
     *count = 0;
@@ -226,12 +250,15 @@ enum sl_range_result sl_range_parse(const char *value, size_t len, uint64_t size
     if (nsat == 0)
         return SL_RANGE_UNSATISFIABLE;
 
+    /* Parts go out in the order the client asked for them (RFC 9110 §15.3.7.2), once
+     * overlapping and touching ones are merged. */
     sort_by_first(sat, nsat);
     nsat = coalesce(sat, nsat);
     if (nsat > SL_RANGE_MAX)
         return SL_RANGE_IGNORE;
+    sort_by_order(sat, nsat);
     for (size_t i = 0; i < nsat; i++)
-        out[i] = sat[i];
+        out[i] = sat[i].r;
     *count = nsat;
     return SL_RANGE_SATISFIABLE;
 }

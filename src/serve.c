@@ -421,6 +421,20 @@ static void serve_whole(struct sl_worker *w, struct sl_exchange *ex, const struc
     }
 }
 
+/* If-Range with a date only holds when that date is a strong validator: a
+ * modification time less than a second before now could hide a second change within
+ * the same second (RFC 9110 §8.8.2.2, §13.1.5). */
+static bool if_range_ok(struct sl_worker *w, const struct sl_exchange *ex,
+                        const struct sl_validators *v)
+{
+    struct sl_str f = sl_str_trim(ex->req.cond.if_range);
+    bool is_date = f.p && f.n > 0 && f.p[0] != '"' && !(f.n > 1 && f.p[0] == 'W' && f.p[1] == '/');
+    sl_worker_date(w); /* brings date_sec to now */
+    if (is_date && v->last_modified + 1 > w->date_sec)
+        return false;
+    return sl_cond_if_range_ok(ex->req.cond.if_range, v);
+}
+
 /* Answers from a representation: preconditions, then ranges, then the whole. */
 static void serve_rep(struct sl_worker *w, struct sl_exchange *ex, const struct sl_file_rep *rep,
                       const struct sl_path *path)
@@ -431,7 +445,7 @@ static void serve_rep(struct sl_worker *w, struct sl_exchange *ex, const struct 
         serve_not_modified(w, ex, rep, cond);
         return;
     }
-    if (!ex->req.range.p || !sl_cond_if_range_ok(ex->req.cond.if_range, &v)) {
+    if (!ex->req.range.p || !if_range_ok(w, ex, &v)) {
         serve_whole(w, ex, rep, path);
         return;
     }

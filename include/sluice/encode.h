@@ -8,7 +8,8 @@
 /* Each writes at most cap - 1 bytes plus a NUL and returns the length the full result
  * needs (excluding NUL), like snprintf: a return >= cap means it was truncated. */
 
-/* Escapes & < > " ' for use in HTML text and attribute values. */
+/* Escapes & < > " ' for use in HTML text and attribute values; invalid UTF-8 becomes
+ * U+FFFD so a page declared UTF-8 stays valid whatever the file names are. */
 size_t sl_html_escape(char *out, size_t cap, const char *s, size_t len);
 
 /* Percent-encodes one path segment: keeps RFC 3986 unreserved characters and

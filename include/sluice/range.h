@@ -21,8 +21,9 @@ enum sl_range_result {
 };
 
 /* Parses a Range field value against a representation of `size` bytes.
- * Satisfiable ranges are clipped, sorted by first byte and coalesced when they overlap
- * or touch, so parts never repeat bytes. */
+ * Satisfiable ranges are clipped and coalesced when they overlap or touch, so parts
+ * never repeat bytes; they come out in the order the client listed them (a merged range
+ * where its earliest member stood), as RFC 9110 §15.3.7.2 asks of multipart answers. */
 enum sl_range_result sl_range_parse(const char *value, size_t len, uint64_t size,
                                     struct sl_range out[SL_RANGE_MAX], size_t *count);
 

@@ -13,6 +13,13 @@ from pathlib import Path
 
 import pytest
 
+# Every client a test starts (curl, wget, Chromium) talks to 127.0.0.1 directly, even
+# where the environment routes HTTP through a proxy.
+for _var in ("http_proxy", "https_proxy", "all_proxy", "ftp_proxy"):
+    os.environ.pop(_var, None)
+    os.environ.pop(_var.upper(), None)
+os.environ["no_proxy"] = os.environ["NO_PROXY"] = "*"
+
 BIN = os.environ.get("SLUICE_BIN", str(Path(__file__).resolve().parents[2] / "build" / "sluice"))
 ARTIFACTS = Path(os.environ.get("SLUICE_ARTIFACTS",
                                 Path(__file__).resolve().parents[1] / "artifacts"))

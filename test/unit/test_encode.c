@@ -66,6 +66,13 @@ static void test_html_escapes_all_five_special_characters(void **state)
     expect_encoded(sl_html_escape, "&<>\"'", "&amp;&lt;&gt;&quot;&#39;");
 }
 
+static void test_html_replaces_invalid_utf8_and_keeps_valid_utf8(void **state)
+{
+    /* Latin-1 "caf\xe9" is not UTF-8: the page must stay valid UTF-8. */
+    expect_encoded(sl_html_escape, "caf\xe9 caf\xc3\xa9 \xc0\xae<",
+                   "caf\xef\xbf\xbd caf\xc3\xa9 \xef\xbf\xbd\xef\xbf\xbd&lt;");
+}
+
 static void test_html_escapes_attribute_breakout(void **state)
 {
     expect_encoded(sl_html_escape, "x\" onmouseover='alert(1)",
@@ -313,6 +320,7 @@ int main(void)
         cmocka_unit_test(test_html_escapes_script_tag_file_name),
         cmocka_unit_test(test_html_escapes_all_five_special_characters),
         cmocka_unit_test(test_html_escapes_attribute_breakout),
+        cmocka_unit_test(test_html_replaces_invalid_utf8_and_keeps_valid_utf8),
         cmocka_unit_test(test_html_keeps_plain_text_and_utf8),
         cmocka_unit_test(test_html_empty_input_gives_empty_output),
         cmocka_unit_test(test_html_truncation_never_splits_an_entity),

@@ -166,9 +166,15 @@ static void test_range_unsatisfiable_specs_are_dropped_among_satisfiable(void **
 
 /* --- several ranges: sorting and coalescing --- */
 
-static void test_range_disjoint_ranges_are_sorted_by_first(void **state)
+static void test_range_disjoint_ranges_keep_the_order_they_were_asked_in(void **state)
 {
-    expect_two("bytes=500-599,0-99", 1000, 0, 99, 500, 599);
+    expect_two("bytes=500-599,0-99", 1000, 500, 599, 0, 99);
+}
+
+static void test_range_merged_range_takes_the_place_of_its_earliest_member(void **state)
+{
+    /* 900-999 first; 0-9 and 5-20 merge into 0-20, which stood second. */
+    expect_two("bytes=900-999,5-20,0-9", 1000, 900, 999, 0, 20);
 }
 
 static void test_range_overlapping_ranges_coalesce(void **state)
@@ -519,7 +525,8 @@ int main(void)
         cmocka_unit_test(test_range_size_zero_makes_every_range_unsatisfiable),
         cmocka_unit_test(test_range_all_specs_unsatisfiable_is_unsatisfiable),
         cmocka_unit_test(test_range_unsatisfiable_specs_are_dropped_among_satisfiable),
-        cmocka_unit_test(test_range_disjoint_ranges_are_sorted_by_first),
+        cmocka_unit_test(test_range_disjoint_ranges_keep_the_order_they_were_asked_in),
+        cmocka_unit_test(test_range_merged_range_takes_the_place_of_its_earliest_member),
         cmocka_unit_test(test_range_overlapping_ranges_coalesce),
         cmocka_unit_test(test_range_adjacent_ranges_coalesce),
         cmocka_unit_test(test_range_contained_range_coalesces_into_outer),

@@ -1,0 +1,488 @@
+"""Directory listings, black-box: the HTML page (parent link, order, sizes, dates), links
+that are percent-encoded and names that are HTML-escaped (every link is followed and must
+serve its file), the JSON form, --no-listing, dotfiles, and a 10,000-entry directory that
+lists quickly without holding up other clients.
+
+Links are resolved the way a browser does (urllib.parse.urljoin against the listing's
+URL); expected names, sizes and dates come from the files the test creates."""
+
+import datetime
+import html.parser
+import json
+import os
+import re
+import threading
+import time
+import urllib.parse
+
+import pytest
+
+from conftest import raw_exchange
+
+SPECIAL_NAMES = [
+    "<script>alert(1)<\u2215script>.txt",  # U+2215 DIVISION SLASH: '/' cannot be in a name
+    "<img src=x onerror=alert(1)>.txt",
+    "with space.txt",
+    "hash#tag.txt",
+    "what?.txt",
+    "100%.txt",
+    "100%25.txt",
+    "café.txt",
+    "javascript:alert(1)",
+    "quote\"apos'amp&.txt",
+    "semi;colon=1+2.txt",
+]
+SPECIAL_DIR = "dir with space & #"
+LATIN1_NAME = b"latin1-\xe9.txt"  # not UTF-8
+# 2021-03-04 05:06:07 UTC and others: distinct, in the past, with a sub-second part.
+ORDER_FILES = {  # name: (size, mtime)
+    "aaa.txt": (0, 1614834367.25),
+    "alpha.txt": (37, 1577836799.5),
+    "mike.txt": (1536, 1262304000.75),
+    "zulu.txt": (3_000_000, 1700000000.125),
+}
+ORDER_DIRS = ["beta", "alpha-dir", "zdir"]
+
+
+# ---- helpers ----
+
+def request(srv, path, headers=None, method="GET"):
+    conn = srv.http()
+    try:
+        conn.request(method, path, headers=headers or {})
+        resp = conn.getresponse()
+        return resp.status, resp.headers, resp.read()
+    finally:
+        conn.close()
+
+
+class Page(html.parser.HTMLParser):
+    """Collects every link (href and text) and the rows (<tr> or <li>) they sit in, with
+    each row's text and attribute values."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.links = []  # dicts: href, text, row
+        self.rows = []   # dicts: text, attrs
+        self._row = None
+        self._link = None
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("tr", "li"):
+            self._row = {"text": "", "attrs": []}
+            self.rows.append(self._row)
+        if self._row is not None:
+            self._row["attrs"] += [v for _, v in attrs if v]
+        if tag == "a":
+            self._link = {"href": dict(attrs).get("href"), "text": "", "row": self._row}
+            self.links.append(self._link)
+
+    def handle_endtag(self, tag):
+        if tag == "a":
+            self._link = None
+        elif tag in ("tr", "li"):
+            self._row = None
+
+    def handle_data(self, data):
+        if self._link is not None:
+            self._link["text"] += data
+        if self._row is not None:
+            self._row["text"] += data + " "
+
+
+def fetch_listing(srv, path):
+    status, headers, body = request(srv, path)
+    assert status == 200, (status, body[:300])
+    assert headers["Content-Type"].split(";")[0].strip() == "text/html"
+    page = Page()
+    page.feed(body.decode("utf-8"))
+    page.close()
+    return page, body
+
+
+def entries_by_name(srv, listing_path, page):
+    """Maps each entry's name (bytes, as on disk) to its link, for links that resolve to
+    something directly inside the listed directory."""
+    base = srv.url(listing_path)
+    out = {}
+    for index, link in enumerate(page.links):
+        if link["href"] is None:
+            continue
+        target = urllib.parse.urlsplit(urllib.parse.urljoin(base, link["href"]))
+        if target.netloc != f"127.0.0.1:{srv.port}":
+            continue
+        if not target.path.startswith(listing_path) or target.path == listing_path:
+            continue
+        rest = urllib.parse.unquote_to_bytes(target.path[len(listing_path):])
+        name = rest[:-1] if rest.endswith(b"/") else rest
+        if name and b"/" not in name:
+            out[name] = dict(link, target=target, is_dir=rest.endswith(b"/"), index=index)
+    return out
+
+
+def target_of(link):
+    """The request-target a browser would send for a resolved link (no fragment)."""
+    t = link["target"]
+    return t.path + (f"?{t.query}" if t.query else "")
+
+
+def write_file(path, content, mtime=None):
+    path.write_bytes(content)
+    if mtime is not None:
+        os.utime(path, (mtime, mtime))
+
+
+def shows_size(row, size):
+    """Whether a row shows `size`: exactly in bytes, or rounded in K/M/G units."""
+    units = {"": 1, "b": 1, "bytes": 1, "k": 1024, "kb": 1000, "kib": 1024,
+             "m": 1024 ** 2, "mb": 1000 ** 2, "mib": 1024 ** 2,
+             "g": 1024 ** 3, "gb": 1000 ** 3, "gib": 1024 ** 3}
+    for text in [row["text"]] + row["attrs"]:
+        for num, unit in re.findall(r"(\d[\d,]*(?:\.\d+)?)\s*([A-Za-z]*)", text):
+            factor = units.get(unit.lower())
+            if factor is None:
+                continue
+            value = float(num.replace(",", "")) * factor
+            if value == size or (factor > 1 and abs(value - size) <= 0.05 * size):
+                return True
+    return False
+
+
+def shows_date(row, mtime):
+    """Whether a row shows the UTC day of `mtime` (ISO 8601 or 04-Mar-2021 style)."""
+    day = datetime.datetime.fromtimestamp(mtime, datetime.timezone.utc)
+    forms = (day.strftime("%Y-%m-%d"), day.strftime("%d-%b-%Y"))
+    return any(form in text for text in [row["text"]] + row["attrs"] for form in forms)
+
+
+def json_entries(srv, path):
+    status, headers, body = request(srv, path, {"Accept": "application/json"})
+    assert status == 200
+    assert headers["Content-Type"].split(";")[0].strip() == "application/json"
+    doc = json.loads(body)
+    if isinstance(doc, dict):
+        lists = [v for v in doc.values() if isinstance(v, list)]
+        assert len(lists) == 1, f"expected one list of entries in {doc!r:.300}"
+        doc = lists[0]
+    return {e["name"]: e for e in doc}
+
+
+def json_mtime(value):
+    if isinstance(value, (int, float)):
+        return float(value)
+    return datetime.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+# ---- fixtures ----
+
+@pytest.fixture
+def tree(tmp_path):
+    """order/ (directories and files with known sizes and dates), special/ (hostile and
+    awkward names), hidden/ (dotfiles), indexed/ (has index.html), empty/."""
+    root = tmp_path / "tree"
+    order = root / "order"
+    order.mkdir(parents=True)
+    for name, (size, mtime) in ORDER_FILES.items():
+        write_file(order / name, os.urandom(size), mtime)
+    for name in ORDER_DIRS:
+        (order / name).mkdir()
+
+    special = root / "special"
+    special.mkdir()
+    for name in SPECIAL_NAMES:
+        write_file(special / name, f"contents of {name}\n".encode())
+    (root / "latin1").mkdir()
+    write_file(root / "latin1" / os.fsdecode(LATIN1_NAME), b"contents of a Latin-1 name\n")
+    (special / SPECIAL_DIR).mkdir()
+    write_file(special / SPECIAL_DIR / "inner.txt", b"inner file\n")
+
+    hidden = root / "hidden"
+    (hidden / ".git").mkdir(parents=True)
+    write_file(hidden / ".env", b"SECRET=1\n")
+    write_file(hidden / ".git" / "config", b"[core]\n")
+    write_file(hidden / "visible.txt", b"visible\n")
+
+    (root / "indexed").mkdir()
+    write_file(root / "indexed" / "index.html", b"<p>the index</p>\n")
+    write_file(root / "indexed" / "other.txt", b"other\n")
+    (root / "empty").mkdir()
+    return root
+
+
+@pytest.fixture
+def srv(start_server, tree):
+    return start_server(tree)
+
+
+# ---- the HTML page ----
+
+def test_directory_without_index_gets_html_listing_of_its_entries(srv, tree):
+    page, _ = fetch_listing(srv, "/order/")
+    names = entries_by_name(srv, "/order/", page)
+    assert set(names) == {os.fsencode(n) for n in list(ORDER_FILES) + ORDER_DIRS}
+    for name in ORDER_DIRS:
+        assert names[name.encode()]["is_dir"]
+    for name in ORDER_FILES:
+        assert not names[name.encode()]["is_dir"]
+
+
+def test_directory_with_index_html_serves_the_index_not_a_listing(srv):
+    status, _, body = request(srv, "/indexed/")
+    assert status == 200
+    assert body == b"<p>the index</p>\n"
+
+
+def test_empty_directory_lists_with_no_entries(srv):
+    page, _ = fetch_listing(srv, "/empty/")
+    assert entries_by_name(srv, "/empty/", page) == {}
+
+
+def test_listing_links_to_parent_except_at_root(srv):
+    def links_to(page, listing_path, target):
+        base = srv.url(listing_path)
+        return [l for l in page.links
+                if urllib.parse.urljoin(base, l["href"] or "") == srv.url(target)]
+
+    page, _ = fetch_listing(srv, "/order/")
+    assert links_to(page, "/order/", "/")
+    page, _ = fetch_listing(srv, "/special/" + urllib.parse.quote(SPECIAL_DIR) + "/")
+    assert links_to(page, "/special/" + urllib.parse.quote(SPECIAL_DIR) + "/", "/special/")
+    page, _ = fetch_listing(srv, "/")
+    assert not links_to(page, "/", "/")
+
+
+def test_listing_puts_directories_first_then_files_each_sorted_by_name(srv):
+    page, _ = fetch_listing(srv, "/order/")
+    names = entries_by_name(srv, "/order/", page)
+    shown = sorted(names, key=lambda name: names[name]["index"])
+    expected = sorted(d.encode() for d in ORDER_DIRS) + sorted(f.encode() for f in ORDER_FILES)
+    assert shown == expected
+
+
+@pytest.mark.parametrize("name", list(ORDER_FILES))
+def test_listing_shows_size_and_modification_date_of_each_file(srv, name):
+    size, mtime = ORDER_FILES[name]
+    page, _ = fetch_listing(srv, "/order/")
+    row = entries_by_name(srv, "/order/", page)[name.encode()]["row"]
+    assert row is not None, "entry is not in a table row or list item"
+    assert shows_size(row, size), row
+    assert shows_date(row, mtime), row
+
+
+def test_head_of_listing_has_same_length_and_no_body(srv):
+    _, get_headers, get_body = request(srv, "/order/")
+    data = raw_exchange(srv, b"HEAD /order/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    head, _, rest = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200")
+    assert rest == b""
+    assert f"Content-Length: {len(get_body)}".encode() in head
+    assert int(get_headers["Content-Length"]) == len(get_body)
+
+
+# ---- escaping: every name escaped, every link encoded and working ----
+
+def test_script_name_is_escaped_and_never_appears_raw(srv):
+    _, body = fetch_listing(srv, "/special/")
+    assert b"<script" not in body.lower()
+    assert b"<img" not in body.lower()
+    assert "&lt;script&gt;alert(1)&lt;\u2215script&gt;.txt".encode() in body
+
+
+URI_CHARS = re.compile(r"(?:[A-Za-z0-9\-._~:/@!$&'()*+,;=]|%[0-9A-Fa-f]{2})*")
+
+
+def test_every_link_is_percent_encoded(srv):
+    page, _ = fetch_listing(srv, "/special/")
+    hrefs = [link["href"] for link in page.links]
+    assert len(hrefs) >= len(SPECIAL_NAMES) + 2
+    for href in hrefs:
+        # No raw space, quote, '<', '#', '?' or non-ASCII: a name can never end the path.
+        assert URI_CHARS.fullmatch(href), href
+
+
+@pytest.mark.parametrize("name", SPECIAL_NAMES)
+def test_link_for_awkward_name_serves_that_file(srv, tree, name):
+    page, _ = fetch_listing(srv, "/special/")
+    link = entries_by_name(srv, "/special/", page).get(os.fsencode(name))
+    assert link is not None, f"no link resolves to {name!r}"
+    assert link["text"].strip() == name
+    status, _, body = request(srv, target_of(link))
+    assert status == 200
+    assert body == (tree / "special" / name).read_bytes()
+
+
+def test_name_that_is_not_utf8_is_listed_in_valid_utf8_and_its_link_works(srv, tree):
+    # The page says charset=utf-8, so it must be UTF-8 throughout (fetch_listing decodes
+    # strictly); the name is shown with a replacement character, the link keeps the bytes.
+    page, _ = fetch_listing(srv, "/latin1/")
+    link = entries_by_name(srv, "/latin1/", page).get(LATIN1_NAME)
+    assert link is not None, f"no link resolves to {LATIN1_NAME!r}"
+    assert link["text"].strip().startswith("latin1-")
+    status, _, body = request(srv, target_of(link))
+    assert status == 200
+    assert body == (tree / "latin1" / os.fsdecode(LATIN1_NAME)).read_bytes()
+
+
+def test_javascript_name_links_to_the_file_not_a_script(srv):
+    page, _ = fetch_listing(srv, "/special/")
+    link = entries_by_name(srv, "/special/", page)[b"javascript:alert(1)"]
+    assert not link["href"].strip().lower().startswith("javascript:")
+    assert urllib.parse.urlsplit(link["href"]).scheme in ("", "http")
+    assert link["target"].scheme == "http"
+
+
+def test_link_for_awkward_directory_name_opens_its_listing(srv):
+    page, _ = fetch_listing(srv, "/special/")
+    link = entries_by_name(srv, "/special/", page)[SPECIAL_DIR.encode()]
+    assert link["is_dir"]
+    inner_page, _ = fetch_listing(srv, target_of(link))
+    inner = entries_by_name(srv, link["target"].path, inner_page)[b"inner.txt"]
+    status, _, body = request(srv, target_of(inner))
+    assert status == 200 and body == b"inner file\n"
+
+
+# ---- JSON ----
+
+def test_json_listing_has_name_type_size_mtime_for_each_entry(srv):
+    entries = json_entries(srv, "/order/")
+    assert set(entries) == set(ORDER_FILES) | set(ORDER_DIRS)
+    for name, (size, mtime) in ORDER_FILES.items():
+        e = entries[name]
+        assert e["type"] == "file"
+        assert e["size"] == size
+        assert abs(json_mtime(e["mtime"]) - mtime) < 1
+    for name in ORDER_DIRS:
+        assert entries[name]["type"] in ("directory", "dir")
+        assert "size" in entries[name] and "mtime" in entries[name]
+
+
+def test_json_listing_has_the_same_entries_as_html(srv):
+    page, _ = fetch_listing(srv, "/special/")
+    html_names = set(entries_by_name(srv, "/special/", page))
+    json_names = {os.fsencode(n) for n in json_entries(srv, "/special/")}
+    assert json_names == html_names
+
+
+# ---- --no-listing, dotfiles ----
+
+def test_no_listing_option_answers_403_for_directories_without_index(start_server, tree):
+    srv = start_server(tree, "--no-listing")
+    status, _, body = request(srv, "/order/")
+    assert status == 403
+    assert b"zulu.txt" not in body
+    status, _, body = request(srv, "/indexed/")
+    assert status == 200 and body == b"<p>the index</p>\n"
+    status, _, _ = request(srv, "/order/alpha.txt")
+    assert status == 200
+
+
+def test_dotfiles_are_hidden_from_listings_and_not_served_by_default(srv):
+    page, _ = fetch_listing(srv, "/hidden/")
+    assert set(entries_by_name(srv, "/hidden/", page)) == {b"visible.txt"}
+    assert set(json_entries(srv, "/hidden/")) == {"visible.txt"}
+    for path in ("/hidden/.env", "/hidden/.git/config", "/hidden/.git/"):
+        assert request(srv, path)[0] == 404, path
+
+
+def test_dotfiles_option_lists_and_serves_dotfiles(start_server, tree):
+    srv = start_server(tree, "--dotfiles")
+    page, _ = fetch_listing(srv, "/hidden/")
+    names = entries_by_name(srv, "/hidden/", page)
+    assert set(names) == {b".env", b".git", b"visible.txt"}
+    assert set(json_entries(srv, "/hidden/")) == {".env", ".git", "visible.txt"}
+    status, _, body = request(srv, target_of(names[b".env"]))
+    assert status == 200 and body == b"SECRET=1\n"
+    status, _, body = request(srv, "/hidden/.git/config")
+    assert status == 200 and body == b"[core]\n"
+
+
+# ---- a large directory ----
+
+BIG_COUNT = 10_000
+
+
+@pytest.fixture(scope="module")
+def big_root(tmp_path_factory):
+    """big/ with 10,000 empty files, shared by the tests of this module (read-only)."""
+    root = tmp_path_factory.mktemp("bigroot")
+    (root / "big").mkdir()
+    for i in range(BIG_COUNT):
+        os.close(os.open(root / "big" / f"entry-{i:05d}.txt", os.O_CREAT | os.O_WRONLY, 0o644))
+    write_file(root / "small.txt", b"small\n")
+    return root
+
+
+@pytest.fixture
+def big_srv(start_server, big_root):
+    return start_server(big_root, threads=1)
+
+
+def timed_get(srv, path):
+    start = time.monotonic()
+    status, _, body = request(srv, path)
+    return time.monotonic() - start, status, body
+
+
+def test_directory_of_10000_entries_lists_well_under_a_second(big_srv):
+    times = []
+    for _ in range(3):
+        elapsed, status, body = timed_get(big_srv, "/big/")
+        assert status == 200
+        times.append(elapsed)
+    page = Page()
+    page.feed(body.decode())
+    assert len(entries_by_name(big_srv, "/big/", page)) == BIG_COUNT
+    assert max(times) < 1.0, times
+    assert min(times) < 0.3, times
+
+
+def test_other_clients_are_not_held_up_while_large_listings_are_generated(big_srv):
+    done = threading.Event()
+    errors = []
+
+    def list_repeatedly():
+        try:
+            for _ in range(5):
+                _, status, _ = timed_get(big_srv, "/big/")
+                assert status == 200
+        except Exception as e:  # reported by the main thread
+            errors.append(e)
+        finally:
+            done.set()
+
+    lister = threading.Thread(target=list_repeatedly)
+    lister.start()
+    latencies = []
+    conn = big_srv.http()
+    try:
+        while not done.is_set():
+            start = time.monotonic()
+            conn.request("GET", "/small.txt")
+            resp = conn.getresponse()
+            assert resp.status == 200 and resp.read() == b"small\n"
+            latencies.append(time.monotonic() - start)
+    finally:
+        conn.close()
+        lister.join(timeout=30)
+    assert not errors, errors
+    assert len(latencies) >= 5
+    assert max(latencies) < 0.5, sorted(latencies)[-5:]
+
+
+def test_client_not_reading_a_large_listing_does_not_block_others(big_srv):
+    with big_srv.connect() as slow:
+        slow.sendall(b"GET /big/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        elapsed, status, body = timed_get(big_srv, "/small.txt")
+        assert status == 200 and body == b"small\n"
+        assert elapsed < 0.5
+        chunks = []
+        while True:
+            b = slow.recv(1 << 16)
+            if not b:
+                break
+            chunks.append(b)
+    data = b"".join(chunks)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(re.search(rb"(?i)content-length:\s*(\d+)", head).group(1))
+    assert len(body) == length
+    assert body.count(b"entry-") >= BIG_COUNT
