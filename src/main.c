@@ -5,6 +5,7 @@
 #include <ifaddrs.h>
 #include <arpa/inet.h>
 #include <grp.h>
+#include <limits.h>
 #include <net/if.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -71,6 +72,11 @@ static void raise_fd_limit(struct sl_config *cfg)
         setrlimit(RLIMIT_NOFILE, &rl);
         getrlimit(RLIMIT_NOFILE, &rl);
     }
+    /* Descriptors are handed out lowest first, so an accepted one numbered near the
+     * limit means the table is nearly full: such a connection is shed, keeping a reserve
+     * for the files that the connections already accepted still need to open. */
+    rlim_t reserve = rl.rlim_cur / 4 < 64 ? rl.rlim_cur / 4 : 64;
+    cfg->fd_ceiling = rl.rlim_cur > INT_MAX ? INT_MAX : (int)(rl.rlim_cur - reserve);
     if (cfg->max_conns == 0) {
         rlim_t usable = rl.rlim_cur > 64 ? (rl.rlim_cur - 32) / 2 : 16;
         cfg->max_conns = usable > 1000000 ? 1000000 : (unsigned)usable;

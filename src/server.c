@@ -199,6 +199,12 @@ static void on_listen_readable(uv_poll_t *handle, int status, int events)
              * readiness event brings the rest. */
             return;
         }
+        if (w->cfg->fd_ceiling > 0 && fd >= w->cfg->fd_ceiling) {
+            close(fd); /* keep the last descriptors for files being served */
+            accept_stop(w);
+            uv_timer_start(&w->accept_wait, on_accept_wait, ACCEPT_BACKOFF_MS, 0);
+            return;
+        }
         sl_conn_start(w, fd, (struct sockaddr *)&peer);
     }
 }

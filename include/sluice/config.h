@@ -29,6 +29,8 @@ struct sl_config {
     unsigned idle_timeout_s;
     unsigned send_timeout_s;
     unsigned max_conns; /* per process; 0 = derive from RLIMIT_NOFILE */
+    int fd_ceiling;     /* an accepted descriptor this high is shed: the rest are kept
+                           for opening files (0 = no limit known) */
     const char *user;   /* drop to this user after binding (when root) */
     bool chroot;        /* chroot into the root after binding (needs user) */
 };
