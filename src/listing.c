@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "sluice/encode.h"
+#include "sluice/router.h"
 
 /* ---- reading ---- */
 
@@ -109,7 +110,32 @@ static void read_finish(struct reader *r, struct sl_listing *out)
     *out = (struct sl_listing){.entries = r->entries, .count = r->count, .names = r->names};
 }
 
-int sl_listing_read(int dirfd, bool show_dotfiles, struct sl_listing *out)
+/* A symlink is listed only when the router would serve it: resolved beneath the root,
+ * so a link leading outside neither shows its target's size and time nor appears as a
+ * dead link. */
+static bool stat_link_beneath(int dirfd, const char *name, int root_fd, const char *rel,
+                              struct stat *st)
+{
+    if (fstatat(dirfd, name, st, AT_SYMLINK_NOFOLLOW) != 0)
+        return false;
+    if (!S_ISLNK(st->st_mode))
+        return true;
+    if (root_fd < 0)
+        return fstatat(dirfd, name, st, 0) == 0;
+    char path[4096 + 256 + 2];
+    int n = snprintf(path, sizeof(path), "%s%s%s", rel, rel[0] ? "/" : "", name);
+    if (n < 0 || (size_t)n >= sizeof(path))
+        return false;
+    int fd = sl_open_beneath(root_fd, path, O_PATH | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    bool ok = fstat(fd, st) == 0;
+    close(fd);
+    return ok;
+}
+
+int sl_listing_read(int dirfd, int root_fd, const char *rel, bool show_dotfiles,
+                    struct sl_listing *out)
 {
     *out = (struct sl_listing){0};
 
@@ -141,8 +167,12 @@ int sl_listing_read(int dirfd, bool show_dotfiles, struct sl_listing *out)
         /* Following symlinks shows what a client would get; a name that vanished since
          * readdir, a dangling link or one we may not stat is simply left out. */
         struct stat st;
-        if (fstatat(fd, de->d_name, &st, 0) != 0)
+        if (de->d_type == DT_LNK || de->d_type == DT_UNKNOWN) {
+            if (!stat_link_beneath(fd, de->d_name, root_fd, rel, &st))
+                continue;
+        } else if (fstatat(fd, de->d_name, &st, 0) != 0) {
             continue;
+        }
         err = read_add(&r, de->d_name, &st);
         if (err)
             break;

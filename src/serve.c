@@ -157,7 +157,7 @@ static void serve_listing(struct sl_worker *w, struct sl_exchange *ex, const str
                           int dirfd)
 {
     struct sl_listing list;
-    int rc = sl_listing_read(dirfd, w->cfg->dotfiles, &list);
+    int rc = sl_listing_read(dirfd, w->cfg->root_fd, path->rel, w->cfg->dotfiles, &list);
     close(dirfd);
     if (rc < 0) {
         sl_serve_error(w, ex, sl_status_for_errno(-rc), false);

@@ -23,12 +23,14 @@ struct sl_listing {
     char *names; /* one allocation holding every name */
 };
 
-/* Reads the directory open at dirfd (the caller keeps dirfd). Skips "." and "..", and
- * names starting with '.' unless show_dotfiles. Entries whose stat fails are skipped.
- * Symlinks are described by what they point to (fstatat without AT_SYMLINK_NOFOLLOW);
- * dangling ones are skipped. Sorted: directories first, then byte-wise by name.
- * Returns 0 or a negative errno. */
-int sl_listing_read(int dirfd, bool show_dotfiles, struct sl_listing *out);
+/* Reads the directory open at dirfd (the caller keeps dirfd), which is `rel` beneath
+ * root_fd. Skips "." and "..", and names starting with '.' unless show_dotfiles.
+ * Entries whose stat fails are skipped. Symlinks are described by what they point to,
+ * resolved beneath root_fd as the router would (root_fd < 0: followed freely); dangling
+ * links and links leading outside the root are skipped. Sorted: directories first, then
+ * byte-wise by name. Returns 0 or a negative errno. */
+int sl_listing_read(int dirfd, int root_fd, const char *rel, bool show_dotfiles,
+                    struct sl_listing *out);
 void sl_listing_free(struct sl_listing *l);
 
 /* Renders the listing of the directory at URL path `url_path` (the decoded, normalised

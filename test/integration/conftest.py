@@ -23,7 +23,17 @@ os.environ["no_proxy"] = os.environ["NO_PROXY"] = "*"
 BIN = os.environ.get("SLUICE_BIN", str(Path(__file__).resolve().parents[2] / "build" / "sluice"))
 ARTIFACTS = Path(os.environ.get("SLUICE_ARTIFACTS",
                                 Path(__file__).resolve().parents[1] / "artifacts"))
-SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                     "definitely lost:", "indirectly lost:", "Invalid read", "Invalid write",
+                     "uninitialised value")
+# SLUICE_VALGRIND=1 runs every server under memcheck; any error or leak fails the test
+# at shutdown (exit status 99 and the report in stderr).
+VALGRIND = os.environ.get("SLUICE_VALGRIND") == "1"
+VALGRIND_CMD = ["valgrind", "--quiet", "--error-exitcode=99", "--leak-check=full",
+                "--show-leak-kinds=definite,indirect", "--errors-for-leak-kinds=definite,indirect",
+                "--track-fds=no"]
+# Slower under instrumentation: tests scale their time limits by this.
+SLOWDOWN = 10.0 if VALGRIND else 1.0
 
 
 def wait_for(predicate, timeout=10.0, interval=0.01, what="condition"):
@@ -46,6 +56,8 @@ class Server:
         self.log_path = self.root.parent / f"access-{id(self)}.log"
         cmd = [BIN, "-p", "0", "--threads", str(threads), "--log", str(self.log_path)]
         cmd += list(args) + [str(self.root)]
+        if VALGRIND:
+            cmd = VALGRIND_CMD + cmd
         if user_cmd:
             cmd = list(user_cmd) + cmd
         full_env = dict(os.environ)
@@ -106,7 +118,7 @@ class Server:
     def alive(self):
         return self.proc.poll() is None
 
-    def stop(self, sig=signal.SIGTERM, timeout=15.0):
+    def stop(self, sig=signal.SIGTERM, timeout=15.0 * SLOWDOWN):
         """Stops the server and returns (exit status, stderr). Fails on sanitizer reports."""
         if self.stopped:
             return self.proc.returncode, ""

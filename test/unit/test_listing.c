@@ -421,7 +421,7 @@ static void test_read_sorts_directories_first_then_bytewise(void **state)
     make_dir(fd, "Adir");
 
     struct sl_listing l;
-    assert_int_equal(sl_listing_read(fd, false, &l), 0);
+    assert_int_equal(sl_listing_read(fd, -1, "", false, &l), 0);
     const char *expected[] = {"Adir",  "zdir",  "10.txt", "9.txt",
                               "B.txt", "a.txt", "b.txt",  "\xc3\xa9.txt"};
     assert_int_equal(l.count, 8);
@@ -433,13 +433,41 @@ static void test_read_sorts_directories_first_then_bytewise(void **state)
     sl_listing_free(&l);
 }
 
+static void test_read_lists_only_symlinks_that_stay_beneath_the_root(void **state)
+{
+    /* tmpdir/outside.txt is outside the served root tmpdir/root. */
+    int fd = tmpdir_fd(state);
+    make_file(fd, "outside.txt", 7, T_2026);
+    make_dir(fd, "root");
+    int root = openat(fd, "root", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    assert_true(root >= 0);
+    make_dir(root, "dir");
+    make_file(root, "inside.txt", 3, T_2026);
+    int dir = openat(root, "dir", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    assert_true(dir >= 0);
+    assert_int_equal(symlinkat("../inside.txt", dir, "to-inside"), 0);
+    assert_int_equal(symlinkat("../../outside.txt", dir, "to-outside"), 0);
+    struct sl_listing l;
+    assert_int_equal(sl_listing_read(dir, root, "dir", false, &l), 0);
+    assert_int_equal(l.count, 1);
+    assert_string_equal(l.entries[0].name, "to-inside");
+    assert_int_equal(l.entries[0].size, 3);
+    sl_listing_free(&l);
+    /* Without a root to check against, both are followed. */
+    assert_int_equal(sl_listing_read(dir, -1, "", false, &l), 0);
+    assert_int_equal(l.count, 2);
+    sl_listing_free(&l);
+    close(dir);
+    close(root);
+}
+
 static void test_read_reports_size_and_mtime(void **state)
 {
     int fd = tmpdir_fd(state);
     make_file(fd, "data.bin", 12345, T_2026);
 
     struct sl_listing l;
-    assert_int_equal(sl_listing_read(fd, false, &l), 0);
+    assert_int_equal(sl_listing_read(fd, -1, "", false, &l), 0);
     assert_int_equal(l.count, 1);
     assert_string_equal(l.entries[0].name, "data.bin");
     assert_false(l.entries[0].is_dir);
@@ -459,12 +487,12 @@ static void test_read_skips_dot_entries_and_dotfiles_unless_asked(void **state)
     make_file(fd, "shown", 1, T_2026);
 
     struct sl_listing l;
-    assert_int_equal(sl_listing_read(fd, false, &l), 0);
+    assert_int_equal(sl_listing_read(fd, -1, "", false, &l), 0);
     assert_int_equal(l.count, 1);
     assert_string_equal(l.entries[0].name, "shown");
     sl_listing_free(&l);
 
-    assert_int_equal(sl_listing_read(fd, true, &l), 0);
+    assert_int_equal(sl_listing_read(fd, -1, "", true, &l), 0);
     assert_int_equal(l.count, 3); /* never "." or ".." */
     assert_string_equal(l.entries[0].name, ".git");
     assert_string_equal(l.entries[1].name, ".hidden");
@@ -482,7 +510,7 @@ static void test_read_follows_symlinks_and_skips_dangling_ones(void **state)
     assert_int_equal(symlinkat("nowhere", fd, "dangling"), 0);
 
     struct sl_listing l;
-    assert_int_equal(sl_listing_read(fd, false, &l), 0);
+    assert_int_equal(sl_listing_read(fd, -1, "", false, &l), 0);
     assert_int_equal(l.count, 4);
     assert_string_equal(l.entries[0].name, "link-dir");
     assert_true(l.entries[0].is_dir);
@@ -502,14 +530,14 @@ static void test_read_leaves_callers_fd_open_and_rereads_from_start(void **state
     make_file(fd, "two", 1, T_2026);
 
     struct sl_listing l;
-    assert_int_equal(sl_listing_read(fd, false, &l), 0);
+    assert_int_equal(sl_listing_read(fd, -1, "", false, &l), 0);
     assert_int_equal(l.count, 2);
     sl_listing_free(&l);
 
     /* The caller's descriptor still works, and a second read (sharing the offset the
      * first one moved to the end) still sees everything. */
     assert_true(fcntl(fd, F_GETFD) >= 0);
-    assert_int_equal(sl_listing_read(fd, false, &l), 0);
+    assert_int_equal(sl_listing_read(fd, -1, "", false, &l), 0);
     assert_int_equal(l.count, 2);
     assert_string_equal(l.entries[0].name, "one");
     assert_string_equal(l.entries[1].name, "two");
@@ -521,7 +549,7 @@ static void test_read_empty_directory_gives_zero_entries(void **state)
     int fd = tmpdir_fd(state);
 
     struct sl_listing l;
-    assert_int_equal(sl_listing_read(fd, false, &l), 0);
+    assert_int_equal(sl_listing_read(fd, -1, "", false, &l), 0);
     assert_int_equal(l.count, 0);
     size_t len = 0;
     char *json = sl_listing_json(&l, "/", &len);
@@ -538,7 +566,7 @@ static void test_read_of_regular_file_fails_with_enotdir(void **state)
     assert_true(fd >= 0);
 
     struct sl_listing l;
-    assert_int_equal(sl_listing_read(fd, false, &l), -ENOTDIR);
+    assert_int_equal(sl_listing_read(fd, -1, "", false, &l), -ENOTDIR);
     assert_null(l.entries);
     assert_int_equal(l.count, 0);
     assert_int_equal(close(fd), 0); /* still ours to close */
@@ -563,7 +591,7 @@ static void test_read_and_render_10000_entries_in_under_a_second(void **state)
     struct timespec start;
     clock_gettime(CLOCK_MONOTONIC, &start);
     struct sl_listing l;
-    assert_int_equal(sl_listing_read(fd, false, &l), 0);
+    assert_int_equal(sl_listing_read(fd, -1, "", false, &l), 0);
     size_t html_len = 0;
     size_t json_len = 0;
     char *html = sl_listing_html(&l, "/many/", &html_len);
@@ -622,6 +650,8 @@ int main(void)
         cmocka_unit_test(test_json_keeps_script_tag_name_as_data),
         cmocka_unit_test(test_json_size_is_exact_byte_count_up_to_uint64_max),
         cmocka_unit_test_setup_teardown(test_read_sorts_directories_first_then_bytewise,
+                                        tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_read_lists_only_symlinks_that_stay_beneath_the_root,
                                         tmpdir_setup, tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_read_reports_size_and_mtime, tmpdir_setup,
                                         tmpdir_teardown),
