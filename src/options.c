@@ -64,7 +64,7 @@ static void print_help(FILE *out)
             "      --log FILE        append the access log to FILE (- is stdout, the default)\n"
             "      --threads N       event-loop threads (default: number of CPUs)\n"
             "      --max-age N       Cache-Control: public, max-age=N (default: no-cache,\n"
-            "                        so browsers revalidate and never show a stale page)\n"
+            "                        browsers revalidate; edits are served within 1 s)\n"
             "      --no-listing      answer 403 for directories without index.html\n"
             "      --dotfiles        serve and list names starting with '.' (default: 404,\n"
             "                        except .well-known/)\n"

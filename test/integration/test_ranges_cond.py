@@ -254,8 +254,8 @@ def test_malformed_or_foreign_unit_range_is_ignored_with_full_200(data_server, d
 
 def test_head_range_has_same_headers_as_get_and_no_body(data_server, data):
     _, get_headers, _ = request(data_server, "/data.bin", {"Range": "bytes=100-199"})
-    req = (f"HEAD /data.bin HTTP/1.1\r\nHost: x\r\nRange: bytes=100-199\r\n\r\n"
-           f"GET /note.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").encode()
+    req = ("HEAD /data.bin HTTP/1.1\r\nHost: x\r\nRange: bytes=100-199\r\n\r\n"
+           "GET /note.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").encode()
     (head_status, head_headers, head_body), (next_status, _, next_body) = parse_responses(
         raw_exchange(data_server, req), head_only_count=1)
     assert head_status == 206
@@ -360,7 +360,7 @@ def test_if_range_with_exact_last_modified_returns_206(data_server, data_root, d
     pytest.param(lambda etag, mtime: "W/" + etag, id="weak-form-of-current-etag"),
     pytest.param(lambda etag, mtime: '"not-the-tag"', id="other-etag"),
     pytest.param(lambda etag, mtime: imf_fixdate(mtime - 1), id="earlier-date"),
-    pytest.param(lambda etag, mtime: imf_fixdate(mtime + HOUR), id="later-date"),
+    pytest.param(lambda etag, mtime: imf_fixdate(mtime + 1800), id="later-date"),
 ])
 def test_if_range_that_does_not_match_returns_whole_file(data_server, data_root, data,
                                                         make_if_range):
@@ -544,7 +544,7 @@ DATE_FORMS = [imf_fixdate, rfc850_date, asctime_date]
 
 
 @pytest.mark.parametrize("form", DATE_FORMS, ids=lambda f: f.__name__)
-@pytest.mark.parametrize("offset", [0, 1, 86400], ids=["equal", "1s-after", "1d-after"])
+@pytest.mark.parametrize("offset", [0, 1, 1800], ids=["equal", "1s-after", "30min-after"])
 def test_if_modified_since_not_before_last_modified_returns_304(data_server, data_root, form,
                                                                 offset):
     mtime = int((data_root / "data.bin").stat().st_mtime)
@@ -576,7 +576,7 @@ def test_if_modified_since_is_ignored_when_if_none_match_does_not_match(data_ser
                                                                         data):
     mtime = (data_root / "data.bin").stat().st_mtime
     status, _, body = request(data_server, "/data.bin", {
-        "If-None-Match": '"other"', "If-Modified-Since": imf_fixdate(mtime + HOUR)})
+        "If-None-Match": '"other"', "If-Modified-Since": imf_fixdate(mtime + 1800)})
     assert status == 200
     assert body == data
 
@@ -606,15 +606,17 @@ def test_invalid_if_modified_since_is_ignored(data_server, data, value):
     pytest.param(lambda etag: f'"a", {etag}', 200, id="list-with-it"),
     pytest.param(lambda etag: "*", 200, id="star"),
 ])
-def test_if_match_returns_412_unless_a_listed_tag_matches_strongly(data_server, make_if_match, expected):
+def test_if_match_returns_412_unless_a_listed_tag_matches_strongly(data_server, make_if_match,
+                                                                   expected):
     _, headers, _ = request(data_server, "/data.bin")
     status, _, _ = request(data_server, "/data.bin", {"If-Match": make_if_match(headers["ETag"])})
     assert status == expected
 
 
-@pytest.mark.parametrize("offset, expected", [(-1, 412), (-HOUR, 412), (0, 200), (HOUR, 200)],
-                         ids=["1s-before", "1h-before", "equal", "1h-after"])
-def test_if_unmodified_since_before_last_modified_returns_412(data_server, data_root, offset, expected):
+@pytest.mark.parametrize("offset, expected", [(-1, 412), (-HOUR, 412), (0, 200), (1800, 200)],
+                         ids=["1s-before", "1h-before", "equal", "30min-after"])
+def test_if_unmodified_since_before_last_modified_returns_412(data_server, data_root, offset,
+                                                              expected):
     mtime = int((data_root / "data.bin").stat().st_mtime)
     status, _, _ = request(data_server, "/data.bin",
                            {"If-Unmodified-Since": imf_fixdate(mtime + offset)})
