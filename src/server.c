@@ -7,6 +7,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -209,9 +210,17 @@ static void on_listen_readable(uv_poll_t *handle, int status, int events)
     }
 }
 
+static void on_listen_closed(uv_handle_t *h)
+{
+    struct sl_worker *w = h->loop->data;
+    close(w->listen_fd); /* new clients are refused from now on */
+    w->listen_fd = -1;
+}
+
 static void close_worker_handles(struct sl_worker *w)
 {
-    uv_close((uv_handle_t *)&w->listen_poll, NULL);
+    if (!uv_is_closing((uv_handle_t *)&w->listen_poll))
+        uv_close((uv_handle_t *)&w->listen_poll, on_listen_closed);
     uv_close((uv_handle_t *)&w->accept_wait, NULL);
     uv_close((uv_handle_t *)&w->tick, NULL);
     uv_close((uv_handle_t *)&w->stop_async, NULL);
@@ -251,15 +260,18 @@ static void on_tick(uv_timer_t *t)
 static void on_stop(uv_async_t *a)
 {
     struct sl_worker *w = a->loop->data;
-    if (w->stopping)
-        return;
-    accept_stop(w);
-    w->stopping = true;
-    w->stop_deadline = uv_now(&w->loop) + SL_SHUTDOWN_GRACE_MS;
-    close(w->listen_fd); /* new clients are refused from now on */
-    w->listen_fd = -1;
-    sl_conn_stop_all(w, false);
-    sl_log_flush(&w->log);
+    bool now = atomic_load(&w->stop_level) >= SL_STOP_NOW;
+    if (!w->stopping) {
+        accept_stop(w);
+        uv_timer_stop(&w->accept_wait);
+        w->stopping = true;
+        w->stop_deadline = uv_now(&w->loop) + SL_SHUTDOWN_GRACE_MS;
+        /* The poll handle goes first: libuv must stop watching a descriptor before it
+         * is closed. */
+        uv_close((uv_handle_t *)&w->listen_poll, on_listen_closed);
+        sl_log_flush(&w->log);
+    }
+    sl_conn_stop_all(w, now);
     if (w->conns == 0)
         finish_stop(w);
 }
@@ -298,6 +310,8 @@ static void worker_run(void *arg)
 {
     struct sl_worker *w = arg;
     uv_run(&w->loop, UV_RUN_DEFAULT);
+    atomic_store(&w->finished, 1);
+    uv_async_send(w->done);
 }
 
 static void worker_destroy(struct sl_worker *w)
@@ -317,21 +331,42 @@ static void worker_destroy(struct sl_worker *w)
 
 /* ---- signals ---- */
 
+/* The main thread's loop: signals in, stop requests out, worker exits back in. */
 struct control {
     uv_loop_t loop;
     uv_signal_t sigint;
     uv_signal_t sigterm;
+    uv_async_t worker_done;
     struct sl_worker *workers;
     unsigned count;
+    unsigned signals;
+    unsigned finished;
 };
 
+/* The first SIGINT/SIGTERM stops gracefully; a second one (Ctrl-C again) closes every
+ * connection at once. Either way the process exits 0 through the same path. */
 static void on_signal(uv_signal_t *s, int signum)
 {
     struct control *ctl = s->loop->data;
-    for (unsigned i = 0; i < ctl->count; i++)
+    int level = ++ctl->signals >= 2 ? SL_STOP_NOW : SL_STOP_GRACEFUL;
+    for (unsigned i = 0; i < ctl->count; i++) {
+        atomic_store(&ctl->workers[i].stop_level, level);
         uv_async_send(&ctl->workers[i].stop_async);
+    }
+}
+
+/* Counts workers whose loops have ended (an async may coalesce several sends). */
+static void on_worker_done(uv_async_t *a)
+{
+    struct control *ctl = a->loop->data;
+    unsigned finished = 0;
+    for (unsigned i = 0; i < ctl->count; i++)
+        finished += atomic_load(&ctl->workers[i].finished);
+    if (finished < ctl->count)
+        return;
     uv_close((uv_handle_t *)&ctl->sigint, NULL);
     uv_close((uv_handle_t *)&ctl->sigterm, NULL);
+    uv_close((uv_handle_t *)&ctl->worker_done, NULL);
 }
 
 int sl_server_run(const struct sl_config *cfg, const int *fds, unsigned count)
@@ -355,6 +390,9 @@ int sl_server_run(const struct sl_config *cfg, const int *fds, unsigned count)
     struct control ctl = {.workers = workers, .count = count};
     uv_loop_init(&ctl.loop);
     ctl.loop.data = &ctl;
+    uv_async_init(&ctl.loop, &ctl.worker_done, on_worker_done);
+    for (unsigned i = 0; i < count; i++)
+        workers[i].done = &ctl.worker_done;
     uv_signal_init(&ctl.loop, &ctl.sigint);
     uv_signal_init(&ctl.loop, &ctl.sigterm);
     uv_signal_start(&ctl.sigint, on_signal, SIGINT);

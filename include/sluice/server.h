@@ -3,6 +3,7 @@
 #ifndef SLUICE_SERVER_H
 #define SLUICE_SERVER_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -16,6 +17,12 @@
 
 struct sl_conn;
 struct sl_exchange;
+
+enum sl_stop {
+    SL_STOP_NONE,
+    SL_STOP_GRACEFUL, /* refuse new clients, let responses in flight finish */
+    SL_STOP_NOW,      /* close everything */
+};
 
 /* Connections waiting on the same kind of deadline. Every member of a list has the same
  * timeout, so appending at the tail keeps it ordered by deadline and the sweep only
@@ -48,6 +55,9 @@ struct sl_worker {
 
     uv_timer_t tick; /* the one timer: deadline sweep and log flush, once a second */
     uv_async_t stop_async;
+    atomic_int stop_level; /* enum sl_stop, written by the main thread */
+    atomic_int finished;   /* the loop has returned */
+    uv_async_t *done;      /* tells the main thread so */
     bool stopping;
     uint64_t stop_deadline;
 
