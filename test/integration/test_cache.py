@@ -1,0 +1,420 @@
+"""The small-file cache never serves a wrong representation and goes stale for at most
+its TTL (SL_CACHE_TTL_MS, 1 s): a file edited in place, replaced by rename, truncated,
+grown, deleted or created is served fresh within 1 s, and every response seen on the
+way, stale or fresh, is one whole version that really existed on disk, with the
+Content-Length, ETag and Last-Modified of that same version (never new bytes under the
+old length or validators, never a mixture).
+
+Each case runs for a small file (8 KiB, held in the cache) and a large one (80 KiB,
+opened per request and sent with sendfile), with one and with two event loops. Each
+loop has its own cache, so every poll round asks over several kept-alive connections
+(which the kernel spreads over the loops) and over a fresh one, and a change counts as
+picked up only when one whole round is fresh.
+
+Every version's bytes and modification time are set by the test; the expected
+Last-Modified is derived from that mtime. ETags are opaque: a version's ETag is learnt
+from the first response that carries its bytes and must then stay the same, and differ
+from every other version's.
+"""
+
+import email.utils
+import os
+import socket
+import time
+
+import pytest
+
+from conftest import wait_for
+
+TTL = 1.0  # SL_CACHE_TTL_MS
+FRESH_WITHIN = 1.5  # the TTL plus scheduling slack
+POLL_TIMEOUT = 2.5
+POLL_INTERVAL = 0.05
+KEEPALIVE_CONNS = 6  # spread over the loops by SO_REUSEPORT hashing
+TIMEOUT = 10.0
+SMALL = 8 * 1024  # under the 16 KiB cache limit
+LARGE = 80 * 1024  # over it
+BASE_MTIME = 1_600_000_000  # versions get distinct whole-second mtimes from here
+
+
+# ---- a minimal HTTP/1.1 client that checks framing ----
+
+
+class Conn:
+    """One client connection that reads exactly one framed response per request."""
+
+    def __init__(self, srv):
+        self.srv = srv
+        self.sock = srv.connect(timeout=TIMEOUT)
+        self.buf = b""
+
+    def close(self):
+        self.sock.close()
+
+    def _fill(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("server closed the connection")
+        self.buf += chunk
+
+    def request(self, method, path, headers=()):
+        head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        head += "".join(f"{name}: {value}\r\n" for name, value in headers)
+        self.sock.sendall((head + "\r\n").encode())
+        while b"\r\n\r\n" not in self.buf:
+            self._fill()
+        raw_head, _, self.buf = self.buf.partition(b"\r\n\r\n")
+        lines = raw_head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        fields = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            fields[name.strip().lower()] = value.strip()
+        if method == "HEAD" or status == 304:
+            return status, fields, None
+        assert "content-length" in fields, f"response without Content-Length: {lines}"
+        length = int(fields["content-length"])
+        while len(self.buf) < length:
+            try:
+                self._fill()
+            except ConnectionError:
+                raise AssertionError(f"{method} {path}: Content-Length {length} but the "
+                                     f"connection closed after {len(self.buf)} body bytes")
+        body, self.buf = self.buf[:length], self.buf[length:]
+        return status, fields, body
+
+
+def fetch_once(srv, method, path, headers=()):
+    """One request on a fresh connection that the server then closes: the bytes after
+    the head must be exactly Content-Length long (none missing, none extra)."""
+    head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+    head += "".join(f"{name}: {value}\r\n" for name, value in headers)
+    with srv.connect(timeout=TIMEOUT) as s:
+        s.sendall((head + "\r\n").encode())
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    raw_head, sep, rest = data.partition(b"\r\n\r\n")
+    assert sep, f"{method} {path}: no complete response head: {data[:200]!r}"
+    lines = raw_head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    fields = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        fields[name.strip().lower()] = value.strip()
+    if method == "HEAD" or status == 304:
+        assert rest == b"", f"{method} {path}: {status} followed by {len(rest)} bytes"
+        return status, fields, None
+    assert "content-length" in fields, f"response without Content-Length: {lines}"
+    length = int(fields["content-length"])
+    assert len(rest) == length, (f"{method} {path}: Content-Length {length} but "
+                                 f"{len(rest)} body bytes before close")
+    return status, fields, rest
+
+
+# ---- versions of a file ----
+
+
+class Version:
+    """One state of a path on disk: its bytes and mtime, or absent (404)."""
+
+    def __init__(self, name, body=None, mtime=None):
+        self.name = name
+        self.body = body
+        self.mtime = mtime
+        self.etag = None  # learnt from the first response carrying this version
+
+    @property
+    def absent(self):
+        return self.body is None
+
+    @property
+    def last_modified(self):
+        return email.utils.formatdate(self.mtime, usegmt=True)
+
+    def describes(self, status, fields, body):
+        """Whether a response is this version (body is None for HEAD and 304)."""
+        if self.absent:
+            return status == 404
+        return (status == 200 and int(fields["content-length"]) == len(self.body)
+                and fields.get("last-modified") == self.last_modified
+                and (body is None or body == self.body))
+
+
+def classify(versions, status, fields, body, what):
+    """Returns the one version a 200/404 response is, checking its ETag against the
+    ETag learnt for that version and those of the others; fails on anything else."""
+    matching = [v for v in versions if v.describes(status, fields, body)]
+    summary = (f"{what}: status {status}, Content-Length {fields.get('content-length')}, "
+               f"Last-Modified {fields.get('last-modified')}, ETag {fields.get('etag')}, "
+               f"body {None if body is None else body[:40]!r}")
+    assert len(matching) == 1, (
+        f"{summary} is none of the versions that existed: "
+        + "; ".join(f"{v.name} ({'absent' if v.absent else f'{len(v.body)} bytes, '}"
+                    f"{'' if v.absent else v.last_modified})" for v in versions))
+    version = matching[0]
+    if not version.absent:
+        etag = fields.get("etag")
+        assert etag, f"{summary}: no ETag"
+        if version.etag is None:
+            others = [v.etag for v in versions if v is not version and v.etag]
+            assert etag not in others, f"{summary}: ETag of another version"
+            version.etag = etag
+        assert etag == version.etag, f"{summary}: {version.name} was served as {version.etag}"
+    return version
+
+
+def put(path, version):
+    """Makes path hold version: writes the bytes where they are, then sets the mtime."""
+    if version.absent:
+        path.unlink()
+        return
+    path.write_bytes(version.body)
+    os.utime(path, (version.mtime, version.mtime))
+
+
+def make_bytes(size, tag):
+    """size bytes of text unlike those made with another tag."""
+    pattern = f"<{tag}>" + "".join(chr(97 + (i * 7 + len(tag)) % 26) for i in range(57))
+    return (pattern * (size // len(pattern) + 1)).encode()[:size]
+
+
+# ---- the changes ----
+
+
+def modify_in_place(path, old, size):
+    """Same size, other bytes, later mtime, same inode."""
+    new = Version("edited in place", make_bytes(len(old.body), "edited"), old.mtime + 10)
+    ino = path.stat().st_ino
+    with open(path, "r+b") as f:
+        f.write(new.body)
+    os.utime(path, (new.mtime, new.mtime))
+    assert path.stat().st_ino == ino
+    return new
+
+
+def replace_by_rename(path, old, size):
+    """Another file renamed over the path (how editors and deploy tools save)."""
+    new = Version("renamed over", make_bytes(len(old.body) + 100, "renamed"), old.mtime + 10)
+    tmp = path.with_name(path.name + ".tmp")
+    put(tmp, new)
+    os.replace(tmp, path)
+    return new
+
+
+def truncate(path, old, size):
+    """The same inode cut to a prefix of its bytes."""
+    new = Version("truncated", old.body[:size], old.mtime + 10)
+    os.truncate(path, size)
+    os.utime(path, (new.mtime, new.mtime))
+    return new
+
+
+def grow(path, old, size):
+    """The same inode with bytes appended."""
+    new = Version("grown", old.body + make_bytes(size - len(old.body), "appended"),
+                  old.mtime + 10)
+    with open(path, "ab") as f:
+        f.write(new.body[len(old.body):])
+    os.utime(path, (new.mtime, new.mtime))
+    return new
+
+
+def delete(path, old, size):
+    new = Version("deleted")
+    path.unlink()
+    return new
+
+
+def create(path, old, size):
+    new = Version("created", make_bytes(size, "created"), BASE_MTIME + 20)
+    put(path, new)
+    return new
+
+
+# (change, size before, size argument of the change)
+CHANGES = [
+    pytest.param(modify_in_place, SMALL, None, id="small-modify-in-place"),
+    pytest.param(modify_in_place, LARGE, None, id="large-modify-in-place"),
+    pytest.param(replace_by_rename, SMALL, None, id="small-replace-by-rename"),
+    pytest.param(replace_by_rename, LARGE, None, id="large-replace-by-rename"),
+    pytest.param(truncate, SMALL, 3000, id="small-truncate"),
+    pytest.param(truncate, LARGE, 40 * 1024, id="large-truncate"),
+    pytest.param(truncate, LARGE, 5000, id="large-truncate-below-cache-limit"),
+    pytest.param(grow, SMALL, 12 * 1024, id="small-grow"),
+    pytest.param(grow, LARGE, 120 * 1024, id="large-grow"),
+    pytest.param(grow, SMALL, 100 * 1024, id="small-grow-past-cache-limit"),
+    pytest.param(delete, SMALL, None, id="small-delete"),
+    pytest.param(delete, LARGE, None, id="large-delete"),
+    pytest.param(create, None, SMALL, id="small-create-after-404"),
+    pytest.param(create, None, LARGE, id="large-create-after-404"),
+]
+
+
+# ---- polling ----
+
+
+class Poller:
+    """Asks for paths over KEEPALIVE_CONNS kept-alive connections plus a fresh one per
+    round, checking every response against the versions that existed."""
+
+    def __init__(self, srv, paths, method="GET", headers=()):
+        self.srv = srv
+        self.paths = paths
+        self.method = method
+        self.headers = headers
+        self.conns = [Conn(srv) for _ in range(KEEPALIVE_CONNS)]
+        self.responses = 0
+
+    def close(self):
+        for c in self.conns:
+            c.close()
+
+    def round(self, check):
+        """One request per path on every connection; check(status, fields, body, what)
+        returns whether the response is fresh. True when every one was."""
+        fresh = True
+        for path in self.paths:
+            for i, c in enumerate(self.conns):
+                status, fields, body = c.request(self.method, path, self.headers)
+                if fields.get("connection", "").lower() == "close":
+                    c.close()
+                    self.conns[i] = Conn(self.srv)
+                fresh &= check(status, fields, body, f"{self.method} {path} (conn {i})")
+            status, fields, body = fetch_once(self.srv, self.method, path, self.headers)
+            fresh &= check(status, fields, body, f"{self.method} {path} (fresh conn)")
+            self.responses += len(self.conns) + 1
+        return fresh
+
+
+def watch_change(poller, versions, change):
+    """Runs change() and polls until a whole round is fresh, checking every response.
+    Returns the seconds from the change until fresh, and the new version."""
+    old = versions[0]
+
+    def check_old(status, fields, body, what):
+        return classify(versions, status, fields, body, what) is old
+
+    assert poller.round(check_old), "not every connection served the old version"
+    new = change()
+    versions.append(new)
+    changed_at = time.monotonic()
+
+    def check_new(status, fields, body, what):
+        return classify(versions, status, fields, body, what) is new
+
+    wait_for(lambda: poller.round(check_new), timeout=POLL_TIMEOUT, interval=POLL_INTERVAL,
+             what=f"every connection to serve the {new.name} version")
+    delay = time.monotonic() - changed_at
+    # Once fresh everywhere, no loop may go back to the old version.
+    for _ in range(2):
+        assert poller.round(check_new), "a connection went back to the old version"
+    return delay, new
+
+
+@pytest.fixture
+def root(tmp_path):
+    root = tmp_path / "root"
+    (root / "sub").mkdir(parents=True)
+    return root
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("change,size_before,size_arg", CHANGES)
+def test_changed_file_is_served_fresh_within_ttl_and_every_response_is_one_whole_version(
+        start_server, root, threads, change, size_before, size_arg):
+    path = root / "file.txt"
+    old = (Version("original", make_bytes(size_before, "original"), BASE_MTIME)
+           if size_before else Version("absent"))
+    if not old.absent:
+        put(path, old)
+    srv = start_server(root, threads=threads)
+    poller = Poller(srv, ["/file.txt"])
+    try:
+        delay, new = watch_change(poller, [old], lambda: change(path, old, size_arg))
+    finally:
+        poller.close()
+    print(f"{change.__name__} ({size_before or size_arg} bytes, {threads} thread(s)): "
+          f"fresh after {delay:.3f} s, {poller.responses} responses checked")
+    assert delay <= FRESH_WITHIN, f"{new.name} version served only after {delay:.2f} s"
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("size", [SMALL, LARGE], ids=["small", "large"])
+def test_head_after_replace_reports_one_versions_length_and_validators_then_the_new(
+        start_server, root, threads, size):
+    path = root / "file.txt"
+    old = Version("original", make_bytes(size, "original"), BASE_MTIME)
+    put(path, old)
+    srv = start_server(root, threads=threads)
+    # Learn the original's ETag from a GET (HEAD must then carry the same one).
+    classify([old], *fetch_once(srv, "GET", "/file.txt"), "GET before the change")
+    poller = Poller(srv, ["/file.txt"], method="HEAD")
+    try:
+        delay, new = watch_change(poller, [old], lambda: replace_by_rename(path, old, None))
+    finally:
+        poller.close()
+    assert delay <= FRESH_WITHIN, f"HEAD reported the new file only after {delay:.2f} s"
+    # The ETag HEAD reported for the new file is the one GET sends with its bytes.
+    classify([old, new], *fetch_once(srv, "GET", "/file.txt"), "GET after the change")
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("size", [SMALL, LARGE], ids=["small", "large"])
+def test_if_none_match_with_old_etag_gets_304_until_change_is_seen_then_200_new_etag(
+        start_server, root, threads, size):
+    path = root / "file.txt"
+    old = Version("original", make_bytes(size, "original"), BASE_MTIME)
+    put(path, old)
+    srv = start_server(root, threads=threads)
+    classify([old], *fetch_once(srv, "GET", "/file.txt"), "GET before the change")
+    new = None
+    statuses = []
+
+    def check(status, fields, body, what):
+        statuses.append(status)
+        if status == 304:
+            # Still the old file: the tag matched. 304 carries the tag it matched.
+            assert fields.get("etag") == old.etag, f"{what}: 304 with ETag {fields.get('etag')}"
+            return False
+        assert status == 200, f"{what}: status {status}"
+        version = classify([old, new] if new else [old], status, fields, body, what)
+        assert version is new, f"{what}: 200 with the old file although its ETag matched"
+        return True
+
+    poller = Poller(srv, ["/file.txt"], headers=[("If-None-Match", old.etag)])
+    try:
+        assert not poller.round(check) and set(statuses) == {304}, statuses
+        new = replace_by_rename(path, old, None)
+        changed_at = time.monotonic()
+        wait_for(lambda: poller.round(check), timeout=POLL_TIMEOUT, interval=POLL_INTERVAL,
+                 what="200 with the new file for the old ETag on every connection")
+        delay = time.monotonic() - changed_at
+        assert poller.round(check), "a connection went back to 304 for the old ETag"
+        # The new ETag now validates: 304 for it everywhere.
+        poller.headers = [("If-None-Match", new.etag)]
+        statuses.clear()
+        poller.round(lambda status, fields, body, what: statuses.append(status) or True)
+        assert set(statuses) == {304}, statuses
+    finally:
+        poller.close()
+    assert delay <= FRESH_WITHIN, f"the old ETag still matched after {delay:.2f} s"
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("directory", ["", "sub/"], ids=["root", "sub"])
+def test_directory_index_edited_is_served_fresh_for_directory_and_file_urls(
+        start_server, root, threads, directory):
+    path = root / directory / "index.html"
+    old = Version("original index", make_bytes(2000, "index"), BASE_MTIME)
+    put(path, old)
+    srv = start_server(root, threads=threads)
+    poller = Poller(srv, [f"/{directory}", f"/{directory}index.html"])
+    try:
+        delay, _ = watch_change(poller, [old], lambda: modify_in_place(path, old, None))
+    finally:
+        poller.close()
+    assert delay <= FRESH_WITHIN, f"edited index.html served only after {delay:.2f} s"
