@@ -157,6 +157,10 @@ static int make_time(int y, int mo, int d, int h, int mi, int sec, int wday, tim
     if (wday < 0 || weekday_from_days(days) != (unsigned)wday)
         return -1;
     int64_t s = days * 86400 + h * 3600 + mi * 60 + sec;
+    /* A leap second at the very end of 9999 would land in year 10000, which the
+     * formatter cannot write: every parsed date must round-trip (found by fuzz_cond). */
+    if (s > MAX_SECONDS)
+        return -1;
     if ((int64_t)(time_t)s != s) /* only possible with a 32-bit time_t */
         return -1;
     *t = (time_t)s;

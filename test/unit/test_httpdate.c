@@ -276,9 +276,20 @@ static void test_format_then_parse_round_trips(void **state)
     assert_true(checked > 10000);
 }
 
+static void test_leap_second_at_end_of_9999_is_rejected(void **state)
+{
+    time_t t = 42;
+    const char *imf = "Fri, 31 Dec 9999 23:59:60 GMT";
+    assert_int_equal(sl_httpdate_parse(imf, strlen(imf), &t), -1);
+    assert_int_equal(t, 42);
+    const char *asc = "Fri Dec 31 23:59:60 9999";
+    assert_int_equal(sl_httpdate_parse(asc, strlen(asc), &t), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_leap_second_at_end_of_9999_is_rejected),
         cmocka_unit_test(test_format_rfc_example),
         cmocka_unit_test(test_format_epoch),
         cmocka_unit_test(test_format_last_second_of_day),

@@ -1,0 +1,490 @@
+/* Fuzz target for the request path: raw connection bytes, delivered in pieces the way
+ * read(2) might, go through the llhttp glue into a head buffer managed as conn.c does
+ * (contiguous, pipelined leftovers moved to the front), and every complete request is
+ * planned by sl_serve against a fixture tree. Each planned response is checked: a
+ * well-formed head, a Content-Length that matches the body, file parts inside the file,
+ * no network-path Location, and no descriptor left open once the response is ended.
+ *
+ * Input layout: byte 0 picks the configuration (bit 0 listing, bit 1 dotfiles) and
+ * whether the clock passes the file cache's TTL between requests (bit 2); byte 1 how
+ * the rest is cut into reads; the rest is what the client sends. */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sluice/conn.h"
+#include "sluice/serve.h"
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "fuzz_request: invariant failed at line %d: %s\n", __LINE__, #cond);   \
+            abort();                                                                               \
+        }                                                                                          \
+    } while (0)
+
+/* Four configurations over the same tree: listing on/off x dotfiles on/off. */
+static struct sl_config configs[4];
+static struct sl_worker worker;
+static char tmp_dir[PATH_MAX / 2];
+/* Descriptors open when an input starts (libFuzzer opens some of its own along the
+ * way): once a response has been ended, no other may be open. */
+#define FD_WATCH 64
+static bool fd_open_before[FD_WATCH];
+
+/* ---- fixture ---- */
+
+static void die(const char *what)
+{
+    fprintf(stderr, "fuzz_request: set-up failed: %s: %s\n", what, strerror(errno));
+    exit(1);
+}
+
+static void put_file(const char *dir, const char *name, const char *content, size_t len)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        die(path);
+    if (len > 0 && write(fd, content, len) != (ssize_t)len)
+        die(path);
+    close(fd);
+}
+
+static void put_text(const char *dir, const char *name, const char *content)
+{
+    put_file(dir, name, content, strlen(content));
+}
+
+static void put_dir(const char *dir, const char *name)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    if (mkdir(path, 0755) != 0)
+        die(path);
+}
+
+static void put_link(const char *dir, const char *name, const char *target)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    if (symlink(target, path) != 0)
+        die(path);
+}
+
+/* Sets a file's mtime to `sec` seconds: variants must be at least as new as their
+ * original to be served, and one stale variant must be skipped. */
+static void set_mtime(const char *dir, const char *name, time_t sec)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    struct timespec ts[2] = {{sec, 0}, {sec, 0}};
+    if (utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW) != 0)
+        die(path);
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    return remove(path);
+}
+
+static void remove_fixture(void)
+{
+    nftw(tmp_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void build_fixture(void)
+{
+    /* Removed at exit; after a crash it stays, so the runner points TMPDIR at a scratch
+     * directory of its own. */
+    const char *tmp = getenv("TMPDIR");
+    int n =
+        snprintf(tmp_dir, sizeof(tmp_dir), "%s/sluice-fuzz-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
+    if (n < 0 || (size_t)n >= sizeof(tmp_dir) || !mkdtemp(tmp_dir))
+        die("mkdtemp");
+    atexit(remove_fixture);
+    /* Outside the root: what an escaping symlink would reach. */
+    put_text(tmp_dir, "secret.txt", "outside the root\n");
+
+    char root[PATH_MAX / 2 + 8];
+    snprintf(root, sizeof(root), "%s/root", tmp_dir);
+    put_dir(tmp_dir, "root");
+
+    static char bin[3000];
+    for (size_t i = 0; i < sizeof(bin); i++)
+        bin[i] = (char)(i * 131 + 7);
+    put_text(root, "index.html", "<!DOCTYPE html><title>root</title><p>hello</p>\n");
+    put_text(root, "a.txt", "0123456789abcdefghijklmnopqrstuvwxyz\n");
+    put_file(root, "data.bin", bin, sizeof(bin));
+    put_file(root, "empty.txt", "", 0);
+    put_text(root, "with space.txt", "spaces\n");
+    put_text(root, "caf\xc3\xa9.txt", "utf-8 name\n");
+    put_text(root, "percent%41.txt", "a percent sign in the name\n");
+    put_text(root, "style.css", "body { margin: 0 }\n");
+    put_text(root, ".hidden", "a dotfile\n");
+    put_dir(root, ".git");
+    put_text(root, ".git/config", "[core]\n");
+    put_dir(root, ".well-known");
+    put_text(root, ".well-known/security.txt", "Contact: mailto:x@example.org\n");
+
+    /* Precompressed variants (contents need not really be compressed). */
+    put_text(root, "app.js", "console.log('identity');\n");
+    put_text(root, "app.js.br", "br bytes");
+    put_text(root, "app.js.gz", "gzip bytes, a little longer");
+    put_text(root, "app.js.zst", "zstd");
+    set_mtime(root, "app.js", 1000000000);
+    set_mtime(root, "app.js.br", 1000000000);
+    set_mtime(root, "app.js.gz", 1000000001);
+    set_mtime(root, "app.js.zst", 1000000002);
+    put_text(root, "old.css", "p { color: red }\n");
+    put_text(root, "old.css.gz", "stale gzip");
+    set_mtime(root, "old.css", 1200000000);
+    set_mtime(root, "old.css.gz", 1100000000); /* older than the original: never served */
+    put_dir(root, "app.js.gz.d");              /* a directory is not a variant */
+
+    put_dir(root, "sub");
+    put_text(root, "sub/index.html", "<!DOCTYPE html><title>sub</title>\n");
+    put_text(root, "sub/page.html", "<p>page</p>\n");
+    put_dir(root, "sub/deeper");
+    put_text(root, "sub/deeper/x.json", "{\"x\":1}\n");
+    put_dir(root, "nodir");
+    put_text(root, "nodir/one.txt", "1\n");
+    put_text(root, "nodir/<b>&amp;\".txt", "markup in a name\n");
+    put_text(root, "nodir/.dot", "dot\n");
+    put_dir(root, "nodir/child");
+    put_dir(root, "empty-dir");
+
+    put_link(root, "link.txt", "a.txt");
+    put_link(root, "sublink", "sub");
+    put_link(root, "escape.txt", "../secret.txt");
+    put_link(root, "abs.txt", "/etc/hostname");
+    put_link(root, "dangling", "does-not-exist");
+    put_link(root, "nodir/up", "..");
+    put_link(root, "nodir/escape-dir", "../..");
+
+    char fifo[PATH_MAX];
+    snprintf(fifo, sizeof(fifo), "%s/pipe", root);
+    if (mkfifo(fifo, 0644) != 0)
+        die(fifo);
+
+    int root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (root_fd < 0)
+        die(root);
+    for (int i = 0; i < 4; i++) {
+        configs[i] = (struct sl_config){
+            .root = root,
+            .root_fd = root_fd,
+            .log_fd = -1,
+            .threads = 1,
+            .max_age = -1,
+            .listing = i & 1,
+            .dotfiles = (i & 2) != 0,
+        };
+    }
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    build_fixture();
+    worker.cfg = &configs[0];
+    worker.index = 0;
+    worker.date_sec = -1;
+    worker.log.fd = -1;
+    return 0;
+}
+
+/* ---- checks ---- */
+
+static bool has_prefix(const char *p, size_t n, const char *prefix)
+{
+    size_t k = strlen(prefix);
+    return n >= k && memcmp(p, prefix, k) == 0;
+}
+
+/* Finds header field `name` (exact case, as sluice writes them) in the head; returns its
+ * value span or {NULL, 0}. Fails if the field appears twice. */
+static struct sl_str head_field(const char *head, size_t n, const char *name)
+{
+    struct sl_str found = {NULL, 0};
+    size_t k = strlen(name);
+    const char *p = memchr(head, '\n', n); /* skip the status line */
+    const char *end = head + n;
+    while (p != NULL && p + 1 < end) {
+        p++;
+        const char *eol = memchr(p, '\r', (size_t)(end - p));
+        CHECK(eol != NULL);
+        size_t line = (size_t)(eol - p);
+        if (line > k + 1 && memcmp(p, name, k) == 0 && p[k] == ':' && p[k + 1] == ' ') {
+            CHECK(found.p == NULL);
+            found = sl_str_make(p + k + 2, line - k - 2);
+        }
+        p = memchr(eol, '\n', (size_t)(end - eol));
+    }
+    return found;
+}
+
+static uint64_t parse_u64(struct sl_str s)
+{
+    CHECK(s.n > 0 && s.n <= 20);
+    uint64_t v = 0;
+    for (size_t i = 0; i < s.n; i++) {
+        CHECK(s.p[i] >= '0' && s.p[i] <= '9');
+        v = v * 10 + (uint64_t)(s.p[i] - '0');
+    }
+    return v;
+}
+
+/* Reads every byte of a memory part, so ASan sees a part that points outside its buffer. */
+static volatile unsigned char sink;
+
+static void touch(const char *p, size_t n)
+{
+    unsigned char acc = 0;
+    for (size_t i = 0; i < n; i++)
+        acc ^= (unsigned char)p[i];
+    sink = acc;
+}
+
+static void check_head(const struct sl_exchange *ex)
+{
+    CHECK(ex->nsegs >= 1 && ex->nsegs <= SL_SEGS_MAX);
+    const struct sl_seg *h = &ex->segs[0];
+    CHECK(h->mem == ex->out && h->off == 0);
+    CHECK(h->len <= sizeof(ex->out));
+    const char *head = h->mem;
+    size_t n = (size_t)h->len;
+    CHECK(has_prefix(head, n, "HTTP/1.1 "));
+    CHECK(n >= 4 && memcmp(head + n - 4, "\r\n\r\n", 4) == 0);
+    /* Status line "HTTP/1.1 DDD " with the planned status. */
+    CHECK(n > 13 && head[12] == ' ');
+    int status = (head[9] - '0') * 100 + (head[10] - '0') * 10 + (head[11] - '0');
+    CHECK(status == ex->status);
+    CHECK(status >= 200 && status <= 599);
+    /* Line structure: CR only before LF, LF only after CR, and the empty line only at
+     * the very end (no field can end the head early or start a second response). */
+    for (size_t i = 0; i < n; i++) {
+        if (head[i] == '\r')
+            CHECK(i + 1 < n && head[i + 1] == '\n');
+        if (head[i] == '\n')
+            CHECK(i > 0 && head[i - 1] == '\r');
+        if (head[i] == '\0')
+            CHECK(!"NUL in response head");
+    }
+    for (size_t i = 0; i + 4 < n; i++)
+        CHECK(memcmp(head + i, "\r\n\r\n", 4) != 0);
+    if (!ex->keep_alive) {
+        static const char close_field[] = "\r\nConnection: close\r\n";
+        CHECK(memmem(head, n, close_field, sizeof(close_field) - 1) != NULL);
+    }
+}
+
+static bool within(const char *p, uint64_t n, const char *base, uint64_t base_len)
+{
+    return p >= base && p <= base + base_len && n <= (uint64_t)(base + base_len - p);
+}
+
+static void check_response(const struct sl_exchange *ex)
+{
+    check_head(ex);
+    const char *head = ex->segs[0].mem;
+    size_t n = (size_t)ex->segs[0].len;
+
+    struct stat st;
+    bool have_file = ex->file_fd >= 0;
+    if (have_file)
+        CHECK(fstat(ex->file_fd, &st) == 0 && S_ISREG(st.st_mode));
+    uint64_t body = 0;
+    for (unsigned i = 1; i < ex->nsegs; i++) {
+        const struct sl_seg *s = &ex->segs[i];
+        if (s->mem == NULL) {
+            CHECK(have_file);
+            CHECK(s->len > 0);
+            CHECK(s->off <= (uint64_t)st.st_size && s->len <= (uint64_t)st.st_size - s->off);
+        } else {
+            CHECK(s->off <= SIZE_MAX && s->len <= SIZE_MAX - s->off);
+            /* In the exchange's own buffer (after the head), the generated body, or the
+             * cached file the response holds a reference to. */
+            const char *p = s->mem + s->off;
+            bool in_out = within(p, s->len, ex->out, sizeof(ex->out));
+            bool in_cache =
+                ex->pinned != NULL && ex->pinned->rep.data != NULL &&
+                within(p, s->len, ex->pinned->rep.data, (uint64_t)ex->pinned->rep.st.st_size);
+            CHECK(in_out || in_cache || (ex->heap != NULL && s->mem == ex->heap));
+            touch(p, (size_t)s->len);
+        }
+        body += s->len;
+    }
+    CHECK(body == ex->body_bytes || ex->head_only);
+
+    struct sl_str cl = head_field(head, n, "Content-Length");
+    if (ex->status == 304) {
+        CHECK(ex->nsegs == 1);
+    } else {
+        CHECK(cl.p != NULL);
+        if (ex->head_only)
+            CHECK(ex->nsegs == 1);
+        else
+            CHECK(parse_u64(cl) == body);
+    }
+
+    struct sl_str loc = head_field(head, n, "Location");
+    if (loc.p != NULL) {
+        CHECK(ex->status == 301);
+        CHECK(loc.n >= 1 && loc.p[0] == '/');
+        CHECK(!(loc.n >= 2 && (loc.p[1] == '/' || loc.p[1] == '\\')));
+    }
+}
+
+/* Ends the response as exchange_end_response does (cache reference, file, generated
+ * body), then checks that nothing the plan opened is still open. */
+static void end_response(struct sl_exchange *ex)
+{
+    if (ex->pinned) {
+        sl_cache_release(&worker.cache, ex->pinned);
+        ex->pinned = NULL;
+    }
+    if (ex->file_fd >= 0) {
+        close(ex->file_fd);
+        ex->file_fd = -1;
+    }
+    free(ex->heap);
+    ex->heap = NULL;
+    for (int fd = 0; fd < FD_WATCH; fd++) {
+        if (!fd_open_before[fd] && fcntl(fd, F_GETFD) != -1) {
+            fprintf(stderr, "fuzz_request: descriptor %d leaked\n", fd);
+            abort();
+        }
+    }
+}
+
+/* ---- the connection, as conn.c runs it ---- */
+
+/* Read sizes: byte `ctl` == 0 delivers everything at once (as much as fits); otherwise
+ * its low six bits give the size, and bit 6 varies it pseudo-randomly below that. */
+struct reader {
+    const uint8_t *p;
+    size_t left;
+    uint8_t ctl;
+    uint32_t state;
+};
+
+static size_t next_read_size(struct reader *r)
+{
+    size_t base = r->ctl & 0x3f;
+    if (r->ctl == 0 || base == 0)
+        return r->left;
+    if (r->ctl & 0x40) {
+        r->state = r->state * 1103515245u + 12345u;
+        return 1 + (r->state >> 16) % base;
+    }
+    return base;
+}
+
+/* Plans the response to the head just completed or refused: conn_parse after a feed. */
+static bool plan(struct sl_exchange *ex, size_t start, size_t fresh)
+{
+    size_t used = 0;
+    int rc = sl_request_feed(&ex->parser, &ex->req, ex->in + start, fresh, &used);
+    if (rc == SL_PARSE_MORE) {
+        CHECK(used == fresh);
+        if (ex->in_len < sizeof(ex->in))
+            return false;
+        rc = sl_request_overflow_status(&ex->req);
+        CHECK(rc == 414 || rc == 431);
+    }
+    if (rc != SL_PARSE_READY) {
+        CHECK(rc >= 400 && rc <= 599);
+        sl_serve_error(&worker, ex, rc, true);
+        CHECK(ex->status == rc && !ex->keep_alive);
+        check_response(ex);
+        return true;
+    }
+    CHECK(used <= fresh);
+    ex->in_off = start + used;
+    /* The spans the plan will read lie in the head just parsed. */
+    const struct sl_request *req = &ex->req;
+    CHECK(req->target.p != NULL);
+    CHECK(req->target.p >= ex->in && req->target.p + req->target.n <= ex->in + ex->in_off);
+    sl_serve(&worker, ex);
+    if (req->has_body)
+        CHECK(!ex->keep_alive);
+    check_response(ex);
+    return true;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 2)
+        return 0;
+    for (int fd = 0; fd < FD_WATCH; fd++)
+        fd_open_before[fd] = fcntl(fd, F_GETFD) != -1;
+    worker.cfg = &configs[data[0] & 3];
+    struct reader rd = {data + 2, size - 2, data[1], data[1]};
+
+    struct sl_exchange *ex = malloc(sizeof(*ex));
+    CHECK(ex != NULL);
+    ex->in_len = 0;
+    ex->in_off = 0;
+    ex->file_fd = -1;
+    ex->heap = NULL;
+    ex->pinned = NULL;
+    sl_request_init(&ex->parser, &ex->req);
+    /* A fresh cache per input keeps runs reproducible. The loop clock starts at 0 and,
+     * when bit 2 of the configuration byte is set, moves past the cache's TTL after
+     * every response so cached entries are re-checked. */
+    sl_cache_init(&worker.cache);
+    worker.loop.time = 0;
+    uint64_t tick = data[0] & 4 ? SL_CACHE_TTL_MS + 1 : 0;
+
+    /* Each round: one read(2), then as many responses as the buffer holds heads for. */
+    bool open = true;
+    while (open && rd.left > 0) {
+        size_t n = next_read_size(&rd);
+        if (n > rd.left)
+            n = rd.left;
+        if (n > sizeof(ex->in) - ex->in_len)
+            n = sizeof(ex->in) - ex->in_len;
+        CHECK(n > 0); /* a full buffer has always been answered with 431/414 */
+        memcpy(ex->in + ex->in_len, rd.p, n);
+        rd.p += n;
+        rd.left -= n;
+        ex->in_len += n;
+        size_t start = ex->in_len - n;
+        size_t fresh = n;
+        while (plan(ex, start, fresh)) {
+            bool keep = ex->keep_alive;
+            end_response(ex);
+            worker.loop.time += tick;
+            if (!keep) {
+                open = false;
+                break;
+            }
+            /* conn_next_request */
+            size_t left = ex->in_len - ex->in_off;
+            if (ex->in_off > 0 && left > 0)
+                memmove(ex->in, ex->in + ex->in_off, left);
+            ex->in_len = left;
+            ex->in_off = 0;
+            sl_request_init(&ex->parser, &ex->req);
+            if (left == 0)
+                break;
+            start = 0;
+            fresh = left;
+        }
+    }
+    end_response(ex);
+    free(ex);
+    sl_cache_free(&worker.cache);
+    return 0;
+}
