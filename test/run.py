@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Runs the whole suite for each build directory given (unit tests, then the
-integration tests against that build's binary) and ends with one line:
-"N passed, N failed". Exit status 1 when anything failed."""
+integration tests against that build's binary; for a fuzz build, every libFuzzer target
+for SLUICE_FUZZ_SECONDS) and ends with one line: "N passed, N failed". Exit status 1
+when anything failed."""
 
 import json
 import os
@@ -60,9 +61,38 @@ def integration_tests(build, label):
     return total - bad - skipped, bad
 
 
+def fuzz_targets(build, seconds):
+    """Replays the saved regressions, then fuzzes each libFuzzer target for `seconds`,
+    two at a time (one per core). A target passes when nothing crashed."""
+    targets = ["request", "range", "cond", "path"]
+    procs = []
+    passed = failed = 0
+    for i in range(0, len(targets), 2):
+        batch = [(t, subprocess.Popen(["test/fuzz/run", build, str(seconds), t], cwd=ROOT,
+                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                      text=True))
+                 for t in targets[i:i + 2]]
+        for t, proc in batch:
+            out, _ = proc.communicate()
+            summary = [l for l in out.splitlines() if l.startswith(f"{t}:")]
+            print("  fuzz " + (summary[-1] if summary else f"{t}: no output"), flush=True)
+            if proc.returncode == 0:
+                passed += 1
+            else:
+                sys.stdout.write(out)
+                failed += 1
+    return passed, failed
+
+
 def main(builds):
     passed = failed = 0
+    fuzz_seconds = int(os.environ.get("SLUICE_FUZZ_SECONDS", "60"))
     for build in builds:
+        if "fuzz" in build:
+            print(f"== {build}: fuzzing each target for {fuzz_seconds}s", flush=True)
+            p, f = fuzz_targets(build, fuzz_seconds)
+            passed, failed = passed + p, failed + f
+            continue
         label = "asan" if "asan" in build else "plain"
         start = time.monotonic()
         print(f"== {build}: unit tests", flush=True)
