@@ -56,7 +56,6 @@ static struct sink sink_make(char *out, size_t cap)
     return (struct sink){.out = out, .cap = cap};
 }
 
-
 /* RFC 3986 unreserved plus the sub-delims, ':' and '@' allowed in a segment, less '&'
  * and '\'' so the result can also sit inside an HTML attribute unescaped. */
 static bool segment_keeps(unsigned char c)

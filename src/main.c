@@ -1,10 +1,10 @@
 /* sluice: command line to running server. Start-up errors end here with one line on
  * stderr and exit status 1. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ifaddrs.h>
-#include <arpa/inet.h>
 #include <grp.h>
+#include <ifaddrs.h>
 #include <limits.h>
 #include <net/if.h>
 #include <pwd.h>
@@ -38,8 +38,7 @@ static int open_root(struct sl_config *cfg)
         if (e == ENOTDIR)
             return die("root '%s' is not a directory%s", cfg->root, "");
         if (e == EACCES)
-            return die("root directory '%s' is not readable (permission denied)%s", cfg->root,
-                       "");
+            return die("root directory '%s' is not readable (permission denied)%s", cfg->root, "");
         return die("cannot open root directory '%s': %s", cfg->root, strerror(e));
     }
     cfg->root_fd = fd;
@@ -104,8 +103,9 @@ static void print_interface_urls(int family, int port)
         if (f != AF_INET && !(f == AF_INET6 && family == AF_INET6))
             continue;
         char host[INET6_ADDRSTRLEN];
-        const void *a = f == AF_INET ? (const void *)&((struct sockaddr_in *)i->ifa_addr)->sin_addr
-                                     : (const void *)&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
+        const void *a = f == AF_INET
+                            ? (const void *)&((struct sockaddr_in *)i->ifa_addr)->sin_addr
+                            : (const void *)&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
         if (f == AF_INET6 && IN6_IS_ADDR_LINKLOCAL((const struct in6_addr *)a))
             continue; /* needs a zone index a browser will not take */
         inet_ntop(f, a, host, sizeof(host));

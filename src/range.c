@@ -1,6 +1,6 @@
 /* Range field parsing (RFC 9110 §14.1.2): turns a "bytes=" range-set into clipped,
- * coalesced byte ranges in the order they were asked for, or says the header must be ignored or answered 416.
- * Pure: no I/O, no allocation, never reads past `len`. */
+ * coalesced byte ranges in the order they were asked for, or says the header must be ignored or
+ * answered 416. Pure: no I/O, no allocation, never reads past `len`. */
 #include "sluice/range.h"
 
 #include <stdbool.h>

@@ -167,8 +167,8 @@ static void serve_listing(struct sl_worker *w, struct sl_exchange *ex, const str
     snprintf(url_path, sizeof(url_path), "/%s%s", path->rel, path->len ? "/" : "");
     bool json = wants_json(&ex->req);
     size_t len = 0;
-    char *body = json ? sl_listing_json(&list, url_path, &len)
-                      : sl_listing_html(&list, url_path, &len);
+    char *body =
+        json ? sl_listing_json(&list, url_path, &len) : sl_listing_html(&list, url_path, &len);
     sl_listing_free(&list);
     if (!body) {
         sl_serve_error(w, ex, 500, false);
@@ -176,8 +176,9 @@ static void serve_listing(struct sl_worker *w, struct sl_exchange *ex, const str
     }
     ex->heap = body;
     struct sl_buf b = head_begin(w, ex, 200);
-    sl_head_field(&b, "Content-Type", json ? SL_STR("application/json; charset=utf-8")
-                                           : SL_STR("text/html; charset=utf-8"));
+    sl_head_field(&b, "Content-Type",
+                  json ? SL_STR("application/json; charset=utf-8")
+                       : SL_STR("text/html; charset=utf-8"));
     sl_head_field_u64(&b, "Content-Length", len);
     sl_head_field(&b, "Cache-Control", SL_STR("no-cache"));
     sl_head_field(&b, "Vary", SL_STR("Accept"));
@@ -221,8 +222,8 @@ static int open_variant(struct sl_worker *w, const struct sl_exchange *ex,
     rep->has_variants = available != 0;
     int chosen = -1;
     if (available) {
-        int enc = sl_negotiate_encoding(ex->req.accept_encoding.p, ex->req.accept_encoding.n,
-                                        available);
+        int enc =
+            sl_negotiate_encoding(ex->req.accept_encoding.p, ex->req.accept_encoding.n, available);
         for (int i = 0; i < 3; i++) {
             if (enc == order[i] && fds[i] >= 0)
                 chosen = i;

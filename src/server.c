@@ -53,8 +53,8 @@ static int resolve_bind(const char *addr, int port, struct sockaddr_storage *ss,
     return 0;
 }
 
-static int open_listener(const struct sockaddr_storage *ss, socklen_t len, char *err,
-                         size_t errlen, const char *addr)
+static int open_listener(const struct sockaddr_storage *ss, socklen_t len, char *err, size_t errlen,
+                         const char *addr)
 {
     int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
@@ -191,8 +191,8 @@ static void on_listen_readable(uv_poll_t *handle, int status, int events)
         }
         struct sockaddr_storage peer;
         socklen_t len = sizeof(peer);
-        int fd = accept4(w->listen_fd, (struct sockaddr *)&peer, &len,
-                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd =
+            accept4(w->listen_fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
                 shed_load(w);

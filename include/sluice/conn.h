@@ -46,7 +46,7 @@ struct sl_exchange {
     bool keep_alive;
     bool head_only;
     int file_fd;
-    char *heap; /* a generated body (listing), freed with the exchange */
+    char *heap;                    /* a generated body (listing), freed with the exchange */
     struct sl_cache_entry *pinned; /* cached file the body comes from, released after */
     struct sl_seg segs[SL_SEGS_MAX];
     unsigned nsegs;

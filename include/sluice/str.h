@@ -13,7 +13,10 @@ struct sl_str {
     size_t n;
 };
 
-#define SL_STR_INIT(lit) {(lit), sizeof(lit) - 1} /* for static initializers */
+#define SL_STR_INIT(lit)                                                                           \
+    {                                                                                              \
+        (lit), sizeof(lit) - 1                                                                     \
+    } /* for static initializers */
 #define SL_STR(lit) ((struct sl_str)SL_STR_INIT(lit))
 
 static inline struct sl_str sl_str_make(const char *p, size_t n)

@@ -19,7 +19,6 @@ from every other version's.
 
 import email.utils
 import os
-import socket
 import time
 
 import pytest
