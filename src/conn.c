@@ -25,7 +25,6 @@
 #define SENDFILE_CHUNK (1u << 30)
 /* Idle exchanges kept per worker for reuse: ~24 KiB each. */
 #define POOL_KEEP 64
-#define LINGER_MS 2000
 
 static void on_poll(uv_poll_t *handle, int status, int events);
 static void conn_read(struct sl_conn *c);

@@ -290,7 +290,7 @@ static int worker_init(struct sl_worker *w, const struct sl_config *cfg, unsigne
     w->timeout_ms[SL_LIST_HEAD] = (uint64_t)cfg->head_timeout_s * 1000;
     w->timeout_ms[SL_LIST_IDLE] = (uint64_t)cfg->idle_timeout_s * 1000;
     w->timeout_ms[SL_LIST_SEND] = (uint64_t)cfg->send_timeout_s * 1000;
-    w->timeout_ms[SL_LIST_LINGER] = 2000;
+    w->timeout_ms[SL_LIST_LINGER] = SL_LINGER_MS;
     int rc = uv_loop_init(&w->loop);
     if (rc != 0)
         return rc;

@@ -12,6 +12,7 @@
 #define SL_DEFAULT_IDLE_TIMEOUT 15
 #define SL_DEFAULT_SEND_TIMEOUT 60
 #define SL_SHUTDOWN_GRACE_MS 5000
+#define SL_LINGER_MS 2000 /* how long a closing connection drains the client's input */
 
 struct sl_config {
     const char *root;     /* as given on the command line */
