@@ -87,22 +87,28 @@ static struct sl_exchange *exchange_get(struct sl_worker *w)
     ex->in_len = 0;
     ex->in_off = 0;
     ex->file_fd = -1;
+    ex->file_borrowed = false;
     ex->heap = NULL;
     ex->pinned = NULL;
     sl_request_init(&ex->parser, &ex->req);
     return ex;
 }
 
-/* Ends the response part of an exchange: its file and generated body. */
+void sl_exchange_drop_file(struct sl_exchange *ex)
+{
+    if (ex->file_fd >= 0 && !ex->file_borrowed)
+        close(ex->file_fd);
+    ex->file_fd = -1;
+    ex->file_borrowed = false;
+}
+
+/* Ends the response part of an exchange: its file, cache entry and generated body. */
 static void exchange_end_response(struct sl_worker *w, struct sl_exchange *ex)
 {
+    sl_exchange_drop_file(ex);
     if (ex->pinned) {
         sl_cache_release(&w->cache, ex->pinned);
         ex->pinned = NULL;
-    }
-    if (ex->file_fd >= 0) {
-        close(ex->file_fd);
-        ex->file_fd = -1;
     }
     free(ex->heap);
     ex->heap = NULL;

@@ -1,5 +1,5 @@
-/* Per-loop small-file cache: a hash table with an LRU list, bounded in entries and
- * bytes. Only the loop that owns it touches it, so nothing is locked. */
+/* Per-loop open-file cache: a hash table with an LRU list, bounded in entries and bytes.
+ * Only the loop that owns it touches it, so nothing is locked. */
 #include "sluice/filecache.h"
 
 #include <errno.h>
@@ -7,9 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
-void sl_cache_init(struct sl_cache *c)
+void sl_cache_init(struct sl_cache *c, unsigned max_fds)
 {
     memset(c, 0, sizeof(*c));
+    c->max_fds = max_fds;
 }
 
 static uint64_t hash_key(const char *key, size_t len)
@@ -46,6 +47,19 @@ static void lru_push_front(struct sl_cache *c, struct sl_cache_entry *e)
     c->head = e;
 }
 
+/* Memory a cached entry accounts for: its contents, when it holds them. */
+static size_t entry_bytes(const struct sl_cache_entry *e)
+{
+    return e->rep.data ? (size_t)e->rep.st.st_size : 0;
+}
+
+static void entry_free(struct sl_cache_entry *e)
+{
+    if (e->fd >= 0)
+        close(e->fd);
+    free(e);
+}
+
 /* Takes e out of the table; its memory goes when the last response using it ends. */
 static void evict(struct sl_cache *c, struct sl_cache_entry *e)
 {
@@ -55,10 +69,11 @@ static void evict(struct sl_cache *c, struct sl_cache_entry *e)
     *p = e->hnext;
     lru_unlink(c, e);
     c->count--;
-    c->bytes -= (size_t)e->rep.st.st_size;
+    c->bytes -= entry_bytes(e);
+    c->fds -= e->fd >= 0;
     e->dead = true;
     if (e->refs == 0)
-        free(e);
+        entry_free(e);
 }
 
 void sl_cache_free(struct sl_cache *c)
@@ -76,27 +91,74 @@ static struct sl_cache_entry *find(struct sl_cache *c, const char *key, size_t l
     return NULL;
 }
 
-static struct sl_cache_entry *use(struct sl_cache *c, struct sl_cache_entry *e)
+static struct sl_cache_entry *use(struct sl_cache *c, struct sl_cache_entry *e, uint64_t now)
 {
     lru_unlink(c, e);
     lru_push_front(c, e);
     e->refs++;
+    e->used_at = now;
     return e;
-}
-
-struct sl_cache_entry *sl_cache_get(struct sl_cache *c, const char *key, size_t key_len,
-                                    uint64_t now)
-{
-    struct sl_cache_entry *e = find(c, key, key_len, hash_key(key, key_len));
-    if (!e || now - e->checked_at >= SL_CACHE_TTL_MS)
-        return NULL;
-    return use(c, e);
 }
 
 static bool same_file(const struct stat *a, const struct stat *b)
 {
     return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
            a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+struct sl_cache_entry *sl_cache_get(struct sl_cache *c, const char *key, size_t key_len,
+                                    uint64_t now)
+{
+    struct sl_cache_entry *e = find(c, key, key_len, hash_key(key, key_len));
+    if (!e)
+        return NULL;
+    if (now - e->checked_at >= SL_CACHE_TTL_MS)
+        return NULL; /* the caller re-opens the path, then keeps or replaces the entry */
+    if (e->fd >= 0) {
+        /* The length we promise must be the descriptor's own, now: an fstat per use
+         * catches a file truncated or rewritten in place. */
+        struct stat st;
+        if (fstat(e->fd, &st) != 0 || !same_file(&st, &e->rep.st)) {
+            evict(c, e);
+            return NULL;
+        }
+    }
+    return use(c, e, now);
+}
+
+/* Makes room for `size` more bytes of contents and one more entry. */
+static void make_room(struct sl_cache *c, size_t size)
+{
+    while (c->tail && (c->count >= SL_CACHE_ENTRIES_MAX || c->bytes + size > SL_CACHE_BYTES_MAX))
+        evict(c, c->tail);
+}
+
+static void insert(struct sl_cache *c, struct sl_cache_entry *e, uint64_t h, uint64_t now)
+{
+    e->hash = h;
+    e->checked_at = now;
+    e->used_at = now;
+    e->refs = 0;
+    e->dead = false;
+    e->hnext = c->buckets[h % SL_CACHE_BUCKETS];
+    c->buckets[h % SL_CACHE_BUCKETS] = e;
+    lru_push_front(c, e);
+    c->count++;
+    c->bytes += entry_bytes(e);
+    c->fds += e->fd >= 0;
+}
+
+static struct sl_cache_entry *entry_alloc(const char *key, size_t key_len, size_t data)
+{
+    struct sl_cache_entry *e = malloc(sizeof(*e) + key_len + data);
+    if (!e)
+        return NULL;
+    e->key = e->bytes;
+    memcpy(e->key, key, key_len);
+    e->key_len = key_len;
+    e->fd = -1;
+    e->status = 0;
+    return e;
 }
 
 /* Reads exactly size bytes at offset 0; false on error or a file that changed size. */
@@ -116,56 +178,72 @@ static bool read_whole(int fd, char *out, size_t size)
 }
 
 struct sl_cache_entry *sl_cache_put(struct sl_cache *c, const char *key, size_t key_len,
-                                    uint64_t now, const struct sl_file_rep *rep, int fd)
+                                    uint64_t now, const struct sl_file_rep *rep, int *fd)
 {
-    if (rep->st.st_size < 0 || rep->st.st_size > SL_CACHE_FILE_MAX)
+    if (rep->st.st_size < 0)
         return NULL;
-    size_t size = (size_t)rep->st.st_size;
     uint64_t h = hash_key(key, key_len);
     struct sl_cache_entry *old = find(c, key, key_len, h);
-    if (old && same_file(&old->rep.st, &rep->st)) {
+    if (old && old->status == 0 && same_file(&old->rep.st, &rep->st)) {
         old->checked_at = now;
-        return use(c, old);
+        return use(c, old, now);
     }
-    struct sl_cache_entry *e = malloc(sizeof(*e) + key_len + size);
+    bool in_memory = rep->st.st_size <= SL_CACHE_FILE_MAX;
+    if (!in_memory && c->fds >= c->max_fds)
+        return NULL;
+    size_t size = in_memory ? (size_t)rep->st.st_size : 0;
+    struct sl_cache_entry *e = entry_alloc(key, key_len, size);
     if (!e)
         return NULL;
-    e->key = e->bytes;
-    memcpy(e->key, key, key_len);
-    e->key_len = key_len;
-    char *data = e->bytes + key_len;
-    if (!read_whole(fd, data, size)) {
-        free(e);
-        return NULL;
-    }
-    if (old)
-        evict(c, old);
-    while (c->count >= SL_CACHE_ENTRIES_MAX || c->bytes + size > SL_CACHE_BYTES_MAX) {
-        if (!c->tail)
-            break;
-        evict(c, c->tail);
-    }
     e->rep = *rep;
-    e->rep.data = data;
+    e->rep.data = NULL;
+    if (in_memory) {
+        char *data = e->bytes + key_len;
+        if (!read_whole(*fd, data, size)) {
+            free(e);
+            return NULL;
+        }
+        e->rep.data = data;
+    } else {
+        e->fd = *fd;
+        *fd = -1;
+    }
     /* The name lies at the end of the key (a file's last segment), unless it is the
      * static "index.html" of a directory. */
     if (rep->name_len <= key_len &&
         memcmp(key + key_len - rep->name_len, rep->name, rep->name_len) == 0)
         e->rep.name = e->key + key_len - rep->name_len;
-    e->hash = h;
-    e->checked_at = now;
-    e->refs = 1;
-    e->dead = false;
-    e->hnext = c->buckets[h % SL_CACHE_BUCKETS];
-    c->buckets[h % SL_CACHE_BUCKETS] = e;
-    lru_push_front(c, e);
-    c->count++;
-    c->bytes += size;
-    return e;
+    if (old)
+        evict(c, old);
+    make_room(c, size);
+    insert(c, e, h, now);
+    return use(c, e, now);
+}
+
+void sl_cache_put_missing(struct sl_cache *c, const char *key, size_t key_len, uint64_t now)
+{
+    uint64_t h = hash_key(key, key_len);
+    struct sl_cache_entry *old = find(c, key, key_len, h);
+    if (old)
+        evict(c, old);
+    struct sl_cache_entry *e = entry_alloc(key, key_len, 0);
+    if (!e)
+        return;
+    memset(&e->rep, 0, sizeof(e->rep));
+    e->status = 404;
+    make_room(c, 0);
+    insert(c, e, h, now);
+}
+
+void sl_cache_expire(struct sl_cache *c, uint64_t now)
+{
+    /* The LRU tail is the least recently used: stop at the first entry still in use. */
+    while (c->tail && now - c->tail->used_at >= SL_CACHE_IDLE_MS)
+        evict(c, c->tail);
 }
 
 void sl_cache_release(struct sl_cache *c, struct sl_cache_entry *e)
 {
     if (--e->refs == 0 && e->dead)
-        free(e);
+        entry_free(e);
 }

@@ -77,7 +77,9 @@ static void raise_fd_limit(struct sl_config *cfg)
     rlim_t reserve = rl.rlim_cur / 4 < 64 ? rl.rlim_cur / 4 : 64;
     cfg->fd_ceiling = rl.rlim_cur > INT_MAX ? INT_MAX : (int)(rl.rlim_cur - reserve);
     if (cfg->max_conns == 0) {
-        rlim_t usable = rl.rlim_cur > 64 ? (rl.rlim_cur - 32) / 2 : 16;
+        /* Idle and reading connections hold one descriptor; a file being sent (or
+         * cached) one more, but those are covered by the reserve above and by shedding. */
+        rlim_t usable = rl.rlim_cur > 2 * reserve + 16 ? rl.rlim_cur - 2 * reserve : 16;
         cfg->max_conns = usable > 1000000 ? 1000000 : (unsigned)usable;
     }
 }

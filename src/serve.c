@@ -66,14 +66,6 @@ static void head_end(struct sl_exchange *ex, struct sl_buf *b)
     plan_mem(ex, b->p, b->len);
 }
 
-static void drop_file(struct sl_exchange *ex)
-{
-    if (ex->file_fd >= 0) {
-        close(ex->file_fd);
-        ex->file_fd = -1;
-    }
-}
-
 /* Appends a small body after the head in ex->out and plans it (not for HEAD). */
 static void plan_body_after_head(struct sl_exchange *ex, struct sl_buf *b, const char *body,
                                  size_t len)
@@ -88,7 +80,7 @@ static void plan_body_after_head(struct sl_exchange *ex, struct sl_buf *b, const
 
 void sl_serve_error(struct sl_worker *w, struct sl_exchange *ex, int status, bool must_close)
 {
-    drop_file(ex);
+    sl_exchange_drop_file(ex);
     if (must_close)
         ex->keep_alive = false;
     ex->head_only = ex->req.method_known && ex->req.method == HTTP_HEAD;
@@ -289,7 +281,7 @@ static void add_representation(struct sl_buf *b, const struct sl_file_rep *rep,
 static void serve_not_modified(struct sl_worker *w, struct sl_exchange *ex,
                                const struct sl_file_rep *rep, int status)
 {
-    drop_file(ex);
+    sl_exchange_drop_file(ex);
     if (status == 412) {
         sl_serve_error(w, ex, 412, false);
         return;
@@ -302,7 +294,7 @@ static void serve_not_modified(struct sl_worker *w, struct sl_exchange *ex,
 static void serve_unsatisfiable(struct sl_worker *w, struct sl_exchange *ex,
                                 const struct sl_file_rep *rep)
 {
-    drop_file(ex);
+    sl_exchange_drop_file(ex);
     char page[1024];
     struct sl_buf body = sl_buf_make(page, sizeof(page));
     sl_error_page(&body, 416);
@@ -489,6 +481,24 @@ static void describe_file(struct sl_worker *w, struct sl_exchange *ex, const str
     sl_httpdate_format(rep->st.st_mtim.tv_sec, rep->last_modified);
 }
 
+/* Answers from the pinned cache entry: remembered 404, contents, or its descriptor. */
+static void serve_cached(struct sl_worker *w, struct sl_exchange *ex, const struct sl_path *path)
+{
+    struct sl_cache_entry *e = ex->pinned;
+    if (e->status != 0) {
+        sl_serve_error(w, ex, e->status, false);
+        return;
+    }
+    sl_exchange_drop_file(ex);
+    if (e->fd >= 0) {
+        ex->file_fd = e->fd;
+        ex->file_borrowed = true;
+    }
+    serve_rep(w, ex, &e->rep, path);
+    if (ex->nsegs == 1)
+        sl_exchange_drop_file(ex);
+}
+
 /* The cache key: the clean path, plus '/' when the directory form was asked for (that
  * form names the directory's index.html). */
 static size_t cache_key(const struct sl_path *path, char *key, size_t cap)
@@ -507,18 +517,18 @@ static void serve_file(struct sl_worker *w, struct sl_exchange *ex, const struct
 {
     struct sl_file_rep rep;
     describe_file(w, ex, path, route, &rep);
-    /* Small identity files without variants are kept in memory for the next requests. */
+    /* Identity files without variants are cached for the next requests (a file with
+     * variants is negotiated afresh each time). */
     if (key_len > 0 && rep.encoding == SL_ENC_IDENTITY && !rep.has_variants) {
-        ex->pinned = sl_cache_put(&w->cache, key, key_len, uv_now(&w->loop), &rep, ex->file_fd);
+        ex->pinned = sl_cache_put(&w->cache, key, key_len, uv_now(&w->loop), &rep, &ex->file_fd);
         if (ex->pinned) {
-            drop_file(ex);
-            serve_rep(w, ex, &ex->pinned->rep, path);
+            serve_cached(w, ex, path);
             return;
         }
     }
     serve_rep(w, ex, &rep, path);
     if (ex->nsegs == 1)
-        drop_file(ex); /* nothing to send from it (HEAD, 304, empty file) */
+        sl_exchange_drop_file(ex); /* nothing to send from it (HEAD, 304, empty file) */
 }
 
 /* ---- entry ---- */
@@ -547,11 +557,13 @@ void sl_serve(struct sl_worker *w, struct sl_exchange *ex)
     size_t key_len = cache_key(&path, key, sizeof(key));
     ex->pinned = key_len ? sl_cache_get(&w->cache, key, key_len, uv_now(&w->loop)) : NULL;
     if (ex->pinned) {
-        serve_rep(w, ex, &ex->pinned->rep, &path);
+        serve_cached(w, ex, &path);
         return;
     }
     struct sl_route route;
     sl_router_resolve(w->cfg, &path, &route);
+    if (route.kind == SL_ROUTE_ERROR && route.status == 404 && key_len > 0)
+        sl_cache_put_missing(&w->cache, key, key_len, uv_now(&w->loop));
     switch (route.kind) {
     case SL_ROUTE_ERROR: sl_serve_error(w, ex, route.status, false); return;
     case SL_ROUTE_REDIRECT: serve_redirect(w, ex, &path); return;

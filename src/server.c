@@ -210,17 +210,21 @@ static void on_listen_readable(uv_poll_t *handle, int status, int events)
     }
 }
 
-static void on_listen_closed(uv_handle_t *h)
+/* Refuses new clients from now on. uv_close stops the poll handle (epoll_ctl DEL) before
+ * returning, so the descriptor can be closed right after it, at once: a client that
+ * connects after this is refused rather than queued and then reset. */
+static void close_listener(struct sl_worker *w)
 {
-    struct sl_worker *w = h->loop->data;
-    close(w->listen_fd); /* new clients are refused from now on */
+    if (uv_is_closing((uv_handle_t *)&w->listen_poll))
+        return;
+    uv_close((uv_handle_t *)&w->listen_poll, NULL);
+    close(w->listen_fd);
     w->listen_fd = -1;
 }
 
 static void close_worker_handles(struct sl_worker *w)
 {
-    if (!uv_is_closing((uv_handle_t *)&w->listen_poll))
-        uv_close((uv_handle_t *)&w->listen_poll, on_listen_closed);
+    close_listener(w);
     uv_close((uv_handle_t *)&w->accept_wait, NULL);
     uv_close((uv_handle_t *)&w->tick, NULL);
     uv_close((uv_handle_t *)&w->stop_async, NULL);
@@ -252,6 +256,7 @@ static void on_tick(uv_timer_t *t)
     struct sl_worker *w = t->loop->data;
     uint64_t now = uv_now(&w->loop);
     sl_conn_sweep(w, now);
+    sl_cache_expire(&w->cache, now);
     if (w->stopping && now >= w->stop_deadline)
         sl_conn_stop_all(w, true);
     sl_log_flush(&w->log);
@@ -266,9 +271,7 @@ static void on_stop(uv_async_t *a)
         uv_timer_stop(&w->accept_wait);
         w->stopping = true;
         w->stop_deadline = uv_now(&w->loop) + SL_SHUTDOWN_GRACE_MS;
-        /* The poll handle goes first: libuv must stop watching a descriptor before it
-         * is closed. */
-        uv_close((uv_handle_t *)&w->listen_poll, on_listen_closed);
+        close_listener(w);
         sl_log_flush(&w->log);
     }
     sl_conn_stop_all(w, now);
@@ -285,7 +288,9 @@ static int worker_init(struct sl_worker *w, const struct sl_config *cfg, unsigne
     w->listen_fd = listen_fd;
     w->max_conns = max_conns;
     w->date_sec = -1;
-    sl_cache_init(&w->cache);
+    /* Cached descriptors take at most a sixteenth of the descriptor table between them. */
+    unsigned max_fds = cfg->fd_ceiling > 0 ? (unsigned)cfg->fd_ceiling / 16 / cfg->threads : 64;
+    sl_cache_init(&w->cache, max_fds < 256 ? max_fds : 256);
     w->spare_fd = fcntl(cfg->root_fd, F_DUPFD_CLOEXEC, 0);
     w->timeout_ms[SL_LIST_HEAD] = (uint64_t)cfg->head_timeout_s * 1000;
     w->timeout_ms[SL_LIST_IDLE] = (uint64_t)cfg->idle_timeout_s * 1000;

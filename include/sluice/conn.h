@@ -46,6 +46,7 @@ struct sl_exchange {
     bool keep_alive;
     bool head_only;
     int file_fd;
+    bool file_borrowed; /* file_fd belongs to the pinned cache entry */
     char *heap;                    /* a generated body (listing), freed with the exchange */
     struct sl_cache_entry *pinned; /* cached file the body comes from, released after */
     struct sl_seg segs[SL_SEGS_MAX];
@@ -73,6 +74,9 @@ struct sl_conn {
     uint8_t peer_family;
     uint8_t peer[16];
 };
+
+/* Lets go of the exchange's file: closes it, unless the cache owns it. */
+void sl_exchange_drop_file(struct sl_exchange *ex);
 
 /* Adopts an accepted non-blocking socket. Returns 0 or a negative errno (fd is closed). */
 int sl_conn_start(struct sl_worker *w, int fd, const struct sockaddr *peer);

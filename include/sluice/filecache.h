@@ -1,8 +1,12 @@
-/* Per-loop cache of small files: contents, stat and prebuilt validators, so a hot small
- * file costs no open/fstat/read/close per request. Each entry's path-to-file mapping is
- * trusted for at most SL_CACHE_TTL_MS; after that the next request re-opens the file and
- * the entry is kept (same device, inode, size and mtime) or replaced. A response holds
- * a reference to the entry it sends from, so eviction never frees bytes in flight. */
+/* Per-loop open-file cache. Small files are kept in memory; larger ones keep their open
+ * descriptor; missing ones are remembered as 404. Each entry holds the stat and prebuilt
+ * validators, so a hot file costs no open/fstat/read/close per request, and its
+ * path-to-file mapping is trusted for at most SL_CACHE_TTL_MS: after that the next
+ * request re-opens the path and the entry is kept (same device, inode, size and mtime)
+ * or replaced. A descriptor entry is also fstat'ed on every use, so a file truncated or
+ * rewritten in place is never sent with its old length. A response holds a reference to
+ * the entry it sends from, so eviction never frees bytes or closes a descriptor in
+ * flight; entries unused for SL_CACHE_IDLE_MS are dropped by the loop's tick. */
 #ifndef SLUICE_FILECACHE_H
 #define SLUICE_FILECACHE_H
 
@@ -14,8 +18,9 @@
 #include "sluice/cond.h"
 #include "sluice/httpdate.h"
 
-#define SL_CACHE_TTL_MS 1000          /* an edited or replaced file is served fresh after this */
-#define SL_CACHE_FILE_MAX (16 * 1024) /* larger files go out with sendfile */
+#define SL_CACHE_TTL_MS 1000 /* an edited or replaced file is served fresh after this */
+#define SL_CACHE_IDLE_MS 2000         /* unused this long: dropped (and its descriptor closed) */
+#define SL_CACHE_FILE_MAX (16 * 1024) /* larger files keep a descriptor for sendfile */
 #define SL_CACHE_ENTRIES_MAX 1024
 #define SL_CACHE_BYTES_MAX (8u << 20)
 
@@ -40,7 +45,10 @@ struct sl_cache_entry {
     struct sl_cache_entry *next;
     uint64_t hash;
     uint64_t checked_at; /* loop time (ms) the path last resolved to this file */
+    uint64_t used_at;    /* loop time of the last request served from it */
     unsigned refs;       /* responses sending from it */
+    int status;          /* 0: a file (rep); 404: nothing at this path */
+    int fd;              /* a larger file's descriptor, or -1 */
     bool dead;           /* evicted or replaced: freed when refs drops to 0 */
     struct sl_file_rep rep;
     size_t key_len;
@@ -56,22 +64,32 @@ struct sl_cache {
     struct sl_cache_entry *tail;
     unsigned count;
     size_t bytes;
+    unsigned fds;     /* descriptor entries */
+    unsigned max_fds; /* beyond this, larger files are not cached */
 };
 
-void sl_cache_init(struct sl_cache *c);
+/* max_fds bounds the descriptors the cache may hold (a share of the process limit). */
+void sl_cache_init(struct sl_cache *c, unsigned max_fds);
 void sl_cache_free(struct sl_cache *c);
 
-/* A fresh entry for key (checked within SL_CACHE_TTL_MS of now), referenced for the
- * caller, or NULL. */
+/* A fresh entry for key (checked within SL_CACHE_TTL_MS of now, and for a descriptor
+ * entry unchanged since), referenced for the caller, or NULL. */
 struct sl_cache_entry *sl_cache_get(struct sl_cache *c, const char *key, size_t key_len,
                                     uint64_t now);
 
 /* After a miss: the file at key was just opened as fd and described by rep (identity,
- * no variants, small). Keeps the existing entry when it is the same file unchanged, or
- * reads the file into a new one. Returns it referenced for the caller, or NULL (then
- * send from fd as usual). */
+ * no variants). Keeps the existing entry when it is the same file unchanged, or makes a
+ * new one: a small file is read into memory, a larger one's descriptor is taken over
+ * (*fd becomes -1: the cache owns it now). Returns the entry referenced for the caller,
+ * or NULL (then *fd is still the caller's). */
 struct sl_cache_entry *sl_cache_put(struct sl_cache *c, const char *key, size_t key_len,
-                                    uint64_t now, const struct sl_file_rep *rep, int fd);
+                                    uint64_t now, const struct sl_file_rep *rep, int *fd);
+
+/* Remembers that nothing exists at key (answered 404). */
+void sl_cache_put_missing(struct sl_cache *c, const char *key, size_t key_len, uint64_t now);
+
+/* Drops entries unused for SL_CACHE_IDLE_MS (closing their descriptors). */
+void sl_cache_expire(struct sl_cache *c, uint64_t now);
 
 /* Drops the caller's reference. */
 void sl_cache_release(struct sl_cache *c, struct sl_cache_entry *e);

@@ -346,20 +346,22 @@ static void check_response(const struct sl_exchange *ex)
     }
 }
 
-/* Ends the response as exchange_end_response does (cache reference, file, generated
- * body), then checks that nothing the plan opened is still open. */
+/* Ends the response as exchange_end_response does (file, cache reference, generated
+ * body). Descriptors the cache keeps are checked after the cache is freed. */
 static void end_response(struct sl_exchange *ex)
 {
+    sl_exchange_drop_file(ex);
     if (ex->pinned) {
         sl_cache_release(&worker.cache, ex->pinned);
         ex->pinned = NULL;
     }
-    if (ex->file_fd >= 0) {
-        close(ex->file_fd);
-        ex->file_fd = -1;
-    }
     free(ex->heap);
     ex->heap = NULL;
+}
+
+/* Nothing a request opened may outlive its response and the cache. */
+static void check_no_descriptor_leaked(void)
+{
     for (int fd = 0; fd < FD_WATCH; fd++) {
         if (!fd_open_before[fd] && fcntl(fd, F_GETFD) != -1) {
             fprintf(stderr, "fuzz_request: descriptor %d leaked\n", fd);
@@ -437,13 +439,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ex->in_len = 0;
     ex->in_off = 0;
     ex->file_fd = -1;
+    ex->file_borrowed = false;
     ex->heap = NULL;
     ex->pinned = NULL;
     sl_request_init(&ex->parser, &ex->req);
     /* A fresh cache per input keeps runs reproducible. The loop clock starts at 0 and,
      * when bit 2 of the configuration byte is set, moves past the cache's TTL after
      * every response so cached entries are re-checked. */
-    sl_cache_init(&worker.cache);
+    sl_cache_init(&worker.cache, 8);
     worker.loop.time = 0;
     uint64_t tick = data[0] & 4 ? SL_CACHE_TTL_MS + 1 : 0;
 
@@ -486,5 +489,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     end_response(ex);
     free(ex);
     sl_cache_free(&worker.cache);
+    check_no_descriptor_leaked();
     return 0;
 }
