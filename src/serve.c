@@ -64,6 +64,7 @@ static void head_end(struct sl_exchange *ex, struct sl_buf *b)
 {
     sl_head_end(b, ex->keep_alive, is_http10(ex));
     plan_mem(ex, b->p, b->len);
+    ex->overflow |= b->overflow;
 }
 
 /* Appends a small body after the head in ex->out and plans it (not for HEAD). */
@@ -72,6 +73,7 @@ static void plan_body_after_head(struct sl_exchange *ex, struct sl_buf *b, const
 {
     size_t at = b->len;
     sl_buf_append(b, body, len);
+    ex->overflow |= b->overflow;
     if (b->overflow || ex->head_only)
         return;
     plan_mem(ex, ex->out + at, len);
@@ -533,7 +535,7 @@ static void serve_file(struct sl_worker *w, struct sl_exchange *ex, const struct
 
 /* ---- entry ---- */
 
-void sl_serve(struct sl_worker *w, struct sl_exchange *ex)
+static void plan_response(struct sl_worker *w, struct sl_exchange *ex)
 {
     struct sl_request *req = &ex->req;
     /* A request with a body ends the connection: its body is never parsed as a request. */
@@ -569,5 +571,17 @@ void sl_serve(struct sl_worker *w, struct sl_exchange *ex)
     case SL_ROUTE_REDIRECT: serve_redirect(w, ex, &path); return;
     case SL_ROUTE_LISTING: serve_listing(w, ex, &path, route.fd); return;
     case SL_ROUTE_FILE: serve_file(w, ex, &path, &route, key, key_len); return;
+    }
+}
+
+void sl_serve(struct sl_worker *w, struct sl_exchange *ex)
+{
+    ex->overflow = false;
+    plan_response(w, ex);
+    /* A head that did not fit (a long Location or Content-Disposition) must never go out
+     * cut short: answer with an error page instead, which always fits. */
+    if (ex->overflow) {
+        ex->overflow = false;
+        sl_serve_error(w, ex, 500, false);
     }
 }

@@ -29,7 +29,7 @@ struct sl_seg {
     uint64_t len;
 };
 
-#define SL_OUT_MAX 8192 /* response head plus multipart part heads */
+#define SL_OUT_MAX 12288 /* response head (a Location may be 8 KiB) plus multipart part heads */
 #define SL_SEGS_MAX (2 + 2 * SL_RANGE_MAX + 1)
 
 /* Everything a request in progress needs. Taken from the worker's pool when bytes arrive
@@ -45,6 +45,7 @@ struct sl_exchange {
     int status;
     bool keep_alive;
     bool head_only;
+    bool overflow; /* the planned head did not fit in `out` */
     int file_fd;
     bool file_borrowed; /* file_fd belongs to the pinned cache entry */
     char *heap;                    /* a generated body (listing), freed with the exchange */

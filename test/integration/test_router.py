@@ -511,6 +511,17 @@ def test_directory_without_trailing_slash_redirects_to_it(
     assert not resp.headers["location"].startswith("//")
 
 
+def test_redirect_with_a_query_near_the_url_limit_keeps_it_whole(start_server, tree):
+    # A Location of almost 8 KiB plus the other fields once overflowed the response head
+    # buffer and went out cut short (found by fuzz_request).
+    srv = start_server(tree.root)
+    query = "q=" + "a" * (8192 - len("/sub?q=") - 1)
+    resp = fetch(srv, f"/sub?{query}")
+    assert resp.status == 301, resp.raw[:300]
+    assert resp.headers["location"] == f"/sub/?{query}"
+    assert int(resp.headers["content-length"]) == len(resp.body)
+
+
 @pytest.mark.parametrize("target", ["/\\evil.example/dir", "//\\evil.example/dir"])
 def test_redirect_location_never_starts_with_slash_backslash(start_server, tree, target):
     # Browsers read "\" as "/" in http URLs (WHATWG URL), so a Location of
