@@ -55,6 +55,7 @@ static struct sl_buf head_begin(struct sl_worker *w, struct sl_exchange *ex, int
     ex->status = status;
     ex->nsegs = 0;
     ex->body_bytes = 0;
+    ex->overflow = false;
     sl_head_begin(&b, status, sl_worker_date(w));
     return b;
 }
@@ -576,7 +577,6 @@ static void plan_response(struct sl_worker *w, struct sl_exchange *ex)
 
 void sl_serve(struct sl_worker *w, struct sl_exchange *ex)
 {
-    ex->overflow = false;
     plan_response(w, ex);
     /* A head that did not fit (a long Location or Content-Disposition) must never go out
      * cut short: answer with an error page instead, which always fits. */
