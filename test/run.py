@@ -40,16 +40,27 @@ def unit_tests(build):
     return passed, failed
 
 
-def integration_tests(build, label):
+# Under valgrind every server start costs about a second, so CI runs memcheck over the
+# request-handling and hostile-input suites; the whole suite is run the same way by hand
+# (SLUICE_VALGRIND=1, see README).
+VALGRIND_SUITES = ["test/integration/test_http_core.py", "test/integration/test_hostile.py"]
+
+
+def integration_tests(build, label, valgrind=False):
     """Runs pytest over test/integration against build/sluice; counts from its JUnit XML."""
-    report = ROOT / build / "integration.xml"
+    report = ROOT / build / f"integration-{label}.xml"
     env = dict(os.environ, SLUICE_BIN=str(ROOT / build / "sluice"),
                SLUICE_ARTIFACTS=str(ROOT / "test" / "artifacts" / label),
                SLUICE_BUILD_LABEL=label)
+    if valgrind:
+        env["SLUICE_VALGRIND"] = "1"
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-           f"--junitxml={report}", "test/integration"]
+           f"--junitxml={report}"] + (VALGRIND_SUITES if valgrind else ["test/integration"])
     cmd += os.environ.get("SLUICE_PYTEST_ARGS", "").split()
+    start = time.time()
     subprocess.run(cmd, cwd=ROOT, env=env)
+    if report.exists() and report.stat().st_mtime < start:
+        report.unlink()
     if not report.exists():
         return 0, 1
     suite = ET.parse(report).getroot()
@@ -101,6 +112,11 @@ def main(builds):
         print(f"== {build}: integration tests", flush=True)
         p, f = integration_tests(build, label)
         passed, failed = passed + p, failed + f
+        if label == "plain":
+            print(f"== {build}: integration tests under valgrind memcheck "
+                  f"({', '.join(Path(v).name for v in VALGRIND_SUITES)})", flush=True)
+            p, f = integration_tests(build, "valgrind", valgrind=True)
+            passed, failed = passed + p, failed + f
         print(f"== {build}: done in {time.monotonic() - start:.0f}s", flush=True)
     print(f"{passed} passed, {failed} failed", flush=True)
     return 1 if failed or passed == 0 else 0
