@@ -76,6 +76,18 @@ static void list_enter(struct sl_worker *w, struct sl_conn *c, enum sl_list_id i
 
 /* ---- exchanges ---- */
 
+void sl_exchange_init(struct sl_exchange *ex)
+{
+    ex->in_len = 0;
+    ex->in_off = 0;
+    ex->file_fd = -1;
+    ex->file_borrowed = false;
+    ex->heap = NULL;
+    ex->pinned = NULL;
+    ex->overflow = false;
+    sl_request_init(&ex->parser, &ex->req);
+}
+
 static struct sl_exchange *exchange_get(struct sl_worker *w)
 {
     struct sl_exchange *ex = w->free_exchanges;
@@ -87,13 +99,7 @@ static struct sl_exchange *exchange_get(struct sl_worker *w)
         if (!ex)
             return NULL;
     }
-    ex->in_len = 0;
-    ex->in_off = 0;
-    ex->file_fd = -1;
-    ex->file_borrowed = false;
-    ex->heap = NULL;
-    ex->pinned = NULL;
-    sl_request_init(&ex->parser, &ex->req);
+    sl_exchange_init(ex);
     return ex;
 }
 

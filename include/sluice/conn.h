@@ -76,6 +76,9 @@ struct sl_conn {
     uint8_t peer[16];
 };
 
+/* Prepares a (reused) exchange for a new request: empty buffer, nothing to send. */
+void sl_exchange_init(struct sl_exchange *ex);
+
 /* Lets go of the exchange's file: closes it, unless the cache owns it. */
 void sl_exchange_drop_file(struct sl_exchange *ex);
 

@@ -436,13 +436,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     struct sl_exchange *ex = malloc(sizeof(*ex));
     CHECK(ex != NULL);
-    ex->in_len = 0;
-    ex->in_off = 0;
-    ex->file_fd = -1;
-    ex->file_borrowed = false;
-    ex->heap = NULL;
-    ex->pinned = NULL;
-    sl_request_init(&ex->parser, &ex->req);
+    sl_exchange_init(ex);
     /* A fresh cache per input keeps runs reproducible. The loop clock starts at 0 and,
      * when bit 2 of the configuration byte is set, moves past the cache's TTL after
      * every response so cached entries are re-checked. */
