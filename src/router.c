@@ -139,6 +139,7 @@ static void route_directory(const struct sl_config *cfg, const struct sl_path *p
         route->status = 200;
         route->fd = fd;
         route->st = st;
+        route->is_index = true;
         route->name = "index.html";
         route->name_len = strlen("index.html");
         return;

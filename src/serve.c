@@ -189,16 +189,21 @@ static void serve_listing(struct sl_worker *w, struct sl_exchange *ex, const str
 /* Opens name.br / name.zst / name.gz when the client accepts it, it is a regular file
  * and at least as new as the original. Returns its descriptor and stat, or -1. */
 static int open_variant(struct sl_worker *w, const struct sl_exchange *ex,
-                        const struct sl_path *path, const struct stat *orig,
+                        const struct sl_path *path, const struct sl_route *route,
                         struct sl_file_rep *rep, struct stat *vst)
 {
     static const int order[] = {SL_ENC_BR, SL_ENC_ZSTD, SL_ENC_GZIP};
+    const struct stat *orig = &route->st;
     int fds[3] = {-1, -1, -1};
     struct stat sts[3];
     unsigned available = 0;
-    char name[SL_PATH_MAX + 8];
+    /* A directory's index is the file "<dir>/index.html", whose variants lie beside it. */
+    const char *sep = route->is_index && path->len ? "/" : "";
+    const char *index = route->is_index ? "index.html" : "";
+    char name[SL_PATH_MAX + 32];
     for (int i = 0; i < 3; i++) {
-        int n = snprintf(name, sizeof(name), "%s%s", path->rel, sl_encoding_suffix(order[i]));
+        int n = snprintf(name, sizeof(name), "%s%s%s%s", path->rel, sep, index,
+                         sl_encoding_suffix(order[i]));
         if (n < 0 || (size_t)n >= sizeof(name))
             continue;
         int fd = sl_open_beneath(w->cfg->root_fd, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
@@ -472,7 +477,7 @@ static void describe_file(struct sl_worker *w, struct sl_exchange *ex, const str
     /* Looked for even without Accept-Encoding: the identity response of a file that
      * has variants must say Vary too. */
     struct stat vst;
-    int vfd = open_variant(w, ex, path, &route->st, rep, &vst);
+    int vfd = open_variant(w, ex, path, route, rep, &vst);
     if (vfd >= 0) {
         close(ex->file_fd);
         ex->file_fd = vfd;

@@ -21,6 +21,7 @@ struct sl_route {
     int status;
     int fd;
     struct stat st;
+    bool is_index;    /* the file is the directory's index.html */
     const char *name; /* the file's own name within path->rel (for MIME and downloads) */
     size_t name_len;
 };

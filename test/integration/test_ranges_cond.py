@@ -848,3 +848,25 @@ def test_no_download_query_means_no_content_disposition(dl_server, query):
     status, headers, _ = request(dl_server, "/report.pdf" + query)
     assert status == 200
     assert "Content-Disposition" not in headers
+
+
+def test_directory_index_is_served_from_its_precompressed_variant(start_server, tmp_path):
+    root = tmp_path / "idx"
+    (root / "sub").mkdir(parents=True)
+    page = b"<!DOCTYPE html><title>index</title>" + b"x" * 2000
+    (root / "sub" / "index.html").write_bytes(page)
+    packed = gzip.compress(page)
+    (root / "sub" / "index.html.gz").write_bytes(packed)
+    stat = (root / "sub" / "index.html").stat()
+    os.utime(root / "sub" / "index.html.gz", ns=(stat.st_atime_ns, stat.st_mtime_ns + 1))
+    srv = start_server(root)
+    conn = srv.http()
+    conn.request("GET", "/sub/", headers={"Accept-Encoding": "gzip"})
+    resp = conn.getresponse()
+    body = resp.read()
+    conn.close()
+    assert resp.status == 200
+    assert resp.getheader("Content-Encoding") == "gzip"
+    assert resp.getheader("Content-Type") == "text/html; charset=utf-8"
+    assert "Accept-Encoding" in resp.getheader("Vary", "")
+    assert body == packed
