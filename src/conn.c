@@ -30,6 +30,7 @@
 #define POOL_KEEP 64
 
 static void on_poll(uv_poll_t *handle, int status, int events);
+static void conn_log(struct sl_conn *c, struct sl_exchange *ex);
 static void conn_read(struct sl_conn *c);
 static bool conn_send(struct sl_conn *c);
 
@@ -100,6 +101,7 @@ static struct sl_exchange *exchange_get(struct sl_worker *w)
             return NULL;
     }
     sl_exchange_init(ex);
+    w->exchanges_live++;
     return ex;
 }
 
@@ -126,6 +128,7 @@ static void exchange_end_response(struct sl_worker *w, struct sl_exchange *ex)
 static void exchange_put(struct sl_worker *w, struct sl_exchange *ex)
 {
     exchange_end_response(w, ex);
+    w->exchanges_live--;
     if (w->free_count >= POOL_KEEP) {
         free(ex);
         return;
@@ -176,6 +179,10 @@ void sl_conn_close(struct sl_conn *c)
     if (c->state == SL_CONN_CLOSED)
         return;
     struct sl_worker *w = worker_of(c);
+    /* A response cut short (client gone, stalled, forced shutdown) is logged too, with
+     * the body bytes that actually left. */
+    if (c->state == SL_CONN_SENDING && c->ex)
+        conn_log(c, c->ex);
     c->state = SL_CONN_CLOSED;
     list_unlink(w, c);
     if (c->ex) {
@@ -254,6 +261,13 @@ int sl_conn_start(struct sl_worker *w, int fd, const struct sockaddr *peer)
 
 /* ---- access log ---- */
 
+/* Body bytes (after the head) that have left so far. */
+static uint64_t body_sent(const struct sl_exchange *ex)
+{
+    uint64_t body = ex->sent > ex->head_len ? ex->sent - ex->head_len : 0;
+    return body < ex->body_bytes ? body : ex->body_bytes;
+}
+
 static void conn_log(struct sl_conn *c, struct sl_exchange *ex)
 {
     struct sl_worker *w = worker_of(c);
@@ -270,11 +284,11 @@ static void conn_log(struct sl_conn *c, struct sl_exchange *ex)
         .http_major = ex->req.http_major,
         .http_minor = ex->req.http_minor,
         .status = ex->status,
-        .bytes = ex->body_bytes,
+        .bytes = body_sent(ex),
         .referer = ex->req.referer,
         .user_agent = ex->req.user_agent,
     };
-    sl_log_request(&w->log, w->date_sec, &e);
+    sl_log_request(&w->log, time(NULL), &e);
 }
 
 /* ---- requests ---- */
@@ -365,10 +379,26 @@ static void conn_respond(struct sl_conn *c)
 
 /* ---- reading ---- */
 
+/* Head buffers are the memory a client can make the server hold by opening connections
+ * and sending a byte now and then. Past SL_EXCHANGES_MAX per loop, the connection that
+ * has been sending its head the longest (the front of the head list, where slowloris
+ * clients end up) gives its exchange up. */
+static void reclaim_exchange(struct sl_worker *w, struct sl_conn *keep)
+{
+    for (struct sl_conn *o = w->lists[SL_LIST_HEAD].head; o; o = o->next) {
+        if (o != keep && o->ex) {
+            sl_conn_close(o);
+            return;
+        }
+    }
+}
+
 static void conn_read(struct sl_conn *c)
 {
     struct sl_worker *w = worker_of(c);
     if (!c->ex) {
+        if (w->exchanges_live >= SL_EXCHANGES_MAX)
+            reclaim_exchange(w, c);
         c->ex = exchange_get(w);
         if (!c->ex) {
             sl_conn_close(c);
@@ -380,8 +410,13 @@ static void conn_read(struct sl_conn *c)
     do
         n = read(c->fd, ex->in + ex->in_len, sizeof(ex->in) - ex->in_len);
     while (n < 0 && errno == EINTR);
-    if (n < 0 && errno == EAGAIN)
+    if (n < 0 && errno == EAGAIN) {
+        if (c->state == SL_CONN_IDLE && ex->in_len == 0) {
+            exchange_put(w, ex); /* woken without data: stay small */
+            c->ex = NULL;
+        }
         return;
+    }
     if (n <= 0) {
         /* EOF or reset before a complete head: nothing to answer. */
         sl_conn_close(c);

@@ -102,8 +102,11 @@ static struct sl_cache_entry *use(struct sl_cache *c, struct sl_cache_entry *e, 
 
 static bool same_file(const struct stat *a, const struct stat *b)
 {
+    /* ctime too: "cp -p" or "rsync --inplace -t" rewrite a file in place and put its
+     * size and mtime back, but cannot fake the change time. */
     return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
-           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+           a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
 }
 
 struct sl_cache_entry *sl_cache_get(struct sl_cache *c, const char *key, size_t key_len,

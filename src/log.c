@@ -3,6 +3,7 @@
 #include "sluice/log.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -16,11 +17,26 @@ int sl_log_init(struct sl_log *log, int fd)
     return log->buf ? 0 : -ENOMEM;
 }
 
+/* The longest run of whole lines from `p` that fits in PIPE_BUF bytes (or one line, if
+ * longer): a write of at most PIPE_BUF bytes to a pipe is atomic, so lines from several
+ * loops sharing stdout never interleave mid-line. */
+static size_t whole_lines(const char *p, size_t len)
+{
+    if (len <= PIPE_BUF)
+        return len;
+    for (size_t n = PIPE_BUF; n > 0; n--) {
+        if (p[n - 1] == '\n')
+            return n;
+    }
+    const char *nl = memchr(p, '\n', len);
+    return nl ? (size_t)(nl - p) + 1 : len;
+}
+
 void sl_log_flush(struct sl_log *log)
 {
     size_t off = 0;
     while (off < log->len) {
-        ssize_t n = write(log->fd, log->buf + off, log->len - off);
+        ssize_t n = write(log->fd, log->buf + off, whole_lines(log->buf + off, log->len - off));
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)

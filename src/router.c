@@ -146,6 +146,14 @@ static void route_directory(const struct sl_config *cfg, const struct sl_path *p
     }
     if (fd >= 0)
         close(fd);
+    /* Only a missing index means "list the directory". One that exists but cannot be
+     * served (unreadable, a symlink leading out, not a regular file) must not reveal the
+     * directory it was meant to stand in front of. */
+    if (fd != -ENOENT) {
+        close(dirfd);
+        route_error(route, fd >= 0 || sl_status_for_errno(-fd) != 500 ? 403 : 500);
+        return;
+    }
     if (!cfg->listing) {
         close(dirfd);
         route_error(route, 403);

@@ -65,6 +65,7 @@ static void head_end(struct sl_exchange *ex, struct sl_buf *b)
 {
     sl_head_end(b, ex->keep_alive, is_http10(ex));
     plan_mem(ex, b->p, b->len);
+    ex->head_len = b->len;
     ex->overflow |= b->overflow;
 }
 
@@ -265,7 +266,11 @@ static bool query_wants_download(const struct sl_path *path)
 static void add_validators(struct sl_worker *w, struct sl_buf *b, const struct sl_file_rep *rep)
 {
     sl_head_field(b, "ETag", sl_str_make(rep->etag, rep->etag_len));
-    sl_head_field(b, "Last-Modified", sl_str_make(rep->last_modified, SL_HTTPDATE_LEN));
+    /* Never a Last-Modified later than the Date of the same response (RFC 9110
+     * §8.8.2.1): a file stamped in the future is sent as modified now. head_begin has
+     * just brought w->date to this second. */
+    const char *lm = rep->st.st_mtim.tv_sec > w->date_sec ? w->date : rep->last_modified;
+    sl_head_field(b, "Last-Modified", sl_str_make(lm, SL_HTTPDATE_LEN));
     add_cache_control(w, b);
     if (rep->has_variants)
         sl_head_field(b, "Vary", SL_STR("Accept-Encoding"));
@@ -394,9 +399,9 @@ static void serve_multi_range(struct sl_worker *w, struct sl_exchange *ex,
         sl_serve_error(w, ex, 500, false);
         return;
     }
-    ex->body_bytes = total;
     if (ex->head_only)
         return;
+    ex->body_bytes = total;
     size_t start = 0;
     for (size_t i = 0; i < count; i++) {
         plan_mem(ex, ex->out + base + start, part_end[i] - start);

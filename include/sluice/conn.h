@@ -29,6 +29,10 @@ struct sl_seg {
     uint64_t len;
 };
 
+/* Exchanges (~30 KiB each) in use per loop before the longest-reading connection is
+ * closed to make room for a new request: ~120 MiB per loop at most. */
+#define SL_EXCHANGES_MAX 4096
+
 #define SL_OUT_MAX 12288 /* response head (a Location may be 8 KiB) plus multipart part heads */
 #define SL_SEGS_MAX (2 + 2 * SL_RANGE_MAX + 1)
 
@@ -54,6 +58,7 @@ struct sl_exchange {
     unsigned nsegs;
     unsigned seg;        /* the part being sent */
     uint64_t body_bytes; /* bytes after the head, for the access log */
+    uint64_t head_len;   /* bytes of the response head */
     uint64_t sent;
 
     char out[SL_OUT_MAX];

@@ -68,6 +68,7 @@ struct sl_worker {
 
     struct sl_exchange *free_exchanges; /* reused: no malloc per request in steady state */
     unsigned free_count;
+    unsigned exchanges_live; /* in use by connections */
 
     struct sl_cache cache; /* small files in memory, this loop only */
     time_t date_sec;

@@ -506,3 +506,20 @@ def test_head_of_big_file_returns_at_once_without_body(start_server, root):
     assert st1 == 200 and int(h1["content-length"]) == BIG and b1 == b""
     assert st2 == 200 and int(h2["content-length"]) == SMALL and b2 == small
     assert elapsed < 0.5, f"HEAD + small GET took {elapsed:.2f}s"
+
+
+def test_aborted_download_is_logged_with_the_bytes_that_left(start_server, root):
+    # A response cut short by the client still gets its access-log line, and the byte
+    # count is what was sent, not the Content-Length that was promised.
+    write_patterned(root / "big.bin", BIG)
+    srv = start_server(root, "--send-timeout", "60")
+    with srv.connect() as s:
+        s.sendall(get_request("/big.bin"))
+        _, _, rest = recv_head(s)
+        recv_exact(s, MIB - len(rest))
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    line = wait_for(lambda: [l for l in srv.access_log().splitlines() if "/big.bin" in l],
+                    timeout=5, what="the access-log line of the aborted download")[0]
+    status, sent = line.split('"')[2].split()[:2]
+    assert status == "200"
+    assert MIB <= int(sent) < BIG, line

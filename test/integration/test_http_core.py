@@ -539,3 +539,19 @@ def test_server_keeps_serving_after_a_run_of_bad_requests(srv, core_site):
         status, _, _ = exchange_one(srv, data)
         assert 400 <= status < 600, data[:60]
     assert_still_serving(srv, core_site)
+
+
+def test_last_modified_is_never_later_than_date(start_server, tmp_path):
+    # RFC 9110 §8.8.2.1: a file stamped in the future is sent as modified "now".
+    root = tmp_path / "future"
+    root.mkdir()
+    f = root / "f.txt"
+    f.write_text("from the future\n")
+    later = time.time() + 2 * 86400
+    os.utime(f, (later, later))
+    srv = start_server(root)
+    status, headers, body = exchange_one(srv, get("/f.txt", extra="Connection: close\r\n"))
+    assert status == 200 and body == b"from the future\n"
+    last_modified = email.utils.parsedate_to_datetime(headers["last-modified"])
+    date = email.utils.parsedate_to_datetime(headers["date"])
+    assert last_modified <= date

@@ -628,3 +628,21 @@ def test_listing_shows_dotfiles_only_with_dotfiles_option(start_server, tree):
     shown = start_server(tree.root, "--dotfiles")
     body = fetch(shown, "/").body
     assert b".env" in body and b".git" in body
+
+
+@pytest.mark.parametrize("kind", ["symlink_out_of_root", "directory"])
+def test_index_that_exists_but_cannot_be_served_is_403_not_a_listing(start_server, tmp_path, kind):
+    # Only a missing index.html means "list the directory": one that is there but cannot
+    # be served must not reveal what it stands in front of.
+    root = tmp_path / "ix"
+    (root / "d").mkdir(parents=True)
+    (root / "d" / "private-name.txt").write_text("x")
+    (tmp_path / "outside.html").write_text("outside")
+    if kind == "symlink_out_of_root":
+        (root / "d" / "index.html").symlink_to(tmp_path / "outside.html")
+    else:
+        (root / "d" / "index.html").mkdir()
+    srv = start_server(root)
+    resp = fetch(srv, "/d/")
+    assert resp.status == 403
+    assert b"private-name" not in resp.body and b"outside" not in resp.body
