@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -26,34 +27,121 @@ int sl_status_for_errno(int err)
     }
 }
 
-/* Without openat2 (Linux < 5.6, or a seccomp filter that hides it), walk the path one
- * component at a time with O_NOFOLLOW: safe, at the price of refusing every symlink. */
-static int open_beneath_walk(int dirfd, const char *rel, int flags)
+/* ---- the fallback walk ---- */
+
+#define WALK_DEPTH_MAX 64 /* directories deep */
+#define WALK_LINKS_MAX 40 /* symlinks followed, as the kernel's own limit */
+
+/* The directories entered so far: dirs[0] is the root (not ours to close). ".." pops,
+ * so it is resolved here, never by the filesystem, and can never climb above dirs[0]. */
+struct walk {
+    int dirs[WALK_DEPTH_MAX];
+    int depth;
+};
+
+static void walk_release(struct walk *wk)
 {
-    char component[256];
-    int cur = dirfd;
-    const char *p = rel;
+    while (wk->depth > 0)
+        close(wk->dirs[wk->depth--]);
+}
+
+/* Replaces the unread path `rest` with "<link target>/<rest>" in buf (which may hold
+ * rest). Returns 0 or a negative errno: absolute targets are refused like
+ * RESOLVE_BENEATH refuses them. */
+static int splice_link(int linkfd, char *buf, size_t cap, const char *rest)
+{
+    char target[SL_PATH_MAX];
+    ssize_t n = readlinkat(linkfd, "", target, sizeof(target));
+    if (n < 0)
+        return -errno;
+    if ((size_t)n >= sizeof(target))
+        return -ENAMETOOLONG;
+    if (n == 0 || target[0] == '/')
+        return -EXDEV;
+    size_t rest_len = strlen(rest);
+    if ((size_t)n + 1 + rest_len + 1 > cap)
+        return -ENAMETOOLONG;
+    memmove(buf + n + 1, rest, rest_len + 1);
+    memcpy(buf, target, (size_t)n);
+    buf[n] = '/';
+    return 0;
+}
+
+/* Without openat2 (Linux < 5.6, a seccomp filter, valgrind), resolve the path one
+ * component at a time: each is opened with O_NOFOLLOW, a symlink is read and spliced
+ * into the rest of the path, and ".." pops our own stack of directories. So symlinks that
+ * stay beneath the root are followed and nothing can lead above it. Exposed for tests. */
+int sl_open_beneath_walk(int dirfd, const char *rel, int flags)
+{
+    char path[2 * SL_PATH_MAX];
+    if (strlen(rel) >= sizeof(path))
+        return -ENAMETOOLONG;
+    strcpy(path, rel);
+    struct walk wk = {.dirs = {dirfd}, .depth = 0};
+    int links = 0;
+    char *p = path;
     for (;;) {
-        const char *slash = strchr(p, '/');
-        size_t n = slash ? (size_t)(slash - p) : strlen(p);
-        if (n >= sizeof(component)) {
-            if (cur != dirfd)
-                close(cur);
-            return -ENAMETOOLONG;
+        while (*p == '/')
+            p++;
+        char *end = strchrnul(p, '/');
+        bool last = *end == '\0' || end[strspn(end, "/")] == '\0';
+        int cur = wk.dirs[wk.depth];
+        if (*p == '\0') { /* the path named a directory on the stack */
+            int fd = openat(cur, ".", flags);
+            int err = errno;
+            walk_release(&wk);
+            return fd >= 0 ? fd : -err;
         }
-        memcpy(component, p, n);
-        component[n] = '\0';
-        int f = slash ? (O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : (flags | O_NOFOLLOW);
-        int next = openat(cur, n ? component : ".", f);
-        int err = errno;
-        if (cur != dirfd)
-            close(cur);
-        if (next < 0)
+        char saved = *end;
+        *end = '\0';
+        char *rest = saved ? end + 1 : end;
+        if (strcmp(p, ".") == 0) {
+            p = rest;
+            continue;
+        }
+        if (strcmp(p, "..") == 0) {
+            if (wk.depth == 0) {
+                walk_release(&wk);
+                return -EXDEV;
+            }
+            close(wk.dirs[wk.depth--]);
+            p = rest;
+            continue;
+        }
+        int fd = openat(cur, p, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) != 0) {
+            int err = errno;
+            if (fd >= 0)
+                close(fd);
+            walk_release(&wk);
             return -err;
-        if (!slash)
-            return next;
-        cur = next;
-        p = slash + 1;
+        }
+        if (S_ISLNK(st.st_mode)) {
+            int rc = ++links > WALK_LINKS_MAX ? -ELOOP : splice_link(fd, path, sizeof(path), rest);
+            close(fd);
+            if (rc < 0) {
+                walk_release(&wk);
+                return rc;
+            }
+            p = path;
+            continue;
+        }
+        if (last) {
+            close(fd);
+            /* O_NOFOLLOW: a file swapped for a symlink since the check is refused. */
+            int out = openat(cur, p, flags | O_NOFOLLOW);
+            int err = errno;
+            walk_release(&wk);
+            return out >= 0 ? out : -err;
+        }
+        if (!S_ISDIR(st.st_mode) || wk.depth + 1 >= WALK_DEPTH_MAX) {
+            close(fd);
+            walk_release(&wk);
+            return S_ISDIR(st.st_mode) ? -ENAMETOOLONG : -ENOTDIR;
+        }
+        wk.dirs[++wk.depth] = fd;
+        p = rest;
     }
 }
 
@@ -68,7 +156,7 @@ int sl_open_beneath(int dirfd, const char *rel, int flags)
     if (fd >= 0)
         return (int)fd;
     if (errno == ENOSYS || errno == EPERM)
-        return open_beneath_walk(dirfd, rel, flags);
+        return sl_open_beneath_walk(dirfd, rel, flags);
     /* RESOLVE_BENEATH reports an escape as EXDEV; EAGAIN only with RESOLVE_CACHED. */
     return -errno;
 }

@@ -35,6 +35,10 @@ void sl_router_resolve(const struct sl_config *cfg, const struct sl_path *path,
  * returns the descriptor or -errno. Flags as for open(2). */
 int sl_open_beneath(int dirfd, const char *rel, int flags);
 
+/* The same without openat2: a component-wise walk that follows symlinks only while they
+ * stay beneath dirfd (used when the kernel or a sandbox lacks openat2; for tests). */
+int sl_open_beneath_walk(int dirfd, const char *rel, int flags);
+
 /* The status for an errno from opening a file: 404, 403 or 500. */
 int sl_status_for_errno(int err);
 
