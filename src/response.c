@@ -2,7 +2,6 @@
  * here allocates or does I/O. */
 #include "sluice/response.h"
 
-#include <stdio.h>
 
 void sl_buf_append(struct sl_buf *b, const char *s, size_t n)
 {
@@ -109,14 +108,19 @@ static const char *error_explanation(int status)
     }
 }
 
+static void put_status_title(struct sl_buf *b, int status)
+{
+    sl_buf_put_u64(b, (uint64_t)status);
+    sl_buf_puts(b, " ");
+    sl_buf_puts(b, sl_status_reason(status));
+}
+
 void sl_error_page(struct sl_buf *b, int status)
 {
-    char title[64];
-    snprintf(title, sizeof(title), "%d %s", status, sl_status_reason(status));
     sl_buf_puts(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>");
-    sl_buf_puts(b, title);
+    put_status_title(b, status);
     sl_buf_puts(b, "</title></head>\n<body><h1>");
-    sl_buf_puts(b, title);
+    put_status_title(b, status);
     sl_buf_puts(b, "</h1><p>");
     sl_buf_puts(b, error_explanation(status));
     sl_buf_puts(b, "</p><hr><p>" SL_SERVER_NAME "</p></body></html>\n");
