@@ -38,7 +38,7 @@ import time
 
 import pytest
 
-from conftest import wait_for
+from conftest import wait_for, skip_under_valgrind
 
 WINDOW = 20.0
 SMALL_CLIENTS = 200
@@ -371,6 +371,7 @@ class Load:
                 await proc.wait()
 
 
+@skip_under_valgrind
 def test_server_stays_correct_and_bounded_under_load_with_faults(start_server, load_root):
     root, files = load_root
     srv = start_server(root, "--head-timeout", str(HEAD_TIMEOUT), threads=2)

@@ -13,7 +13,7 @@ import resource
 
 import pytest
 
-from conftest import wait_for
+from conftest import wait_for, skip_under_valgrind
 
 CLIENTS = 1000
 FILES = 1000
@@ -121,6 +121,7 @@ async def run_clients(srv, files, baseline_fds):
     return served, problems, peak_fds
 
 
+@skip_under_valgrind
 def test_four_loops_serve_a_thousand_concurrent_keepalive_clients_correctly(
         start_server, files_root, enough_descriptors):
     root, files = files_root
