@@ -38,7 +38,7 @@ import time
 
 import pytest
 
-from conftest import wait_for, skip_under_valgrind
+from conftest import settled_fd_count, skip_under_valgrind, wait_for
 
 WINDOW = 20.0
 SMALL_CLIENTS = 200
@@ -76,19 +76,6 @@ def load_root(tmp_path):
     for path, data in files.items():
         (root / path.lstrip("/")).write_bytes(data)
     return root, files
-
-
-def settled_fd_count(srv):
-    """The server's descriptor count once it has stopped changing: the loops open their
-    own descriptors after the start-up banner is printed."""
-    samples = []
-
-    def settled():
-        samples.append(srv.fd_count())
-        return len(samples) >= 5 and len(set(samples[-5:])) == 1
-
-    wait_for(settled, timeout=10, interval=0.1, what="the server's descriptors to settle")
-    return samples[-1]
 
 
 async def read_head(reader):

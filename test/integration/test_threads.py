@@ -13,7 +13,7 @@ import resource
 
 import pytest
 
-from conftest import wait_for, skip_under_valgrind
+from conftest import settled_fd_count, skip_under_valgrind, wait_for
 
 CLIENTS = 1000
 FILES = 1000
@@ -46,19 +46,6 @@ def enough_descriptors():
         resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
     yield
     resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
-
-
-def settled_fd_count(srv):
-    """The server's descriptor count once it has stopped changing: the loops open their
-    own descriptors after the start-up banner is printed."""
-    samples = []
-
-    def settled():
-        samples.append(srv.fd_count())
-        return len(samples) >= 5 and len(set(samples[-5:])) == 1
-
-    wait_for(settled, timeout=10, interval=0.1, what="the server's descriptors to settle")
-    return samples[-1]
 
 
 async def read_response(reader):
