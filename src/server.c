@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,8 +54,17 @@ static int resolve_bind(const char *addr, int port, struct sockaddr_storage *ss,
     return 0;
 }
 
-static int open_listener(const struct sockaddr_storage *ss, socklen_t len, char *err, size_t errlen,
-                         const char *addr)
+static int port_in(const struct sockaddr_storage *ss)
+{
+    return ntohs(ss->ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)ss)->sin6_port
+                                           : ((const struct sockaddr_in *)ss)->sin_port);
+}
+
+/* A bound socket, or -1 with err set. `join_group` sets SO_REUSEPORT: one listening
+ * socket per loop on the same port, so the kernel spreads connections and nothing is
+ * shared or locked between threads. */
+static int bind_socket(const struct sockaddr_storage *ss, socklen_t len, bool join_group,
+                       const char *addr, char *err, size_t errlen)
 {
     int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
@@ -63,24 +73,45 @@ static int open_listener(const struct sockaddr_storage *ss, socklen_t len, char 
     }
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    /* One listening socket per loop on the same port: the kernel spreads connections,
-     * and nothing is shared or locked between threads. */
-    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-    if (bind(fd, (const struct sockaddr *)ss, len) != 0) {
-        int e = errno;
-        int port = ntohs(ss->ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)ss)->sin6_port
-                                                   : ((const struct sockaddr_in *)ss)->sin_port);
-        if (e == EADDRINUSE)
-            snprintf(err, errlen, "port %d on %s is already in use (try another --port)", port,
-                     addr);
-        else if (e == EACCES)
-            snprintf(err, errlen, "not allowed to bind port %d on %s (ports below 1024 need root)",
-                     port, addr);
-        else
-            snprintf(err, errlen, "cannot bind %s port %d: %s", addr, port, strerror(e));
-        close(fd);
+    if (join_group)
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+    if (bind(fd, (const struct sockaddr *)ss, len) == 0)
+        return fd;
+    int e = errno;
+    int port = port_in(ss);
+    if (e == EADDRINUSE)
+        snprintf(err, errlen, "port %d on %s is already in use (try another --port)", port, addr);
+    else if (e == EACCES)
+        snprintf(err, errlen, "not allowed to bind port %d on %s (ports below 1024 need root)",
+                 port, addr);
+    else
+        snprintf(err, errlen, "cannot bind %s port %d: %s", addr, port, strerror(e));
+    close(fd);
+    return -1;
+}
+
+/* SO_REUSEPORT would also let a second sluice started by the same user (or any program
+ * of that user that sets it) join our port silently, and the kernel would then split
+ * connections between two servers, perhaps with two different roots. A socket without
+ * SO_REUSEPORT cannot join a group, so binding one first tells whether anything listens
+ * there already. It is closed before our own group binds; a program that grabs the port
+ * in between, with SO_REUSEPORT, is the only case left. */
+static int check_port_free(const struct sockaddr_storage *ss, socklen_t len, const char *addr,
+                           char *err, size_t errlen)
+{
+    int fd = bind_socket(ss, len, false, addr, err, errlen);
+    if (fd < 0)
         return -1;
-    }
+    close(fd);
+    return 0;
+}
+
+static int open_listener(const struct sockaddr_storage *ss, socklen_t len, char *err, size_t errlen,
+                         const char *addr)
+{
+    int fd = bind_socket(ss, len, true, addr, err, errlen);
+    if (fd < 0)
+        return -1;
     if (listen(fd, SOMAXCONN) != 0) {
         snprintf(err, errlen, "cannot listen on %s: %s", addr, strerror(errno));
         close(fd);
@@ -108,6 +139,8 @@ int sl_listen(const char *addr, int port, unsigned count, int *fds, int *family,
     if (resolve_bind(addr, port, &ss, &len, err, errlen) != 0)
         return -1;
     *family = ss.ss_family;
+    if (port != 0 && check_port_free(&ss, len, addr, err, errlen) != 0)
+        return -1;
     for (unsigned i = 0; i < count; i++) {
         fds[i] = open_listener(&ss, len, err, errlen, addr);
         if (fds[i] < 0) {

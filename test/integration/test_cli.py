@@ -217,6 +217,35 @@ def test_port_already_in_use_is_an_error(root):
     assert str(port) in result.stderr
 
 
+def test_port_of_a_running_sluice_is_in_use_and_the_first_keeps_every_connection(
+        start_server, root):
+    """Each loop listens with SO_REUSEPORT, which would let a second sluice join the
+    port silently and take a share of its connections."""
+    first = start_server(root)
+    result = run("-b", "127.0.0.1", "-p", first.port, root)
+    assert_one_line_error(result)
+    assert "already in use" in result.stderr and str(first.port) in result.stderr
+    for _ in range(20):
+        conn = first.http()
+        try:
+            conn.request("GET", "/")
+            assert conn.getresponse().status in (200, 403)
+        finally:
+            conn.close()
+    assert first.alive()
+
+
+def test_port_held_by_another_reuseport_listener_is_in_use(root):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        holder.bind(("127.0.0.1", 0))
+        holder.listen(1)
+        port = holder.getsockname()[1]
+        result = run("-b", "127.0.0.1", "-p", port, root)
+    assert_one_line_error(result)
+    assert str(port) in result.stderr
+
+
 @pytest.fixture
 def nobody_dirs():
     """(readable root, unreadable root) that user 65534 can reach, under a fresh directory
