@@ -14,6 +14,7 @@ takes ~32 s and dominates; the rest of the file takes ~15 s.
 import fcntl
 import hashlib
 import os
+import shutil
 import signal
 import socket
 import struct
@@ -256,6 +257,54 @@ def test_stalled_reader_does_not_spin_blocks_no_one_and_resumes_byte_exact(
         got = len(rest) + recv_exact(stalled, BIG - len(rest), body_digest)
         assert got == BIG
         assert body_digest.hexdigest() == digest
+    assert srv.alive()
+
+
+def server_side_tcp_info(srv, client):
+    """`ss -ti` fields of the server's end of client's connection, e.g. {"notsent": n}."""
+    client_port = client.getsockname()[1]
+    out = subprocess.run(["ss", "-tinH", "state", "established",
+                          f"( sport = :{srv.port} and dport = :{client_port} )"],
+                         capture_output=True, text=True, check=True).stdout
+    fields = {}
+    for word in out.split():
+        name, _, value = word.partition(":")
+        if value.isdigit():
+            fields[name] = int(value)
+    return fields if out.strip() else None
+
+
+def test_stalled_reader_pins_little_unsent_data_in_the_kernel(start_server, root):
+    """TCP_NOTSENT_LOWAT (64 KiB, set on the listening socket and inherited): a client
+    that stops reading holds at most ~64 KiB plus one segment of not-yet-sent file data
+    in the server's socket, not a send buffer's worth: without the option this queue
+    reaches ~4 MiB (tcp_wmem's maximum). The download then completes byte-exact."""
+    if shutil.which("ss") is None:
+        pytest.skip("ss (iproute2) is not installed")
+    write_patterned(root / "big.bin", BIG)
+    srv = start_server(root)
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as stalled:
+        stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 << 10)
+        stalled.settimeout(10)
+        stalled.connect((srv.host, srv.port))
+        stalled.sendall(get_request("/big.bin"))
+        # The window closes once the small receive buffer is full; from then on what
+        # the server writes is queued in its socket as not-yet-sent data, until the
+        # server stops writing and the queue stops growing.
+        samples = []
+
+        def queue_settled():
+            info = server_side_tcp_info(srv, stalled) or {}
+            samples.append(info.get("notsent", 0))
+            return samples[-1] > 0 and len(samples) >= 5 and len(set(samples[-5:])) == 1
+
+        wait_for(queue_settled, 10, interval=0.05,
+                 what="the server's unsent queue to stop growing")
+        notsent = max(samples)
+        assert notsent <= 192 << 10, f"{notsent} bytes of unsent data queued"
+        status, headers, rest = recv_head(stalled)
+        assert status == 200 and int(headers["content-length"]) == BIG
+        assert len(rest) + recv_exact(stalled, BIG - len(rest)) == BIG
     assert srv.alive()
 
 
