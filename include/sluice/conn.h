@@ -60,6 +60,7 @@ struct sl_exchange {
     uint64_t body_bytes; /* bytes after the head, for the access log */
     uint64_t head_len;   /* bytes of the response head */
     uint64_t sent;
+    unsigned mss; /* the socket's segment size, asked once per large body; 0: not yet */
 
     char out[SL_OUT_MAX];
     char in[SL_HEAD_MAX];
