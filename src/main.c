@@ -116,8 +116,20 @@ static void print_interface_urls(int family, int port)
     freeifaddrs(list);
 }
 
-static void announce(const struct sl_config *cfg, int family, int port, unsigned threads)
+struct banner {
+    const struct sl_config *cfg;
+    int family;
+    int port;
+};
+
+/* Printed once the server is ready: tests and scripts may treat the banner as "up",
+ * with every descriptor the loops need already open and signals handled. */
+static void announce(void *arg)
 {
+    const struct banner *banner = arg;
+    const struct sl_config *cfg = banner->cfg;
+    int family = banner->family, port = banner->port;
+    unsigned threads = cfg->threads;
     printf("sluice: serving %s on\n", cfg->root);
     const char *b = cfg->bind;
     if (strcmp(b, "0.0.0.0") == 0 || strcmp(b, "::") == 0 || strcmp(b, "[::]") == 0) {
@@ -186,8 +198,8 @@ int main(int argc, char **argv)
         return die("%s%s", err, "");
     if (drop_privileges(&cfg) != 0)
         return 1;
-    announce(&cfg, family, port, cfg.threads);
-    rc = sl_server_run(&cfg, fds, cfg.threads);
+    struct banner banner = {.cfg = &cfg, .family = family, .port = port};
+    rc = sl_server_run(&cfg, fds, cfg.threads, announce, &banner);
     if (cfg.log_fd > STDOUT_FILENO)
         close(cfg.log_fd);
     close(cfg.root_fd);

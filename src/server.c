@@ -427,7 +427,8 @@ static void on_worker_done(uv_async_t *a)
     uv_close((uv_handle_t *)&ctl->worker_done, NULL);
 }
 
-int sl_server_run(const struct sl_config *cfg, const int *fds, unsigned count)
+int sl_server_run(const struct sl_config *cfg, const int *fds, unsigned count, sl_ready_fn *ready,
+                  void *ready_arg)
 {
     /* A client that hangs up mid-response would otherwise kill the process with the
      * first EPIPE (send uses MSG_NOSIGNAL, but sendfile has no such flag). */
@@ -455,6 +456,7 @@ int sl_server_run(const struct sl_config *cfg, const int *fds, unsigned count)
     uv_signal_init(&ctl.loop, &ctl.sigterm);
     uv_signal_start(&ctl.sigint, on_signal, SIGINT);
     uv_signal_start(&ctl.sigterm, on_signal, SIGTERM);
+    ready(ready_arg);
     for (unsigned i = 0; i < count; i++) {
         if (uv_thread_create(&workers[i].thread, worker_run, &workers[i]) != 0) {
             fprintf(stderr, "sluice: cannot start thread %u\n", i);

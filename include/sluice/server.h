@@ -82,8 +82,13 @@ struct sl_worker {
 int sl_listen(const char *addr, int port, unsigned count, int *fds, int *family, int *bound_port,
               char *err, size_t errlen);
 
+/* Called once, when every loop is set up (its descriptors open) and SIGINT/SIGTERM are
+ * handled, just before the loops start: the moment to tell the user the server is up. */
+typedef void sl_ready_fn(void *arg);
+
 /* Runs one worker per listening socket until SIGINT/SIGTERM, then drains and returns 0. */
-int sl_server_run(const struct sl_config *cfg, const int *fds, unsigned count);
+int sl_server_run(const struct sl_config *cfg, const int *fds, unsigned count, sl_ready_fn *ready,
+                  void *ready_arg);
 
 /* A connection's memory is gone: frees its slot (accepting resumes if the cap had
  * stopped it) and finishes a graceful stop when it was the last. */

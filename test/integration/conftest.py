@@ -53,19 +53,6 @@ def wait_for(predicate, timeout=10.0, interval=0.01, what="condition"):
         time.sleep(interval)
 
 
-def settled_fd_count(srv):
-    """The server's descriptor count once it has stopped changing: the loops open their
-    own descriptors after the start-up banner is printed."""
-    samples = []
-
-    def settled():
-        samples.append(srv.fd_count())
-        return len(samples) >= 5 and len(set(samples[-5:])) == 1
-
-    wait_for(settled, timeout=10, interval=0.1, what="the server's descriptors to settle")
-    return samples[-1]
-
-
 class Server:
     """One running sluice process."""
 

@@ -383,6 +383,16 @@ def test_signal_makes_idle_server_exit_0_promptly(start_server, root, sig):
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_signal_sent_the_moment_the_banner_appears_is_a_clean_stop(launched, root, sig):
+    """The banner means "up": signals are handled (and every loop's descriptors open)
+    before it is printed. Printed earlier, a signal in between killed the process with
+    the default action (exit status -15/-2, nothing closed gracefully)."""
+    for _ in range(10):
+        code, _, err = launched("-p", "0", "--threads", "8", root).stop(sig)
+        assert code == 0, err
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_signal_exits_promptly_with_an_idle_keep_alive_connection_open(start_server, root, sig):
     srv = start_server(root)
     conn = srv.http()

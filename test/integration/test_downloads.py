@@ -141,8 +141,7 @@ def server_fds(srv):
 
 def settled_fd_baseline(srv):
     """The server's descriptor count at rest after one warm-up request: its sockets are
-    back to the listening ones it had at start-up and the served file is closed. (The
-    count right after start-up is no baseline: worker loops open theirs concurrently.)"""
+    back to the listening ones it had at start-up and the served file is closed."""
     listeners = sorted(f for f in server_fds(srv) if f.startswith("socket:"))
     status, _, body = http_get(srv, "/small.bin")
     assert status == 200 and len(body) == SMALL

@@ -38,7 +38,7 @@ import time
 
 import pytest
 
-from conftest import settled_fd_count, skip_under_valgrind, wait_for
+from conftest import skip_under_valgrind, wait_for
 
 WINDOW = 20.0
 SMALL_CLIENTS = 200
@@ -362,7 +362,7 @@ class Load:
 def test_server_stays_correct_and_bounded_under_load_with_faults(start_server, load_root):
     root, files = load_root
     srv = start_server(root, "--head-timeout", str(HEAD_TIMEOUT), threads=2)
-    baseline = settled_fd_count(srv)
+    baseline = srv.fd_count()
     load = Load(srv, files)
     started = time.monotonic()
     asyncio.run(load.run())

@@ -13,7 +13,7 @@ import resource
 
 import pytest
 
-from conftest import settled_fd_count, skip_under_valgrind, wait_for
+from conftest import skip_under_valgrind, wait_for
 
 CLIENTS = 1000
 FILES = 1000
@@ -113,7 +113,7 @@ def test_four_loops_serve_a_thousand_concurrent_keepalive_clients_correctly(
         start_server, files_root, enough_descriptors):
     root, files = files_root
     srv = start_server(root, threads=4)
-    baseline = settled_fd_count(srv)
+    baseline = srv.fd_count()
     served, problems, peak_fds = asyncio.run(run_clients(srv, files, baseline))
     print(f"{CLIENTS} clients, {served} responses; server descriptors {baseline} -> "
           f"{peak_fds} -> back")
