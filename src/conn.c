@@ -534,7 +534,10 @@ static enum send_result send_some(struct sl_conn *c, struct sl_exchange *ex)
         if (n < 0)
             return errno == EAGAIN ? SEND_AGAIN : SEND_FAILED;
         ex->sent += (uint64_t)n;
-        if ((size_t)n >= budget)
+        /* Less than half a chunk of budget left ends the turn: a sendfile call rounded
+         * down to a whole segment falls a little short of the budget and must not be
+         * followed by a second one. */
+        if ((size_t)n + SENDFILE_CHUNK / 2 > budget)
             return ex->seg < ex->nsegs ? SEND_AGAIN : SEND_DONE;
         budget -= (size_t)n;
     }
