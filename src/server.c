@@ -427,6 +427,24 @@ static void on_worker_done(uv_async_t *a)
     uv_close((uv_handle_t *)&ctl->worker_done, NULL);
 }
 
+/* The main thread's loop: SIGINT/SIGTERM, and the workers' "I am done" wake-up. */
+static int control_init(struct control *ctl)
+{
+    int rc = uv_loop_init(&ctl->loop);
+    if (rc != 0)
+        return rc;
+    ctl->loop.data = ctl;
+    if ((rc = uv_async_init(&ctl->loop, &ctl->worker_done, on_worker_done)) != 0)
+        return rc;
+    for (unsigned i = 0; i < ctl->count; i++)
+        ctl->workers[i].done = &ctl->worker_done;
+    if ((rc = uv_signal_init(&ctl->loop, &ctl->sigint)) != 0 ||
+        (rc = uv_signal_init(&ctl->loop, &ctl->sigterm)) != 0 ||
+        (rc = uv_signal_start(&ctl->sigint, on_signal, SIGINT)) != 0)
+        return rc;
+    return uv_signal_start(&ctl->sigterm, on_signal, SIGTERM);
+}
+
 int sl_server_run(const struct sl_config *cfg, const int *fds, unsigned count, sl_ready_fn *ready,
                   void *ready_arg)
 {
@@ -447,22 +465,18 @@ int sl_server_run(const struct sl_config *cfg, const int *fds, unsigned count, s
         }
     }
     struct control ctl = {.workers = workers, .count = count};
-    uv_loop_init(&ctl.loop);
-    ctl.loop.data = &ctl;
-    uv_async_init(&ctl.loop, &ctl.worker_done, on_worker_done);
-    for (unsigned i = 0; i < count; i++)
-        workers[i].done = &ctl.worker_done;
-    uv_signal_init(&ctl.loop, &ctl.sigint);
-    uv_signal_init(&ctl.loop, &ctl.sigterm);
-    uv_signal_start(&ctl.sigint, on_signal, SIGINT);
-    uv_signal_start(&ctl.sigterm, on_signal, SIGTERM);
-    ready(ready_arg);
+    int rc = control_init(&ctl);
+    if (rc != 0) {
+        fprintf(stderr, "sluice: cannot set up signal handling: %s\n", uv_strerror(rc));
+        exit(1);
+    }
     for (unsigned i = 0; i < count; i++) {
         if (uv_thread_create(&workers[i].thread, worker_run, &workers[i]) != 0) {
             fprintf(stderr, "sluice: cannot start thread %u\n", i);
             exit(1);
         }
     }
+    ready(ready_arg); /* every loop is set up, signals are handled, nothing failed */
     uv_run(&ctl.loop, UV_RUN_DEFAULT);
     for (unsigned i = 0; i < count; i++)
         uv_thread_join(&workers[i].thread);

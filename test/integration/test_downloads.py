@@ -297,8 +297,13 @@ def test_stalled_reader_pins_little_unsent_data_in_the_kernel(start_server, root
             samples.append(info.get("notsent", 0))
             return samples[-1] > 0 and len(samples) >= 5 and len(set(samples[-5:])) == 1
 
-        wait_for(queue_settled, 10, interval=0.05,
-                 what="the server's unsent queue to stop growing")
+        try:
+            wait_for(queue_settled, 10, interval=0.05,
+                     what="the server's unsent queue to stop growing")
+        except AssertionError:
+            if not any(samples):  # ss prints notsent only when non-zero and supported
+                pytest.skip("ss reports no notsent bytes on this kernel")
+            raise
         notsent = max(samples)
         assert notsent <= 192 << 10, f"{notsent} bytes of unsent data queued"
         status, headers, rest = recv_head(stalled)
