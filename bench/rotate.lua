@@ -15,9 +15,6 @@ request = function()
   return reqs[i]
 end
 
-done = function(s, latency, requests)
-  io.write(string.format(
-    "BENCH requests=%d bytes=%d duration_us=%d connect=%d read=%d write=%d status=%d timeout=%d\n",
-    s.requests, s.bytes, s.duration, s.errors.connect, s.errors.read,
-    s.errors.write, s.errors.status, s.errors.timeout))
-end
+-- The summary line comes from report.lua, which sits beside this script (wrk runs one
+-- script, so it is loaded from here).
+dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "report.lua")

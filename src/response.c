@@ -2,7 +2,6 @@
  * here allocates or does I/O. */
 #include "sluice/response.h"
 
-
 void sl_buf_append(struct sl_buf *b, const char *s, size_t n)
 {
     if (b->overflow || n > b->cap - b->len) {

@@ -82,8 +82,9 @@ struct sl_worker {
 int sl_listen(const char *addr, int port, unsigned count, int *fds, int *family, int *bound_port,
               char *err, size_t errlen);
 
-/* Called once, when every loop is set up (its descriptors open) and SIGINT/SIGTERM are
- * handled, just before the loops start: the moment to tell the user the server is up. */
+/* Called once, when every loop is set up (its descriptors open), SIGINT/SIGTERM are
+ * handled and the loop threads have started: the moment to tell the user the server is
+ * up. Not called when any of that failed. */
 typedef void sl_ready_fn(void *arg);
 
 /* Runs one worker per listening socket until SIGINT/SIGTERM, then drains and returns 0. */

@@ -280,7 +280,7 @@ def test_stalled_reader_pins_little_unsent_data_in_the_kernel(start_server, root
     reaches ~4 MiB (tcp_wmem's maximum). The download then completes byte-exact."""
     if shutil.which("ss") is None:
         pytest.skip("ss (iproute2) is not installed")
-    write_patterned(root / "big.bin", BIG)
+    digest = write_patterned(root / "big.bin", BIG)
     srv = start_server(root)
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as stalled:
         stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 << 10)
@@ -308,7 +308,9 @@ def test_stalled_reader_pins_little_unsent_data_in_the_kernel(start_server, root
         assert notsent <= 192 << 10, f"{notsent} bytes of unsent data queued"
         status, headers, rest = recv_head(stalled)
         assert status == 200 and int(headers["content-length"]) == BIG
-        assert len(rest) + recv_exact(stalled, BIG - len(rest)) == BIG
+        body_digest = hashlib.sha256(rest)
+        assert len(rest) + recv_exact(stalled, BIG - len(rest), body_digest) == BIG
+        assert body_digest.hexdigest() == digest
     assert srv.alive()
 
 
