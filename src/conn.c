@@ -3,150 +3,87 @@
  *   IDLE --bytes--> READING --head complete--> SENDING --done--> READING (pipelined
  *   bytes buffered) | IDLE (keep-alive) | LINGERING (closing) --EOF/deadline--> CLOSED
  *
- * Every exit goes through conn_close(); memory is freed only in on_closed(). */
+ * Every exit goes through sl_conn_close(); memory is freed only in on_closed(). */
 #include "sluice/conn.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "sluice/serve.h"
-
-/* One sendfile(2) call moves at most this much. Measured on loopback with a 1 GiB file
- * (bench/, scenario c): 256 KiB calls gave ~2x the throughput of calls as large as the
- * socket buffer allows (1 GiB asked), which fill it in one go and then wait for it to
- * drain; lighttpd uses the same size. */
+/* One sendfile(2) call moves at most this much: calls as large as the socket buffer
+ * allows fill it in one go and then wait for it to drain, and measured far slower on
+ * loopback (bench/RESULTS.md, scenario c); lighttpd uses the same size. */
 #define SENDFILE_CHUNK (256u << 10)
 /* Bytes moved per writable event before the other ready connections get their turn:
- * one sendfile chunk. With four downloads at once (bench/, scenario c) taking turns
- * chunk by chunk gave ~10% more throughput than 4 MiB per turn, and it keeps one fast
- * reader from holding the loop. */
+ * one sendfile chunk. Taking turns chunk by chunk keeps one fast reader from holding the
+ * loop, and measured faster with four downloads at once (bench/RESULTS.md, scenario c). */
 #define SEND_BUDGET SENDFILE_CHUNK
-/* Idle exchanges kept per worker for reuse: ~24 KiB each. */
-#define POOL_KEEP 64
 
 static void on_poll(uv_poll_t *handle, int status, int events);
 static void conn_log(struct sl_conn *c, struct sl_exchange *ex);
 static void conn_read(struct sl_conn *c);
 static bool conn_send(struct sl_conn *c);
 
-static struct sl_worker *worker_of(struct sl_conn *c)
+static struct sl_conn_set *set_of(struct sl_conn *c)
 {
     return c->poll.loop->data;
 }
 
-/* ---- deadline lists ---- */
-
-static void list_unlink(struct sl_worker *w, struct sl_conn *c)
+static struct sl_conn *conn_of(struct sl_link *l)
 {
-    if (c->list == SL_LIST_NONE)
-        return;
-    struct sl_list *l = &w->lists[c->list];
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        l->head = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    else
-        l->tail = c->prev;
-    c->prev = c->next = NULL;
-    c->list = SL_LIST_NONE;
+    return l ? sl_container_of(l, struct sl_conn, link) : NULL;
 }
+
+/* ---- deadline lists ---- */
 
 /* Puts c at the tail of list `id` with a fresh deadline (also used to push a sending
  * connection's deadline forward when it makes progress). */
-static void list_enter(struct sl_worker *w, struct sl_conn *c, enum sl_list_id id)
+static void list_enter(struct sl_conn_set *set, struct sl_conn *c, enum sl_list_id id)
 {
-    list_unlink(w, c);
-    struct sl_list *l = &w->lists[id];
-    c->deadline = uv_now(&w->loop) + w->timeout_ms[id];
-    c->list = (uint8_t)id;
-    c->prev = l->tail;
-    c->next = NULL;
-    if (l->tail)
-        l->tail->next = c;
-    else
-        l->head = c;
-    l->tail = c;
+    sl_list_remove(&c->link);
+    c->deadline = uv_now(set->loop) + set->timeout_ms[id];
+    sl_list_push_back(&set->lists[id], &c->link);
 }
 
-/* ---- exchanges ---- */
+/* ---- the set ---- */
 
-void sl_exchange_init(struct sl_exchange *ex)
+void sl_conn_set_init(struct sl_conn_set *set, uv_loop_t *loop, const struct sl_config *cfg,
+                      struct sl_cache *cache, struct sl_log *log, uint64_t seed,
+                      sl_conn_gone_fn *gone, void *gone_arg)
 {
-    ex->in_len = 0;
-    ex->in_off = 0;
-    ex->file_fd = -1;
-    ex->file_borrowed = false;
-    ex->heap = NULL;
-    ex->pinned = NULL;
-    ex->overflow = false;
-    sl_request_init(&ex->parser, &ex->req);
+    memset(set, 0, sizeof(*set));
+    set->loop = loop;
+    loop->data = set;
+    sl_responder_init(&set->responder, cfg, cache, seed);
+    set->log = log;
+    for (int id = 0; id < SL_LIST_COUNT; id++)
+        sl_list_init(&set->lists[id]);
+    set->timeout_ms[SL_LIST_HEAD] = (uint64_t)cfg->head_timeout_s * 1000;
+    set->timeout_ms[SL_LIST_IDLE] = (uint64_t)cfg->idle_timeout_s * 1000;
+    set->timeout_ms[SL_LIST_SEND] = (uint64_t)cfg->send_timeout_s * 1000;
+    set->timeout_ms[SL_LIST_LINGER] = SL_LINGER_MS;
+    set->gone = gone;
+    set->gone_arg = gone_arg;
 }
 
-static struct sl_exchange *exchange_get(struct sl_worker *w)
+void sl_conn_set_free(struct sl_conn_set *set)
 {
-    struct sl_exchange *ex = w->free_exchanges;
-    if (ex) {
-        w->free_exchanges = ex->next_free;
-        w->free_count--;
-    } else {
-        ex = malloc(sizeof(*ex));
-        if (!ex)
-            return NULL;
+    sl_exchange_pool_free(&set->pool);
+}
+
+/* Gives the exchange back to the pool (ending its response). */
+static void conn_release_exchange(struct sl_conn_set *set, struct sl_conn *c)
+{
+    if (c->ex) {
+        sl_exchange_put(&set->pool, set->responder.cache, c->ex);
+        c->ex = NULL;
     }
-    sl_exchange_init(ex);
-    w->exchanges_live++;
-    return ex;
-}
-
-void sl_exchange_drop_file(struct sl_exchange *ex)
-{
-    if (ex->file_fd >= 0 && !ex->file_borrowed)
-        close(ex->file_fd);
-    ex->file_fd = -1;
-    ex->file_borrowed = false;
-}
-
-/* Ends the response part of an exchange: its file, cache entry and generated body. */
-static void exchange_end_response(struct sl_worker *w, struct sl_exchange *ex)
-{
-    sl_exchange_drop_file(ex);
-    if (ex->pinned) {
-        sl_cache_release(&w->cache, ex->pinned);
-        ex->pinned = NULL;
-    }
-    free(ex->heap);
-    ex->heap = NULL;
-}
-
-static void exchange_put(struct sl_worker *w, struct sl_exchange *ex)
-{
-    exchange_end_response(w, ex);
-    w->exchanges_live--;
-    if (w->free_count >= POOL_KEEP) {
-        free(ex);
-        return;
-    }
-    ex->next_free = w->free_exchanges;
-    w->free_exchanges = ex;
-    w->free_count++;
-}
-
-void sl_exchange_pool_free(struct sl_worker *w)
-{
-    while (w->free_exchanges) {
-        struct sl_exchange *ex = w->free_exchanges;
-        w->free_exchanges = ex->next_free;
-        free(ex);
-    }
-    w->free_count = 0;
 }
 
 /* ---- poll interest ---- */
@@ -169,27 +106,25 @@ static void conn_watch(struct sl_conn *c, int events)
 static void on_closed(uv_handle_t *handle)
 {
     struct sl_conn *c = (struct sl_conn *)handle;
-    struct sl_worker *w = worker_of(c);
+    struct sl_conn_set *set = set_of(c);
     close(c->fd);
     free(c);
-    sl_worker_conn_gone(w);
+    set->count--;
+    set->gone(set->gone_arg);
 }
 
 void sl_conn_close(struct sl_conn *c)
 {
     if (c->state == SL_CONN_CLOSED)
         return;
-    struct sl_worker *w = worker_of(c);
+    struct sl_conn_set *set = set_of(c);
     /* A response cut short (client gone, stalled, forced shutdown) is logged too, with
      * the body bytes that actually left. */
     if (c->state == SL_CONN_SENDING && c->ex)
         conn_log(c, c->ex);
     c->state = SL_CONN_CLOSED;
-    list_unlink(w, c);
-    if (c->ex) {
-        exchange_put(w, c->ex);
-        c->ex = NULL;
-    }
+    sl_list_remove(&c->link);
+    conn_release_exchange(set, c);
     uv_close((uv_handle_t *)&c->poll, on_closed);
 }
 
@@ -199,17 +134,14 @@ void sl_conn_close(struct sl_conn *c)
  * destroy the response before the client has read it (nginx's lingering close). */
 static void conn_linger(struct sl_conn *c)
 {
-    struct sl_worker *w = worker_of(c);
-    if (c->ex) {
-        exchange_put(w, c->ex);
-        c->ex = NULL;
-    }
+    struct sl_conn_set *set = set_of(c);
+    conn_release_exchange(set, c);
     if (shutdown(c->fd, SHUT_WR) != 0) {
         sl_conn_close(c);
         return;
     }
     c->state = SL_CONN_LINGERING;
-    list_enter(w, c, SL_LIST_LINGER);
+    list_enter(set, c, SL_LIST_LINGER);
     conn_watch(c, UV_READABLE);
 }
 
@@ -229,14 +161,14 @@ static void linger_drain(struct sl_conn *c)
 
 /* ---- start ---- */
 
-int sl_conn_start(struct sl_worker *w, int fd, const struct sockaddr *peer)
+int sl_conn_start(struct sl_conn_set *set, int fd, const struct sockaddr *peer)
 {
     struct sl_conn *c = calloc(1, sizeof(*c));
     if (!c) {
         close(fd);
         return -ENOMEM;
     }
-    int rc = uv_poll_init_socket(&w->loop, &c->poll, fd);
+    int rc = uv_poll_init_socket(set->loop, &c->poll, fd);
     if (rc != 0) {
         free(c);
         close(fd);
@@ -244,16 +176,15 @@ int sl_conn_start(struct sl_worker *w, int fd, const struct sockaddr *peer)
     }
     /* TCP_NODELAY and TCP_NOTSENT_LOWAT come from the listening socket (server.c). */
     c->fd = fd;
-    c->list = SL_LIST_NONE;
     c->peer_family = (uint8_t)peer->sa_family;
     if (peer->sa_family == AF_INET)
         memcpy(c->peer, &((const struct sockaddr_in *)peer)->sin_addr, 4);
     else if (peer->sa_family == AF_INET6)
         memcpy(c->peer, &((const struct sockaddr_in6 *)peer)->sin6_addr, 16);
-    w->conns++;
+    set->count++;
     /* A new connection must deliver its request head within --head-timeout. */
     c->state = SL_CONN_READING;
-    list_enter(w, c, SL_LIST_HEAD);
+    list_enter(set, c, SL_LIST_HEAD);
     conn_watch(c, UV_READABLE);
     return 0;
 }
@@ -263,14 +194,15 @@ int sl_conn_start(struct sl_worker *w, int fd, const struct sockaddr *peer)
 /* Body bytes (after the head) that have left so far. */
 static uint64_t body_sent(const struct sl_exchange *ex)
 {
-    uint64_t body = ex->sent > ex->head_len ? ex->sent - ex->head_len : 0;
-    return body < ex->body_bytes ? body : ex->body_bytes;
+    uint64_t head = ex->plan.head_len;
+    uint64_t body = ex->sent > head ? ex->sent - head : 0;
+    return body < ex->plan.body_bytes ? body : ex->plan.body_bytes;
 }
 
 static void conn_log(struct sl_conn *c, struct sl_exchange *ex)
 {
-    struct sl_worker *w = worker_of(c);
-    if (w->log.fd < 0)
+    struct sl_conn_set *set = set_of(c);
+    if (set->log->fd < 0)
         return;
     char peer[INET6_ADDRSTRLEN] = "-";
     if (c->peer_family == AF_INET || c->peer_family == AF_INET6)
@@ -282,35 +214,28 @@ static void conn_log(struct sl_conn *c, struct sl_exchange *ex)
         .target = ex->req.target,
         .http_major = ex->req.http_major,
         .http_minor = ex->req.http_minor,
-        .status = ex->status,
+        .status = ex->plan.status,
         .bytes = body_sent(ex),
         .referer = ex->req.referer,
         .user_agent = ex->req.user_agent,
     };
-    sl_log_request(&w->log, time(NULL), &e);
+    sl_log_request(set->log, time(NULL), &e);
 }
 
 /* ---- requests ---- */
 
-/* Parses buffered bytes from in_len - fresh onwards. Returns true when a response
- * (an answer or an error) has been planned, false when the head is still incomplete. */
+/* Parses the `fresh` bytes just buffered. Returns true when a response (an answer or an
+ * error) has been planned, false when the head is still incomplete. */
 static bool conn_parse(struct sl_conn *c, size_t fresh)
 {
-    struct sl_exchange *ex = c->ex;
-    size_t start = ex->in_len - fresh;
-    size_t used;
-    int rc = sl_request_feed(&ex->parser, &ex->req, ex->in + start, fresh, &used);
-    if (rc == SL_PARSE_MORE) {
-        if (ex->in_len < sizeof(ex->in))
-            return false;
-        rc = sl_request_overflow_status(&ex->req);
-    }
-    if (rc != SL_PARSE_READY) {
-        sl_serve_error(worker_of(c), ex, rc, true);
-        return true;
-    }
-    ex->in_off = start + used;
-    sl_serve(worker_of(c), ex);
+    struct sl_conn_set *set = set_of(c);
+    int rc = sl_exchange_feed(c->ex, fresh);
+    if (rc == SL_PARSE_MORE)
+        return false;
+    if (rc == SL_PARSE_READY)
+        sl_respond(&set->responder, uv_now(set->loop), c->ex);
+    else
+        sl_respond_error(&set->responder, c->ex, rc);
     return true;
 }
 
@@ -319,24 +244,18 @@ static bool conn_parse(struct sl_conn *c, size_t fresh)
  * buffered bytes held a whole request whose response is now planned. */
 static bool conn_next_request(struct sl_conn *c)
 {
-    struct sl_worker *w = worker_of(c);
-    struct sl_exchange *ex = c->ex;
-    exchange_end_response(w, ex);
-    size_t left = ex->in_len - ex->in_off;
+    struct sl_conn_set *set = set_of(c);
+    sl_exchange_end_response(c->ex, set->responder.cache);
+    size_t left = sl_exchange_next_request(c->ex);
     if (left == 0) {
-        exchange_put(w, ex);
-        c->ex = NULL;
+        conn_release_exchange(set, c);
         c->state = SL_CONN_IDLE;
-        list_enter(w, c, SL_LIST_IDLE);
+        list_enter(set, c, SL_LIST_IDLE);
         conn_watch(c, UV_READABLE);
         return false;
     }
-    memmove(ex->in, ex->in + ex->in_off, left);
-    ex->in_len = left;
-    ex->in_off = 0;
-    sl_request_init(&ex->parser, &ex->req);
     c->state = SL_CONN_READING;
-    list_enter(w, c, SL_LIST_HEAD);
+    list_enter(set, c, SL_LIST_HEAD);
     conn_watch(c, UV_READABLE);
     return conn_parse(c, left);
 }
@@ -347,7 +266,7 @@ static void conn_start_response(struct sl_conn *c)
     c->ex->seg = 0;
     c->ex->sent = 0;
     c->ex->mss = 0;
-    list_enter(worker_of(c), c, SL_LIST_SEND);
+    list_enter(set_of(c), c, SL_LIST_SEND);
 }
 
 /* Sends the response in flight, then answers pipelined requests already buffered, in
@@ -359,7 +278,7 @@ static void conn_continue(struct sl_conn *c)
         if (!conn_send(c))
             return;
         conn_log(c, c->ex);
-        if (!c->ex->keep_alive || worker_of(c)->stopping) {
+        if (!c->ex->plan.keep_alive || set_of(c)->stopping) {
             conn_linger(c);
             return;
         }
@@ -383,9 +302,11 @@ static void conn_respond(struct sl_conn *c)
  * and sending a byte now and then. Past SL_EXCHANGES_MAX per loop, the connection that
  * has been sending its head the longest (the front of the head list, where slowloris
  * clients end up) gives its exchange up. */
-static void reclaim_exchange(struct sl_worker *w, struct sl_conn *keep)
+static void reclaim_exchange(struct sl_conn_set *set, struct sl_conn *keep)
 {
-    for (struct sl_conn *o = w->lists[SL_LIST_HEAD].head; o; o = o->next) {
+    struct sl_link *head = &set->lists[SL_LIST_HEAD];
+    for (struct sl_link *l = sl_list_first(head); l; l = sl_list_next(head, l)) {
+        struct sl_conn *o = conn_of(l);
         if (o != keep && o->ex) {
             sl_conn_close(o);
             return;
@@ -393,28 +314,34 @@ static void reclaim_exchange(struct sl_worker *w, struct sl_conn *keep)
     }
 }
 
+/* Gives c an exchange to read into; false when none can be had (c is closed). */
+static bool conn_take_exchange(struct sl_conn_set *set, struct sl_conn *c)
+{
+    if (c->ex)
+        return true;
+    if (set->pool.live >= SL_EXCHANGES_MAX)
+        reclaim_exchange(set, c);
+    c->ex = sl_exchange_get(&set->pool);
+    if (!c->ex) {
+        sl_conn_close(c);
+        return false;
+    }
+    return true;
+}
+
 static void conn_read(struct sl_conn *c)
 {
-    struct sl_worker *w = worker_of(c);
-    if (!c->ex) {
-        if (w->exchanges_live >= SL_EXCHANGES_MAX)
-            reclaim_exchange(w, c);
-        c->ex = exchange_get(w);
-        if (!c->ex) {
-            sl_conn_close(c);
-            return;
-        }
-    }
+    struct sl_conn_set *set = set_of(c);
+    if (!conn_take_exchange(set, c))
+        return;
     struct sl_exchange *ex = c->ex;
     ssize_t n;
     do
         n = read(c->fd, ex->in + ex->in_len, sizeof(ex->in) - ex->in_len);
     while (n < 0 && errno == EINTR);
     if (n < 0 && errno == EAGAIN) {
-        if (c->state == SL_CONN_IDLE && ex->in_len == 0) {
-            exchange_put(w, ex); /* woken without data: stay small */
-            c->ex = NULL;
-        }
+        if (c->state == SL_CONN_IDLE && ex->in_len == 0)
+            conn_release_exchange(set, c); /* woken without data: stay small */
         return;
     }
     if (n <= 0) {
@@ -425,7 +352,7 @@ static void conn_read(struct sl_conn *c)
     if (c->state == SL_CONN_IDLE) {
         /* The first byte of a new request starts its head deadline. */
         c->state = SL_CONN_READING;
-        list_enter(w, c, SL_LIST_HEAD);
+        list_enter(set, c, SL_LIST_HEAD);
     }
     ex->in_len += (size_t)n;
     if (conn_parse(c, (size_t)n))
@@ -449,11 +376,11 @@ static ssize_t send_memory(struct sl_conn *c, struct sl_exchange *ex)
     struct iovec iov[SL_SEGS_MAX];
     int n = 0;
     unsigned i = ex->seg;
-    for (; i < ex->nsegs && !seg_is_file(&ex->segs[i]); i++, n++) {
-        iov[n].iov_base = (void *)(ex->segs[i].mem + ex->segs[i].off);
-        iov[n].iov_len = ex->segs[i].len;
+    for (; i < ex->plan.nsegs && !seg_is_file(&ex->plan.segs[i]); i++, n++) {
+        iov[n].iov_base = (void *)(ex->plan.segs[i].mem + ex->plan.segs[i].off);
+        iov[n].iov_len = ex->plan.segs[i].len;
     }
-    bool more = i < ex->nsegs;
+    bool more = i < ex->plan.nsegs;
     struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)n};
     ssize_t sent;
     do
@@ -464,7 +391,7 @@ static ssize_t send_memory(struct sl_conn *c, struct sl_exchange *ex)
     /* Consume `sent` bytes from the segments. */
     size_t left = (size_t)sent;
     while (left > 0) {
-        struct sl_seg *s = &ex->segs[ex->seg];
+        struct sl_seg *s = &ex->plan.segs[ex->seg];
         size_t take = left < s->len ? left : (size_t)s->len;
         s->off += take;
         s->len -= take;
@@ -478,10 +405,9 @@ static ssize_t send_memory(struct sl_conn *c, struct sl_exchange *ex)
 /* How much the next sendfile call asks for: at most SENDFILE_CHUNK, and, when more
  * follows, so much that the response so far ends on a whole segment. Each call ends
  * with a push (TCP_NODELAY), so a chunk of 256 KiB would otherwise leave a runt packet
- * behind every call (212 bytes on loopback, where a segment is 65,483 bytes); rounding
- * gave ~10% more throughput on a 1 GiB download (bench/, scenario c). The head, held back by
- * MSG_MORE, shares the first segment, which is why the count starts at the response's
- * first byte. */
+ * behind every call; rounding measured faster on a 1 GiB download (bench/RESULTS.md,
+ * scenario c). The head, held back by MSG_MORE, shares the first segment, which is why
+ * the count starts at the response's first byte. */
 static size_t file_chunk(struct sl_conn *c, struct sl_exchange *ex, uint64_t left)
 {
     if (left <= SENDFILE_CHUNK)
@@ -500,7 +426,7 @@ static size_t file_chunk(struct sl_conn *c, struct sl_exchange *ex, uint64_t lef
 
 static ssize_t send_file_part(struct sl_conn *c, struct sl_exchange *ex)
 {
-    struct sl_seg *s = &ex->segs[ex->seg];
+    struct sl_seg *s = &ex->plan.segs[ex->seg];
     size_t chunk = file_chunk(c, ex, s->len);
     off_t off = (off_t)s->off;
     ssize_t sent;
@@ -525,12 +451,13 @@ static ssize_t send_file_part(struct sl_conn *c, struct sl_exchange *ex)
 static enum send_result send_some(struct sl_conn *c, struct sl_exchange *ex)
 {
     size_t budget = SEND_BUDGET;
-    while (ex->seg < ex->nsegs) {
-        if (ex->segs[ex->seg].len == 0) {
+    while (ex->seg < ex->plan.nsegs) {
+        if (ex->plan.segs[ex->seg].len == 0) {
             ex->seg++;
             continue;
         }
-        ssize_t n = seg_is_file(&ex->segs[ex->seg]) ? send_file_part(c, ex) : send_memory(c, ex);
+        ssize_t n =
+            seg_is_file(&ex->plan.segs[ex->seg]) ? send_file_part(c, ex) : send_memory(c, ex);
         if (n < 0)
             return errno == EAGAIN ? SEND_AGAIN : SEND_FAILED;
         ex->sent += (uint64_t)n;
@@ -538,7 +465,7 @@ static enum send_result send_some(struct sl_conn *c, struct sl_exchange *ex)
          * down to a whole segment falls a little short of the budget and must not be
          * followed by a second one. */
         if ((size_t)n + SENDFILE_CHUNK / 2 > budget)
-            return ex->seg < ex->nsegs ? SEND_AGAIN : SEND_DONE;
+            return ex->seg < ex->plan.nsegs ? SEND_AGAIN : SEND_DONE;
         budget -= (size_t)n;
     }
     return SEND_DONE;
@@ -562,7 +489,7 @@ static bool conn_send(struct sl_conn *c)
          * UV_DISCONNECT is not watched: it is level-triggered after a half-close and
          * would fire on every loop turn; a real abort surfaces as an error. */
         if (ex->sent != before)
-            list_enter(worker_of(c), c, SL_LIST_SEND);
+            list_enter(set_of(c), c, SL_LIST_SEND);
         conn_watch(c, UV_WRITABLE);
         return false;
     }
@@ -593,22 +520,23 @@ static void on_poll(uv_poll_t *handle, int status, int events)
     }
 }
 
-void sl_conn_sweep(struct sl_worker *w, uint64_t now)
+void sl_conn_sweep(struct sl_conn_set *set, uint64_t now)
 {
     for (int id = 0; id < SL_LIST_COUNT; id++) {
-        struct sl_list *l = &w->lists[id];
-        while (l->head && l->head->deadline <= now)
-            sl_conn_close(l->head);
+        struct sl_conn *c;
+        while ((c = conn_of(sl_list_first(&set->lists[id]))) != NULL && c->deadline <= now)
+            sl_conn_close(c);
     }
 }
 
-void sl_conn_stop_all(struct sl_worker *w, bool force)
+void sl_conn_stop_all(struct sl_conn_set *set, bool force)
 {
+    set->stopping = true;
     for (int id = 0; id < SL_LIST_COUNT; id++) {
         if (id == SL_LIST_SEND && !force)
             continue; /* responses in flight may finish; they close afterwards */
-        struct sl_list *l = &w->lists[id];
-        while (l->head)
-            sl_conn_close(l->head);
+        struct sl_conn *c;
+        while ((c = conn_of(sl_list_first(&set->lists[id]))) != NULL)
+            sl_conn_close(c);
     }
 }

@@ -10,6 +10,7 @@
 void sl_cache_init(struct sl_cache *c, unsigned max_fds)
 {
     memset(c, 0, sizeof(*c));
+    sl_list_init(&c->lru);
     c->max_fds = max_fds;
 }
 
@@ -23,28 +24,15 @@ static uint64_t hash_key(const char *key, size_t len)
     return h;
 }
 
-static void lru_unlink(struct sl_cache *c, struct sl_cache_entry *e)
+static struct sl_cache_entry *lru_entry(struct sl_link *l)
 {
-    if (e->prev)
-        e->prev->next = e->next;
-    else
-        c->head = e->next;
-    if (e->next)
-        e->next->prev = e->prev;
-    else
-        c->tail = e->prev;
-    e->prev = e->next = NULL;
+    return l ? sl_container_of(l, struct sl_cache_entry, lru) : NULL;
 }
 
-static void lru_push_front(struct sl_cache *c, struct sl_cache_entry *e)
+/* The least recently used entry, or NULL. */
+static struct sl_cache_entry *lru_oldest(const struct sl_cache *c)
 {
-    e->prev = NULL;
-    e->next = c->head;
-    if (c->head)
-        c->head->prev = e;
-    else
-        c->tail = e;
-    c->head = e;
+    return lru_entry(sl_list_last(&c->lru));
 }
 
 /* Memory a cached entry accounts for: its contents, when it holds them. */
@@ -67,7 +55,7 @@ static void evict(struct sl_cache *c, struct sl_cache_entry *e)
     while (*p != e)
         p = &(*p)->hnext;
     *p = e->hnext;
-    lru_unlink(c, e);
+    sl_list_remove(&e->lru);
     c->count--;
     c->bytes -= entry_bytes(e);
     c->fds -= e->fd >= 0;
@@ -78,8 +66,9 @@ static void evict(struct sl_cache *c, struct sl_cache_entry *e)
 
 void sl_cache_free(struct sl_cache *c)
 {
-    while (c->head)
-        evict(c, c->head);
+    struct sl_cache_entry *e;
+    while ((e = lru_oldest(c)) != NULL)
+        evict(c, e);
 }
 
 static struct sl_cache_entry *find(struct sl_cache *c, const char *key, size_t len, uint64_t h)
@@ -93,8 +82,8 @@ static struct sl_cache_entry *find(struct sl_cache *c, const char *key, size_t l
 
 static struct sl_cache_entry *use(struct sl_cache *c, struct sl_cache_entry *e, uint64_t now)
 {
-    lru_unlink(c, e);
-    lru_push_front(c, e);
+    sl_list_remove(&e->lru);
+    sl_list_push_front(&c->lru, &e->lru);
     e->refs++;
     e->used_at = now;
     return e;
@@ -132,8 +121,10 @@ struct sl_cache_entry *sl_cache_get(struct sl_cache *c, const char *key, size_t 
 /* Makes room for `size` more bytes of contents and one more entry. */
 static void make_room(struct sl_cache *c, size_t size)
 {
-    while (c->tail && (c->count >= SL_CACHE_ENTRIES_MAX || c->bytes + size > SL_CACHE_BYTES_MAX))
-        evict(c, c->tail);
+    struct sl_cache_entry *e;
+    while ((e = lru_oldest(c)) != NULL &&
+           (c->count >= SL_CACHE_ENTRIES_MAX || c->bytes + size > SL_CACHE_BYTES_MAX))
+        evict(c, e);
 }
 
 static void insert(struct sl_cache *c, struct sl_cache_entry *e, uint64_t h, uint64_t now)
@@ -145,7 +136,7 @@ static void insert(struct sl_cache *c, struct sl_cache_entry *e, uint64_t h, uin
     e->dead = false;
     e->hnext = c->buckets[h % SL_CACHE_BUCKETS];
     c->buckets[h % SL_CACHE_BUCKETS] = e;
-    lru_push_front(c, e);
+    sl_list_push_front(&c->lru, &e->lru);
     c->count++;
     c->bytes += entry_bytes(e);
     c->fds += e->fd >= 0;
@@ -161,6 +152,7 @@ static struct sl_cache_entry *entry_alloc(const char *key, size_t key_len, size_
     e->key_len = key_len;
     e->fd = -1;
     e->status = 0;
+    e->lru = (struct sl_link){NULL, NULL};
     return e;
 }
 
@@ -241,8 +233,9 @@ void sl_cache_put_missing(struct sl_cache *c, const char *key, size_t key_len, u
 void sl_cache_expire(struct sl_cache *c, uint64_t now)
 {
     /* The LRU tail is the least recently used: stop at the first entry still in use. */
-    while (c->tail && now - c->tail->used_at >= SL_CACHE_IDLE_MS)
-        evict(c, c->tail);
+    struct sl_cache_entry *e;
+    while ((e = lru_oldest(c)) != NULL && now - e->used_at >= SL_CACHE_IDLE_MS)
+        evict(c, e);
 }
 
 void sl_cache_release(struct sl_cache *c, struct sl_cache_entry *e)

@@ -14,8 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sluice/beneath.h"
 #include "sluice/encode.h"
-#include "sluice/router.h"
 
 /* ---- reading ---- */
 

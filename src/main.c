@@ -16,6 +16,7 @@
 #include <uv.h>
 
 #include "sluice/config.h"
+#include "sluice/listen.h"
 #include "sluice/server.h"
 
 #define MAX_THREADS 256
@@ -199,9 +200,10 @@ int main(int argc, char **argv)
     if (drop_privileges(&cfg) != 0)
         return 1;
     struct banner banner = {.cfg = &cfg, .family = family, .port = port};
-    rc = sl_server_run(&cfg, fds, cfg.threads, announce, &banner);
+    if (sl_server_run(&cfg, fds, cfg.threads, announce, &banner, err, sizeof(err)) != 0)
+        return die("%s%s", err, "");
     if (cfg.log_fd > STDOUT_FILENO)
         close(cfg.log_fd);
     close(cfg.root_fd);
-    return rc;
+    return 0;
 }

@@ -1,17 +1,21 @@
-/* Router: confinement by construction. The path has been decoded and cleaned of dot
- * segments (path.c); here it is opened with openat2(RESOLVE_BENEATH), so the kernel
- * refuses absolute symlinks, ".." and any symlink that would leave the root. */
+/* Router: from a cleaned path to what is served, opened beneath the root (beneath.c), so
+ * no absolute symlink, ".." or symlink leading out can reach beyond it. The only module
+ * that opens what is served: files, precompressed variants, index files, directories
+ * for listings. */
 #include "sluice/router.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
+
+#include "sluice/beneath.h"
+#include "sluice/listing.h"
+#include "sluice/mime.h"
+#include "sluice/negotiate.h"
 
 int sl_status_for_errno(int err)
 {
@@ -27,174 +31,6 @@ int sl_status_for_errno(int err)
     }
 }
 
-/* ---- the fallback walk ---- */
-
-#define WALK_DEPTH_MAX 64 /* directories deep */
-#define WALK_LINKS_MAX 40 /* symlinks followed, as the kernel's own limit */
-
-/* The directories entered so far: dirs[0] is the root (not ours to close). ".." pops,
- * so it is resolved here, never by the filesystem, and can never climb above dirs[0]. */
-struct walk {
-    int dirs[WALK_DEPTH_MAX];
-    int depth;
-};
-
-static void walk_release(struct walk *wk)
-{
-    while (wk->depth > 0)
-        close(wk->dirs[wk->depth--]);
-}
-
-/* Replaces the unread path `rest` with "<link target>/<rest>" in buf (which may hold
- * rest). Returns 0 or a negative errno: absolute targets are refused like
- * RESOLVE_BENEATH refuses them. */
-static int splice_link(int linkfd, char *buf, size_t cap, const char *rest)
-{
-    char target[SL_PATH_MAX];
-    ssize_t n = readlinkat(linkfd, "", target, sizeof(target));
-    if (n < 0)
-        return -errno;
-    if ((size_t)n >= sizeof(target))
-        return -ENAMETOOLONG;
-    if (n == 0 || target[0] == '/')
-        return -EXDEV;
-    size_t rest_len = strlen(rest);
-    if ((size_t)n + 1 + rest_len + 1 > cap)
-        return -ENAMETOOLONG;
-    memmove(buf + n + 1, rest, rest_len + 1);
-    memcpy(buf, target, (size_t)n);
-    buf[n] = '/';
-    return 0;
-}
-
-/* Without openat2 (Linux < 5.6, a seccomp filter, valgrind), resolve the path one
- * component at a time: each is opened with O_NOFOLLOW, a symlink is read and spliced
- * into the rest of the path, and ".." pops our own stack of directories. So symlinks that
- * stay beneath the root are followed and nothing can lead above it. Exposed for tests. */
-int sl_open_beneath_walk(int dirfd, const char *rel, int flags)
-{
-    char path[2 * SL_PATH_MAX];
-    if (strlen(rel) >= sizeof(path))
-        return -ENAMETOOLONG;
-    strcpy(path, rel);
-    struct walk wk = {.dirs = {dirfd}, .depth = 0};
-    int links = 0;
-    char *p = path;
-    for (;;) {
-        while (*p == '/')
-            p++;
-        char *end = strchrnul(p, '/');
-        bool last = *end == '\0' || end[strspn(end, "/")] == '\0';
-        int cur = wk.dirs[wk.depth];
-        if (*p == '\0') { /* the path named a directory on the stack */
-            int fd = openat(cur, ".", flags);
-            int err = errno;
-            walk_release(&wk);
-            return fd >= 0 ? fd : -err;
-        }
-        char saved = *end;
-        *end = '\0';
-        char *rest = saved ? end + 1 : end;
-        if (strcmp(p, ".") == 0) {
-            p = rest;
-            continue;
-        }
-        if (strcmp(p, "..") == 0) {
-            if (wk.depth == 0) {
-                walk_release(&wk);
-                return -EXDEV;
-            }
-            close(wk.dirs[wk.depth--]);
-            p = rest;
-            continue;
-        }
-        int fd = openat(cur, p, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-        struct stat st;
-        if (fd < 0 || fstat(fd, &st) != 0) {
-            int err = errno;
-            if (fd >= 0)
-                close(fd);
-            walk_release(&wk);
-            return -err;
-        }
-        if (S_ISLNK(st.st_mode)) {
-            int rc = ++links > WALK_LINKS_MAX ? -ELOOP : splice_link(fd, path, sizeof(path), rest);
-            close(fd);
-            if (rc < 0) {
-                walk_release(&wk);
-                return rc;
-            }
-            p = path;
-            continue;
-        }
-        if (last) {
-            close(fd);
-            /* O_NOFOLLOW: a file swapped for a symlink since the check is refused. */
-            int out = openat(cur, p, flags | O_NOFOLLOW);
-            int err = errno;
-            walk_release(&wk);
-            return out >= 0 ? out : -err;
-        }
-        if (!S_ISDIR(st.st_mode) || wk.depth + 1 >= WALK_DEPTH_MAX) {
-            close(fd);
-            walk_release(&wk);
-            return S_ISDIR(st.st_mode) ? -ENAMETOOLONG : -ENOTDIR;
-        }
-        wk.dirs[++wk.depth] = fd;
-        p = rest;
-    }
-}
-
-int sl_open_beneath(int dirfd, const char *rel, int flags)
-{
-    struct open_how how = {
-        .flags = (uint64_t)flags,
-        .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
-    };
-    const char *name = rel[0] ? rel : ".";
-    long fd = syscall(SYS_openat2, dirfd, name, &how, sizeof(how));
-    if (fd >= 0)
-        return (int)fd;
-    if (errno == ENOSYS || errno == EPERM)
-        return sl_open_beneath_walk(dirfd, rel, flags);
-    /* RESOLVE_BENEATH reports an escape as EXDEV; EAGAIN only with RESOLVE_CACHED. */
-    return -errno;
-}
-
-size_t sl_redirect_location(char *out, size_t cap, const struct sl_path *path)
-{
-    const char *p = path->raw_path;
-    const char *end = p + path->raw_path_len;
-    /* Browsers read "\" as "/" in http URLs, so "//host" and "/\host" would both be
-     * network-path references (an open redirect): fold every leading '/' into one and
-     * escape each backslash, which names the same file here (decoded once). */
-    while (p + 1 < end && p[1] == '/')
-        p++;
-    size_t len = 0;
-    for (; p < end; p++) {
-        size_t need = *p == '\\' ? 3 : 1;
-        if (len + need >= cap)
-            return 0;
-        if (*p == '\\') {
-            memcpy(out + len, "%5C", 3);
-        } else {
-            out[len] = *p;
-        }
-        len += need;
-    }
-    size_t tail = 1 + (path->raw_query ? 1 + path->raw_query_len : 0);
-    if (len + tail + 1 > cap)
-        return 0;
-    out[len++] = '/';
-    if (path->raw_query) {
-        out[len++] = '?';
-        memcpy(out + len, path->raw_query, path->raw_query_len);
-        len += path->raw_query_len;
-    }
-    out[len] = '\0';
-    return len;
-}
-
 static void route_error(struct sl_route *route, int status)
 {
     route->kind = SL_ROUTE_ERROR;
@@ -206,55 +42,157 @@ static void route_error(struct sl_route *route, int status)
  * open(2); it has no effect on reads of regular files. */
 #define OPEN_FLAGS (O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
 
-static void route_directory(const struct sl_config *cfg, const struct sl_path *path,
-                            struct sl_route *route)
+/* ---- precompressed variants ---- */
+
+static const int variant_order[SL_VARIANTS] = {SL_ENC_BR, SL_ENC_ZSTD, SL_ENC_GZIP};
+
+/* A variant stands in for the original only when it is a regular file at least as new:
+ * an older one was left behind by an earlier build. */
+static bool variant_fresh(const struct stat *v, const struct stat *orig)
 {
-    if (!path->trailing_slash) {
+    if (!S_ISREG(v->st_mode))
+        return false;
+    return v->st_mtim.tv_sec > orig->st_mtim.tv_sec ||
+           (v->st_mtim.tv_sec == orig->st_mtim.tv_sec &&
+            v->st_mtim.tv_nsec >= orig->st_mtim.tv_nsec);
+}
+
+/* Opens base.br, base.zst and base.gz where they are fresh; returns the mask of those
+ * found, with fds[i] (or -1) and sts[i] in variant_order. */
+static unsigned open_variants(int root_fd, const char *base, const struct stat *orig,
+                              int fds[SL_VARIANTS], struct stat sts[SL_VARIANTS])
+{
+    unsigned available = 0;
+    char name[SL_PATH_MAX + 32];
+    for (int i = 0; i < SL_VARIANTS; i++) {
+        fds[i] = -1;
+        int n = snprintf(name, sizeof(name), "%s%s", base, sl_encoding_suffix(variant_order[i]));
+        if (n < 0 || (size_t)n >= sizeof(name))
+            continue;
+        int fd = sl_open_beneath(root_fd, name, OPEN_FLAGS);
+        if (fd < 0)
+            continue;
+        if (fstat(fd, &sts[i]) == 0 && variant_fresh(&sts[i], orig)) {
+            fds[i] = fd;
+            available |= (unsigned)variant_order[i];
+        } else {
+            close(fd);
+        }
+    }
+    return available;
+}
+
+/* Looks for variants even without Accept-Encoding (the identity response of a file
+ * that has variants must say Vary too) and, when the client accepts one, switches the
+ * route to it: its descriptor, its stat, its encoding. */
+static void choose_variant(int root_fd, const struct sl_path *path, struct sl_str accept_encoding,
+                           struct sl_route *route)
+{
+    /* A directory's index is the file "<dir>/index.html", whose variants lie beside it. */
+    char base[SL_PATH_MAX + 16];
+    int n = snprintf(base, sizeof(base), "%s%s%s", path->rel,
+                     route->is_index && path->len ? "/" : "", route->is_index ? "index.html" : "");
+    if (n < 0 || (size_t)n >= sizeof(base))
+        return;
+    int fds[SL_VARIANTS];
+    struct stat sts[SL_VARIANTS];
+    unsigned available = open_variants(root_fd, base, &route->rep.st, fds, sts);
+    route->rep.variants = available;
+    int enc = available ? sl_negotiate_encoding(accept_encoding.p, accept_encoding.n, available)
+                        : SL_ENC_IDENTITY;
+    for (int i = 0; i < SL_VARIANTS; i++) {
+        if (fds[i] < 0)
+            continue;
+        if (enc != variant_order[i]) {
+            close(fds[i]);
+            continue;
+        }
         close(route->fd);
-        route->fd = -1;
-        route->kind = SL_ROUTE_REDIRECT;
-        route->status = 301;
-        return;
+        route->fd = fds[i];
+        route->rep.st = sts[i];
+        route->rep.encoding = enc;
     }
-    int dirfd = route->fd;
-    char index[SL_PATH_MAX + sizeof("/index.html")];
-    snprintf(index, sizeof(index), "%s%sindex.html", path->rel, path->len ? "/" : "");
-    int fd = sl_open_beneath(cfg->root_fd, index, OPEN_FLAGS);
-    struct stat st;
-    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
-        close(dirfd);
-        route->kind = SL_ROUTE_FILE;
-        route->status = 200;
-        route->fd = fd;
-        route->st = st;
-        route->is_index = true;
-        route->name = "index.html";
-        route->name_len = strlen("index.html");
-        return;
+}
+
+/* The representation of the file chosen: type from the original's name, validators
+ * from what is sent (each encoding has its own ETag). */
+static void describe_file(struct sl_route *route, const char *name, size_t name_len)
+{
+    struct sl_file_rep *rep = &route->rep;
+    rep->mime = sl_mime_type(name, name_len);
+    rep->name = name;
+    rep->name_len = name_len;
+    rep->data = NULL;
+    rep->etag_len = sl_etag_format(rep->etag, (uint64_t)rep->st.st_size, rep->st.st_mtim.tv_sec,
+                                   rep->st.st_mtim.tv_nsec, sl_encoding_name(rep->encoding));
+    sl_httpdate_format(rep->st.st_mtim.tv_sec, rep->last_modified);
+}
+
+/* ---- routes ---- */
+
+static void route_file(const struct sl_config *cfg, const struct sl_path *path,
+                       struct sl_str accept_encoding, struct sl_route *route)
+{
+    route->kind = SL_ROUTE_FILE;
+    route->status = 200;
+    route->rep.encoding = SL_ENC_IDENTITY;
+    route->rep.variants = 0;
+    const char *name = "index.html";
+    size_t name_len = strlen(name);
+    if (!route->is_index) {
+        const char *slash = strrchr(path->rel, '/');
+        name = slash ? slash + 1 : path->rel;
+        name_len = path->len - (size_t)(name - path->rel);
     }
-    if (fd >= 0)
-        close(fd);
-    /* Only a missing index means "list the directory". One that exists but cannot be
-     * served (unreadable, a symlink leading out, not a regular file) must not reveal the
-     * directory it was meant to stand in front of. */
-    if (fd != -ENOENT) {
-        close(dirfd);
-        route_error(route, fd >= 0 || sl_status_for_errno(-fd) != 500 ? 403 : 500);
-        return;
-    }
-    if (!cfg->listing) {
-        close(dirfd);
-        route_error(route, 403);
+    choose_variant(cfg->root_fd, path, accept_encoding, route);
+    describe_file(route, name, name_len);
+}
+
+static void route_listing(const struct sl_config *cfg, const struct sl_path *path, int dirfd,
+                          struct sl_route *route)
+{
+    int rc = sl_listing_read(dirfd, cfg->root_fd, path->rel, cfg->dotfiles, &route->listing);
+    close(dirfd);
+    if (rc < 0) {
+        route_error(route, sl_status_for_errno(-rc));
         return;
     }
     route->kind = SL_ROUTE_LISTING;
     route->status = 200;
+    route->fd = -1;
+}
+
+/* A directory named with its slash: its index.html, or its listing. Only a missing index
+ * means "list the directory": one that exists but cannot be served (unreadable, a symlink
+ * leading out, not a regular file) must not reveal the directory it stands in front of. */
+static void route_directory(const struct sl_config *cfg, const struct sl_path *path, int dirfd,
+                            struct sl_str accept_encoding, struct sl_route *route)
+{
+    char index[SL_PATH_MAX + sizeof("/index.html")];
+    snprintf(index, sizeof(index), "%s%sindex.html", path->rel, path->len ? "/" : "");
+    int fd = sl_open_beneath(cfg->root_fd, index, OPEN_FLAGS);
+    if (fd >= 0 && fstat(fd, &route->rep.st) == 0 && S_ISREG(route->rep.st.st_mode)) {
+        close(dirfd);
+        route->fd = fd;
+        route->is_index = true;
+        route_file(cfg, path, accept_encoding, route);
+        return;
+    }
+    if (fd >= 0)
+        close(fd);
+    if (fd != -ENOENT || !cfg->listing) {
+        close(dirfd);
+        route_error(route, fd == -ENOENT || fd >= 0 || sl_status_for_errno(-fd) != 500 ? 403 : 500);
+        return;
+    }
+    route_listing(cfg, path, dirfd, route);
 }
 
 void sl_router_resolve(const struct sl_config *cfg, const struct sl_path *path,
-                       struct sl_route *route)
+                       struct sl_str accept_encoding, struct sl_route *route)
 {
-    *route = (struct sl_route){.fd = -1};
+    route->fd = -1;
+    route->is_index = false;
     if (!cfg->dotfiles && sl_path_has_hidden_segment(path->rel, path->len)) {
         route_error(route, 404);
         return;
@@ -264,29 +202,22 @@ void sl_router_resolve(const struct sl_config *cfg, const struct sl_path *path,
         route_error(route, sl_status_for_errno(-fd));
         return;
     }
-    route->fd = fd;
-    if (fstat(fd, &route->st) != 0) {
+    struct stat *st = &route->rep.st;
+    if (fstat(fd, st) != 0) {
         close(fd);
         route_error(route, 500);
-        return;
-    }
-    const char *slash = strrchr(path->rel, '/');
-    route->name = slash ? slash + 1 : path->rel;
-    route->name_len = path->len - (size_t)(route->name - path->rel);
-    if (S_ISDIR(route->st.st_mode)) {
-        route_directory(cfg, path, route);
-        return;
-    }
-    if (!S_ISREG(route->st.st_mode)) {
+    } else if (S_ISDIR(st->st_mode) && !path->trailing_slash) {
         close(fd);
-        route_error(route, 403); /* devices, FIFOs, sockets are never served */
-        return;
-    }
-    if (path->trailing_slash) {
+        route_error(route, 301);
+        route->kind = SL_ROUTE_REDIRECT;
+    } else if (S_ISDIR(st->st_mode)) {
+        route_directory(cfg, path, fd, accept_encoding, route);
+    } else if (!S_ISREG(st->st_mode) || path->trailing_slash) {
         close(fd);
-        route_error(route, 404); /* "file.txt/" names a directory that does not exist */
-        return;
+        /* devices, FIFOs, sockets are never served; "file.txt/" names no directory */
+        route_error(route, S_ISREG(st->st_mode) ? 404 : 403);
+    } else {
+        route->fd = fd;
+        route_file(cfg, path, accept_encoding, route);
     }
-    route->kind = SL_ROUTE_FILE;
-    route->status = 200;
 }

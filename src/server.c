@@ -1,12 +1,11 @@
-/* Server: listening sockets, workers (one libuv loop per thread), the per-loop tick,
- * accepting with EMFILE back-off, signals and graceful shutdown. */
+/* Server: workers (one libuv loop per thread), the per-loop tick, accepting with
+ * EMFILE back-off, signals and graceful shutdown. A worker owns everything on its loop;
+ * workers share only the read-only config. */
 #include "sluice/server.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -17,180 +16,46 @@
 #include <unistd.h>
 
 #include "sluice/conn.h"
+#include "sluice/filecache.h"
+#include "sluice/log.h"
 
 #define ACCEPT_BATCH 64
 #define ACCEPT_BACKOFF_MS 250
 #define TICK_MS 1000
 
-/* ---- listening sockets ---- */
-
-/* Accepts "127.0.0.1", "::", "[::1]", "localhost". */
-static int resolve_bind(const char *addr, int port, struct sockaddr_storage *ss, socklen_t *len,
-                        char *err, size_t errlen)
-{
-    char host[256];
-    size_t n = strlen(addr);
-    if (n >= 2 && addr[0] == '[' && addr[n - 1] == ']') {
-        addr++;
-        n -= 2;
-    }
-    if (n >= sizeof(host)) {
-        snprintf(err, errlen, "bind address '%s' is too long", addr);
-        return -1;
-    }
-    memcpy(host, addr, n);
-    host[n] = '\0';
-    char service[8];
-    snprintf(service, sizeof(service), "%d", port);
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-    struct addrinfo *res = NULL;
-    int rc = getaddrinfo(host, service, &hints, &res);
-    if (rc != 0) {
-        snprintf(err, errlen, "cannot use bind address '%s': %s", host, gai_strerror(rc));
-        return -1;
-    }
-    memcpy(ss, res->ai_addr, res->ai_addrlen);
-    *len = res->ai_addrlen;
-    freeaddrinfo(res);
-    return 0;
-}
-
-static int port_in(const struct sockaddr_storage *ss)
-{
-    return ntohs(ss->ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)ss)->sin6_port
-                                           : ((const struct sockaddr_in *)ss)->sin_port);
-}
-
-/* A bound socket, or -1 with err set. `join_group` sets SO_REUSEPORT: one listening
- * socket per loop on the same port, so the kernel spreads connections and nothing is
- * shared or locked between threads. */
-static int bind_socket(const struct sockaddr_storage *ss, socklen_t len, bool join_group,
-                       const char *addr, char *err, size_t errlen)
-{
-    int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        snprintf(err, errlen, "cannot create a socket: %s", strerror(errno));
-        return -1;
-    }
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (join_group)
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-    if (bind(fd, (const struct sockaddr *)ss, len) == 0)
-        return fd;
-    int e = errno;
-    int port = port_in(ss);
-    if (e == EADDRINUSE)
-        snprintf(err, errlen, "port %d on %s is already in use (try another --port)", port, addr);
-    else if (e == EACCES)
-        snprintf(err, errlen, "not allowed to bind port %d on %s (ports below 1024 need root)",
-                 port, addr);
-    else
-        snprintf(err, errlen, "cannot bind %s port %d: %s", addr, port, strerror(e));
-    close(fd);
-    return -1;
-}
-
-/* SO_REUSEPORT would also let a second sluice started by the same user (or any program
- * of that user that sets it) join our port silently, and the kernel would then split
- * connections between two servers, perhaps with two different roots. A socket without
- * SO_REUSEPORT cannot join a group, so binding one first tells whether anything listens
- * there already. It is closed before our own group binds; a program that grabs the port
- * in between, with SO_REUSEPORT, is the only case left. */
-static int check_port_free(const struct sockaddr_storage *ss, socklen_t len, const char *addr,
-                           char *err, size_t errlen)
-{
-    int fd = bind_socket(ss, len, false, addr, err, errlen);
-    if (fd < 0)
-        return -1;
-    close(fd);
-    return 0;
-}
-
-/* Options set on the listening socket are inherited by every accepted one: no
- * setsockopt per connection. */
-static void set_connection_options(int fd)
-{
-    /* Responses are written whole and at once; Nagle would only delay the last segment. */
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    /* Keep at most this much unsent data queued in the kernel; writable is signalled
-     * when less than half of it is left. Without it a download fills the whole send
-     * buffer (up to tcp_wmem's 4 MiB), and the kernel's pacing timer, rather than our
-     * sendfile calls, then releases it bit by bit: measured on loopback with BBR
-     * (bench/, scenario c), about three times the timer interrupts and 20-25% less
-     * throughput. In-flight data is not limited by it, and a client that stops reading
-     * pins 64 KiB of queued file data instead of megabytes. */
-    int lowat = 64 << 10;
-    setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof(lowat));
-}
-
-static int open_listener(const struct sockaddr_storage *ss, socklen_t len, char *err, size_t errlen,
-                         const char *addr)
-{
-    int fd = bind_socket(ss, len, true, addr, err, errlen);
-    if (fd < 0)
-        return -1;
-    set_connection_options(fd);
-    if (listen(fd, SOMAXCONN) != 0) {
-        snprintf(err, errlen, "cannot listen on %s: %s", addr, strerror(errno));
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-static int port_of(int fd)
-{
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof(ss);
-    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
-        return -1;
-    if (ss.ss_family == AF_INET6)
-        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-    return ntohs(((struct sockaddr_in *)&ss)->sin_port);
-}
-
-int sl_listen(const char *addr, int port, unsigned count, int *fds, int *family, int *bound_port,
-              char *err, size_t errlen)
-{
-    struct sockaddr_storage ss;
-    socklen_t len;
-    if (resolve_bind(addr, port, &ss, &len, err, errlen) != 0)
-        return -1;
-    *family = ss.ss_family;
-    if (port != 0 && check_port_free(&ss, len, addr, err, errlen) != 0)
-        return -1;
-    for (unsigned i = 0; i < count; i++) {
-        fds[i] = open_listener(&ss, len, err, errlen, addr);
-        if (fds[i] < 0) {
-            while (i > 0)
-                close(fds[--i]);
-            return -1;
-        }
-        if (i == 0) {
-            /* With port 0 the first bind picks the port; the others join it. */
-            *bound_port = port_of(fds[0]);
-            if (ss.ss_family == AF_INET6)
-                ((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)*bound_port);
-            else
-                ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)*bound_port);
-        }
-    }
-    return 0;
-}
-
 /* ---- worker ---- */
 
-const char *sl_worker_date(struct sl_worker *w)
-{
-    time_t now = time(NULL); /* vDSO: no syscall */
-    if (now != w->date_sec) {
-        sl_httpdate_format(now, w->date);
-        w->date_sec = now;
-    }
-    return w->date;
-}
+enum sl_stop {
+    SL_STOP_NONE,
+    SL_STOP_GRACEFUL, /* refuse new clients, let responses in flight finish */
+    SL_STOP_NOW,      /* close everything */
+};
+
+struct sl_worker {
+    uv_loop_t loop;
+    const struct sl_config *cfg;
+    unsigned index;
+    uv_thread_t thread;
+
+    int listen_fd;
+    uv_poll_t listen_poll;
+    bool accepting;         /* listen_poll is started */
+    uv_timer_t accept_wait; /* resumes accepting after EMFILE */
+    int spare_fd;           /* released to shed one connection when out of descriptors */
+    unsigned max_conns;
+
+    uv_timer_t tick; /* the one timer: deadline sweep and log flush, once a second */
+    uv_async_t stop_async;
+    atomic_int stop_level; /* enum sl_stop, written by the main thread */
+    atomic_int finished;   /* the loop has returned */
+    uv_async_t *done;      /* tells the main thread so */
+    bool stopping;
+    uint64_t stop_deadline;
+
+    struct sl_cache cache; /* small files in memory, this loop only */
+    struct sl_log log;
+    struct sl_conn_set conns;
+};
 
 static void on_listen_readable(uv_poll_t *handle, int status, int events);
 
@@ -212,8 +77,8 @@ static void accept_stop(struct sl_worker *w)
 
 static void on_accept_wait(uv_timer_t *t)
 {
-    struct sl_worker *w = t->loop->data;
-    if (w->conns < w->max_conns)
+    struct sl_worker *w = t->data;
+    if (w->conns.count < w->max_conns)
         accept_start(w);
 }
 
@@ -236,9 +101,9 @@ static void shed_load(struct sl_worker *w)
 
 static void on_listen_readable(uv_poll_t *handle, int status, int events)
 {
-    struct sl_worker *w = handle->loop->data;
+    struct sl_worker *w = handle->data;
     for (int i = 0; i < ACCEPT_BATCH; i++) {
-        if (w->conns >= w->max_conns) {
+        if (w->conns.count >= w->max_conns) {
             accept_stop(w); /* resumes when a connection closes */
             return;
         }
@@ -259,7 +124,7 @@ static void on_listen_readable(uv_poll_t *handle, int status, int events)
             uv_timer_start(&w->accept_wait, on_accept_wait, ACCEPT_BACKOFF_MS, 0);
             return;
         }
-        sl_conn_start(w, fd, (struct sockaddr *)&peer);
+        sl_conn_start(&w->conns, fd, (struct sockaddr *)&peer);
     }
 }
 
@@ -292,32 +157,34 @@ static void finish_stop(struct sl_worker *w)
     close_worker_handles(w);
 }
 
-void sl_worker_conn_gone(struct sl_worker *w)
+/* A connection's memory is gone: its slot is free (accepting resumes if the cap had
+ * stopped it), and a graceful stop finishes when it was the last. */
+static void on_conn_gone(void *arg)
 {
-    w->conns--;
+    struct sl_worker *w = arg;
     if (w->stopping) {
-        if (w->conns == 0)
+        if (w->conns.count == 0)
             finish_stop(w);
         return;
     }
-    if (w->conns < w->max_conns && !uv_is_active((uv_handle_t *)&w->accept_wait))
+    if (w->conns.count < w->max_conns && !uv_is_active((uv_handle_t *)&w->accept_wait))
         accept_start(w);
 }
 
 static void on_tick(uv_timer_t *t)
 {
-    struct sl_worker *w = t->loop->data;
+    struct sl_worker *w = t->data;
     uint64_t now = uv_now(&w->loop);
-    sl_conn_sweep(w, now);
+    sl_conn_sweep(&w->conns, now);
     sl_cache_expire(&w->cache, now);
     if (w->stopping && now >= w->stop_deadline)
-        sl_conn_stop_all(w, true);
+        sl_conn_stop_all(&w->conns, true);
     sl_log_flush(&w->log);
 }
 
 static void on_stop(uv_async_t *a)
 {
-    struct sl_worker *w = a->loop->data;
+    struct sl_worker *w = a->data;
     bool now = atomic_load(&w->stop_level) >= SL_STOP_NOW;
     if (!w->stopping) {
         accept_stop(w);
@@ -327,9 +194,26 @@ static void on_stop(uv_async_t *a)
         close_listener(w);
         sl_log_flush(&w->log);
     }
-    sl_conn_stop_all(w, now);
-    if (w->conns == 0)
+    sl_conn_stop_all(&w->conns, now);
+    if (w->conns.count == 0)
         finish_stop(w);
+}
+
+/* The loop's own handles: each finds its worker through its data pointer (the loop's
+ * belongs to the connection set). */
+static int worker_handles_init(struct sl_worker *w)
+{
+    int rc;
+    if ((rc = uv_poll_init_socket(&w->loop, &w->listen_poll, w->listen_fd)) != 0 ||
+        (rc = uv_timer_init(&w->loop, &w->accept_wait)) != 0 ||
+        (rc = uv_timer_init(&w->loop, &w->tick)) != 0 ||
+        (rc = uv_async_init(&w->loop, &w->stop_async, on_stop)) != 0)
+        return rc;
+    w->listen_poll.data = w->accept_wait.data = w->tick.data = w->stop_async.data = w;
+    if ((rc = uv_timer_start(&w->tick, on_tick, TICK_MS, TICK_MS)) != 0)
+        return rc;
+    accept_start(w);
+    return 0;
 }
 
 static int worker_init(struct sl_worker *w, const struct sl_config *cfg, unsigned index,
@@ -340,28 +224,18 @@ static int worker_init(struct sl_worker *w, const struct sl_config *cfg, unsigne
     w->index = index;
     w->listen_fd = listen_fd;
     w->max_conns = max_conns;
-    w->date_sec = -1;
     /* Cached descriptors take at most a sixteenth of the descriptor table between them. */
     unsigned max_fds = cfg->fd_ceiling > 0 ? (unsigned)cfg->fd_ceiling / 16 / cfg->threads : 64;
     sl_cache_init(&w->cache, max_fds < 256 ? max_fds : 256);
     w->spare_fd = fcntl(cfg->root_fd, F_DUPFD_CLOEXEC, 0);
-    w->timeout_ms[SL_LIST_HEAD] = (uint64_t)cfg->head_timeout_s * 1000;
-    w->timeout_ms[SL_LIST_IDLE] = (uint64_t)cfg->idle_timeout_s * 1000;
-    w->timeout_ms[SL_LIST_SEND] = (uint64_t)cfg->send_timeout_s * 1000;
-    w->timeout_ms[SL_LIST_LINGER] = SL_LINGER_MS;
     int rc = uv_loop_init(&w->loop);
     if (rc != 0)
         return rc;
-    w->loop.data = w;
     if ((rc = sl_log_init(&w->log, cfg->quiet ? -1 : cfg->log_fd)) != 0)
         return rc;
-    uv_poll_init_socket(&w->loop, &w->listen_poll, listen_fd);
-    uv_timer_init(&w->loop, &w->accept_wait);
-    uv_timer_init(&w->loop, &w->tick);
-    uv_async_init(&w->loop, &w->stop_async, on_stop);
-    uv_timer_start(&w->tick, on_tick, TICK_MS, TICK_MS);
-    accept_start(w);
-    return 0;
+    uint64_t seed = uv_hrtime() ^ ((uint64_t)index << 56);
+    sl_conn_set_init(&w->conns, &w->loop, cfg, &w->cache, &w->log, seed, on_conn_gone, w);
+    return worker_handles_init(w);
 }
 
 static void worker_run(void *arg)
@@ -379,7 +253,7 @@ static void worker_destroy(struct sl_worker *w)
         fprintf(stderr, "sluice: worker %u: event loop closed with handles open (%s)\n", w->index,
                 uv_strerror(rc));
     sl_log_free(&w->log);
-    sl_exchange_pool_free(w);
+    sl_conn_set_free(&w->conns);
     sl_cache_free(&w->cache);
     if (w->spare_fd >= 0)
         close(w->spare_fd);
@@ -445,37 +319,60 @@ static int control_init(struct control *ctl)
     return uv_signal_start(&ctl->sigterm, on_signal, SIGTERM);
 }
 
+/* Stops and joins the first `count` workers (start-up failed after they began). */
+static void stop_started(struct sl_worker *workers, unsigned count)
+{
+    for (unsigned i = 0; i < count; i++) {
+        atomic_store(&workers[i].stop_level, SL_STOP_NOW);
+        uv_async_send(&workers[i].stop_async);
+    }
+    for (unsigned i = 0; i < count; i++)
+        uv_thread_join(&workers[i].thread);
+}
+
+/* Sets up every worker and the main thread's loop, then starts the threads. Returns 0,
+ * or -1 with one line in err. */
+static int start_workers(const struct sl_config *cfg, const int *fds, struct control *ctl,
+                         char *err, size_t errlen)
+{
+    unsigned count = ctl->count;
+    unsigned per_worker = (cfg->max_conns + count - 1) / count;
+    for (unsigned i = 0; i < count; i++) {
+        int rc = worker_init(&ctl->workers[i], cfg, i, fds[i], per_worker);
+        if (rc != 0) {
+            snprintf(err, errlen, "cannot start event loop: %s", uv_strerror(rc));
+            return -1;
+        }
+    }
+    int rc = control_init(ctl);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot set up signal handling: %s", uv_strerror(rc));
+        return -1;
+    }
+    for (unsigned i = 0; i < count; i++) {
+        if (uv_thread_create(&ctl->workers[i].thread, worker_run, &ctl->workers[i]) != 0) {
+            stop_started(ctl->workers, i);
+            snprintf(err, errlen, "cannot start thread %u", i);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int sl_server_run(const struct sl_config *cfg, const int *fds, unsigned count, sl_ready_fn *ready,
-                  void *ready_arg)
+                  void *ready_arg, char *err, size_t errlen)
 {
     /* A client that hangs up mid-response would otherwise kill the process with the
      * first EPIPE (send uses MSG_NOSIGNAL, but sendfile has no such flag). */
     signal(SIGPIPE, SIG_IGN);
     struct sl_worker *workers = calloc(count, sizeof(*workers));
     if (!workers) {
-        fprintf(stderr, "sluice: out of memory\n");
-        return 1;
-    }
-    unsigned per_worker = (cfg->max_conns + count - 1) / count;
-    for (unsigned i = 0; i < count; i++) {
-        int rc = worker_init(&workers[i], cfg, i, fds[i], per_worker);
-        if (rc != 0) {
-            fprintf(stderr, "sluice: cannot start event loop: %s\n", uv_strerror(rc));
-            exit(1);
-        }
+        snprintf(err, errlen, "out of memory");
+        return -1;
     }
     struct control ctl = {.workers = workers, .count = count};
-    int rc = control_init(&ctl);
-    if (rc != 0) {
-        fprintf(stderr, "sluice: cannot set up signal handling: %s\n", uv_strerror(rc));
-        exit(1);
-    }
-    for (unsigned i = 0; i < count; i++) {
-        if (uv_thread_create(&workers[i].thread, worker_run, &workers[i]) != 0) {
-            fprintf(stderr, "sluice: cannot start thread %u\n", i);
-            exit(1);
-        }
-    }
+    if (start_workers(cfg, fds, &ctl, err, errlen) != 0)
+        return -1;
     ready(ready_arg); /* every loop is set up, signals are handled, nothing failed */
     uv_run(&ctl.loop, UV_RUN_DEFAULT);
     for (unsigned i = 0; i < count; i++)

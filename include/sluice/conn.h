@@ -1,18 +1,21 @@
 /* Connection state machine: reading a head, sending a response, waiting between
  * requests, lingering before close. One teardown function; memory is freed only in the
- * uv_close callback. */
+ * uv_close callback. The connections of one loop form a set that its worker owns; conn.c
+ * never sees the worker. */
 #ifndef SLUICE_CONN_H
 #define SLUICE_CONN_H
 
-#include <llhttp.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
 
+#include "sluice/config.h"
+#include "sluice/exchange.h"
 #include "sluice/filecache.h"
-#include "sluice/range.h"
-#include "sluice/request.h"
-#include "sluice/server.h"
+#include "sluice/list.h"
+#include "sluice/log.h"
+#include "sluice/respond.h"
 
 enum sl_conn_state {
     SL_CONN_READING,   /* waiting for (the rest of) a request head */
@@ -22,85 +25,66 @@ enum sl_conn_state {
     SL_CONN_CLOSED,    /* uv_close called; only the close callback may touch it */
 };
 
-/* One response part: memory bytes (mem != NULL) or a byte range of the exchange's file. */
-struct sl_seg {
-    const char *mem;
-    uint64_t off;
-    uint64_t len;
+/* Connections waiting on the same kind of deadline. Every member of a list has the same
+ * timeout, so appending at the tail keeps it ordered by deadline and the sweep only
+ * looks at heads. */
+enum sl_list_id {
+    SL_LIST_HEAD,   /* reading a request head: --head-timeout */
+    SL_LIST_IDLE,   /* keep-alive, between requests: --idle-timeout */
+    SL_LIST_SEND,   /* sending: --send-timeout since the last progress */
+    SL_LIST_LINGER, /* closing: draining what the client still sends */
+    SL_LIST_COUNT,
 };
 
-/* Exchanges (~30 KiB each) in use per loop before the longest-reading connection is
- * closed to make room for a new request: ~120 MiB per loop at most. */
-#define SL_EXCHANGES_MAX 4096
+/* Called when a connection's memory is gone (its slot is free again). */
+typedef void sl_conn_gone_fn(void *arg);
 
-#define SL_OUT_MAX 12288 /* response head (a Location may be 8 KiB) plus multipart part heads */
-#define SL_SEGS_MAX (2 + 2 * SL_RANGE_MAX + 1)
-
-/* Everything a request in progress needs. Taken from the worker's pool when bytes arrive
- * and given back when the connection goes idle, so an idle keep-alive connection costs
- * only its small struct sl_conn. */
-struct sl_exchange {
-    struct sl_exchange *next_free;
-    llhttp_t parser;
-    struct sl_request req;
-    size_t in_len; /* bytes in `in` */
-    size_t in_off; /* bytes of `in` belonging to finished requests */
-
-    int status;
-    bool keep_alive;
-    bool head_only;
-    bool overflow; /* the planned head did not fit in `out` */
-    int file_fd;
-    bool file_borrowed; /* file_fd belongs to the pinned cache entry */
-    char *heap;                    /* a generated body (listing), freed with the exchange */
-    struct sl_cache_entry *pinned; /* cached file the body comes from, released after */
-    struct sl_seg segs[SL_SEGS_MAX];
-    unsigned nsegs;
-    unsigned seg;        /* the part being sent */
-    uint64_t body_bytes; /* bytes after the head, for the access log */
-    uint64_t head_len;   /* bytes of the response head */
-    uint64_t sent;
-    unsigned mss; /* the socket's segment size, asked once per large body; 0: not yet */
-
-    char out[SL_OUT_MAX];
-    char in[SL_HEAD_MAX];
+/* Every connection of one loop and what they share. The loop's data pointer points here. */
+struct sl_conn_set {
+    uv_loop_t *loop;
+    struct sl_responder responder;
+    struct sl_log *log;
+    struct sl_exchange_pool pool;
+    struct sl_link lists[SL_LIST_COUNT];
+    uint64_t timeout_ms[SL_LIST_COUNT];
+    unsigned count; /* connections open */
+    bool stopping;  /* responses in flight finish, then their connections close */
+    sl_conn_gone_fn *gone;
+    void *gone_arg;
 };
 
 /* Kept small on purpose (lwan does the same): 10,000 idle keep-alive connections should
  * cost a few megabytes, so per-request state lives in struct sl_exchange. */
 struct sl_conn {
-    uv_poll_t poll; /* first: the poll handle's address is the connection's */
-    struct sl_conn *prev;
-    struct sl_conn *next;
+    uv_poll_t poll;      /* first: the poll handle's address is the connection's */
+    struct sl_link link; /* in the deadline list of its state */
     struct sl_exchange *ex;
     uint64_t deadline;
     int fd;
     uint8_t state;
     uint8_t events; /* what the poll handle watches now */
-    uint8_t list;   /* enum sl_list_id */
     uint8_t peer_family;
     uint8_t peer[16];
 };
 
-/* Prepares a (reused) exchange for a new request: empty buffer, nothing to send. */
-void sl_exchange_init(struct sl_exchange *ex);
-
-/* Lets go of the exchange's file: closes it, unless the cache owns it. */
-void sl_exchange_drop_file(struct sl_exchange *ex);
+/* Sets up an empty set on `loop` (whose data pointer it takes). `seed` varies the
+ * multipart boundaries between loops and runs. */
+void sl_conn_set_init(struct sl_conn_set *set, uv_loop_t *loop, const struct sl_config *cfg,
+                      struct sl_cache *cache, struct sl_log *log, uint64_t seed,
+                      sl_conn_gone_fn *gone, void *gone_arg);
+void sl_conn_set_free(struct sl_conn_set *set);
 
 /* Adopts an accepted non-blocking socket. Returns 0 or a negative errno (fd is closed). */
-int sl_conn_start(struct sl_worker *w, int fd, const struct sockaddr *peer);
+int sl_conn_start(struct sl_conn_set *set, int fd, const struct sockaddr *peer);
 
 /* Closes at once (shutdown, deadline): the file, the socket, then the memory. */
 void sl_conn_close(struct sl_conn *c);
 
 /* The deadline sweep: closes every connection whose deadline has passed. */
-void sl_conn_sweep(struct sl_worker *w, uint64_t now);
+void sl_conn_sweep(struct sl_conn_set *set, uint64_t now);
 
 /* Graceful stop: idle and reading connections close now; responses in flight finish
- * and then close. */
-void sl_conn_stop_all(struct sl_worker *w, bool force);
-
-void sl_exchange_pool_free(struct sl_worker *w);
+ * and then close (force: they close now too). */
+void sl_conn_stop_all(struct sl_conn_set *set, bool force);
 
 #endif

@@ -15,34 +15,18 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
-#include "sluice/cond.h"
-#include "sluice/httpdate.h"
+#include "sluice/list.h"
+#include "sluice/rep.h"
 
-#define SL_CACHE_TTL_MS 1000 /* an edited or replaced file is served fresh after this */
+#define SL_CACHE_TTL_MS 1000          /* an edited or replaced file is served fresh after this */
 #define SL_CACHE_IDLE_MS 2000         /* unused this long: dropped (and its descriptor closed) */
 #define SL_CACHE_FILE_MAX (16 * 1024) /* larger files keep a descriptor for sendfile */
 #define SL_CACHE_ENTRIES_MAX 1024
 #define SL_CACHE_BYTES_MAX (8u << 20)
 
-/* The representation a file response sends: what the headers say about it and where
- * its bytes come from (data, or the exchange's descriptor when data is NULL). */
-struct sl_file_rep {
-    struct stat st;
-    const char *mime;
-    int encoding; /* enum sl_encoding actually sent */
-    bool has_variants;
-    char etag[SL_ETAG_MAX];
-    size_t etag_len;
-    char last_modified[SL_HTTPDATE_LEN + 1];
-    const char *name; /* the file's own name, for Content-Disposition */
-    size_t name_len;
-    const char *data;
-};
-
 struct sl_cache_entry {
     struct sl_cache_entry *hnext; /* hash chain */
-    struct sl_cache_entry *prev;  /* LRU list, most recent first */
-    struct sl_cache_entry *next;
+    struct sl_link lru;           /* in the cache's LRU list, most recent first */
     uint64_t hash;
     uint64_t checked_at; /* loop time (ms) the path last resolved to this file */
     uint64_t used_at;    /* loop time of the last request served from it */
@@ -60,8 +44,7 @@ struct sl_cache_entry {
 
 struct sl_cache {
     struct sl_cache_entry *buckets[SL_CACHE_BUCKETS];
-    struct sl_cache_entry *head; /* most recently used */
-    struct sl_cache_entry *tail;
+    struct sl_link lru; /* entries, most recently used first */
     unsigned count;
     size_t bytes;
     unsigned fds;     /* descriptor entries */

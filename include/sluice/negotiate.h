@@ -11,6 +11,8 @@ enum sl_encoding {
     SL_ENC_GZIP = 1 << 2,
 };
 
+#define SL_VARIANTS 3 /* precompressed variants a file may have: br, zstd, gzip */
+
 /* Picks the encoding to send among `available` (a mask of SL_ENC_BR|ZSTD|GZIP variants
  * that exist on disk; identity is always available unless the client refuses it).
  * Honours q-values (q=0 refuses), "*", "identity" and "identity;q=0". On equal q the

@@ -1,16 +1,52 @@
-/* From a parsed request to a planned response: status, head and body segments in the
- * exchange. Opens the file (router), evaluates validators, ranges and encodings; sends
- * nothing itself (conn.c does). */
+/* The planner: a pure function from (request, what was found, now, config) to a response
+ * plan (status, head and body segments). No system calls: the router has opened and
+ * described the file, the cache may have its bytes; conn.c sends the plan. Unit-tested
+ * without a file system (test/unit/test_serve.c). */
 #ifndef SLUICE_SERVE_H
 #define SLUICE_SERVE_H
 
-#include "sluice/conn.h"
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
 
-/* Plans the answer to ex->req. */
-void sl_serve(struct sl_worker *w, struct sl_exchange *ex);
+#include "sluice/config.h"
+#include "sluice/listing.h"
+#include "sluice/path.h"
+#include "sluice/plan.h"
+#include "sluice/rep.h"
+#include "sluice/request.h"
 
-/* Plans an error page for `status`; the connection closes after it when `close` is set
+/* The read-only inputs of a plan besides the request. */
+struct sl_plan_env {
+    const struct sl_config *cfg;
+    time_t now;        /* this second */
+    const char *date;  /* `now` as an HTTP-date */
+    uint64_t boundary; /* differs between responses: multipart boundaries */
+};
+
+/* The checks that come before any file: the method, the target's syntax and hidden
+ * names. Returns 0 with *path filled, or the status to answer with sl_serve_error. */
+int sl_serve_check(const struct sl_plan_env *env, const struct sl_request *req,
+                   struct sl_path *path);
+
+/* A file (or precompressed variant) from its representation: preconditions, then
+ * ranges, then the whole. File bytes are planned as segments of the body file unless
+ * rep->data holds them. */
+void sl_serve_file(const struct sl_plan_env *env, const struct sl_request *req,
+                   const struct sl_path *path, const struct sl_file_rep *rep, struct sl_plan *plan);
+
+/* A directory listing as HTML, or as JSON when the client asks for it. */
+void sl_serve_listing(const struct sl_plan_env *env, const struct sl_request *req,
+                      const struct sl_path *path, const struct sl_listing *list,
+                      struct sl_plan *plan);
+
+/* 301 to the directory's address with its final slash. */
+void sl_serve_redirect(const struct sl_plan_env *env, const struct sl_request *req,
+                       const struct sl_path *path, struct sl_plan *plan);
+
+/* An error page for `status`; the connection closes after it when `must_close` is set
  * (malformed requests: RFC 9112 §9.6 leaves no safe way to find the next request). */
-void sl_serve_error(struct sl_worker *w, struct sl_exchange *ex, int status, bool close);
+void sl_serve_error(const struct sl_plan_env *env, const struct sl_request *req, int status,
+                    bool must_close, struct sl_plan *plan);
 
 #endif

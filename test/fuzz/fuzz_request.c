@@ -1,9 +1,10 @@
 /* Fuzz target for the request path: raw connection bytes, delivered in pieces the way
- * read(2) might, go through the llhttp glue into a head buffer managed as conn.c does
- * (contiguous, pipelined leftovers moved to the front), and every complete request is
- * planned by sl_serve against a fixture tree. Each planned response is checked: a
- * well-formed head, a Content-Length that matches the body, file parts inside the file,
- * no network-path Location, and no descriptor left open once the response is ended.
+ * read(2) might, go into a real exchange (exchange.c: the llhttp glue, the head buffer,
+ * pipelined leftovers moved to the front), and every complete request is planned by
+ * the real responder (respond.c: cache, router, planner) against a fixture tree. Each planned
+ * response is checked: a well-formed head, a Content-Length that matches the body, file parts
+ * inside the file, no network-path Location, and no descriptor left open once the response is
+ * ended.
  *
  * Input layout: byte 0 picks the configuration (bit 0 listing, bit 1 dotfiles) and
  * whether the clock passes the file cache's TTL between requests (bit 2); byte 1 how
@@ -19,8 +20,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "sluice/conn.h"
-#include "sluice/serve.h"
+#include "sluice/exchange.h"
+#include "sluice/respond.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -35,7 +36,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Four configurations over the same tree: listing on/off x dotfiles on/off. */
 static struct sl_config configs[4];
-static struct sl_worker worker;
+static struct sl_cache cache;
+static struct sl_responder responder;
+static uint64_t cache_clock; /* the loop's clock as the cache sees it, in ms */
 static char tmp_dir[PATH_MAX / 2];
 /* Descriptors open when an input starts (libFuzzer opens some of its own along the
  * way): once a response has been ended, no other may be open. */
@@ -197,10 +200,7 @@ static void build_fixture(void)
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     build_fixture();
-    worker.cfg = &configs[0];
-    worker.index = 0;
-    worker.date_sec = -1;
-    worker.log.fd = -1;
+    sl_responder_init(&responder, &configs[0], &cache, 0);
     return 0;
 }
 
@@ -258,10 +258,10 @@ static void touch(const char *p, size_t n)
 
 static void check_head(const struct sl_exchange *ex)
 {
-    CHECK(ex->nsegs >= 1 && ex->nsegs <= SL_SEGS_MAX);
-    const struct sl_seg *h = &ex->segs[0];
-    CHECK(h->mem == ex->out && h->off == 0);
-    CHECK(h->len <= sizeof(ex->out));
+    CHECK(ex->plan.nsegs >= 1 && ex->plan.nsegs <= SL_SEGS_MAX);
+    const struct sl_seg *h = &ex->plan.segs[0];
+    CHECK(h->mem == ex->plan.out && h->off == 0);
+    CHECK(h->len <= sizeof(ex->plan.out));
     const char *head = h->mem;
     size_t n = (size_t)h->len;
     CHECK(has_prefix(head, n, "HTTP/1.1 "));
@@ -269,7 +269,7 @@ static void check_head(const struct sl_exchange *ex)
     /* Status line "HTTP/1.1 DDD " with the planned status. */
     CHECK(n > 13 && head[12] == ' ');
     int status = (head[9] - '0') * 100 + (head[10] - '0') * 10 + (head[11] - '0');
-    CHECK(status == ex->status);
+    CHECK(status == ex->plan.status);
     CHECK(status >= 200 && status <= 599);
     /* Line structure: CR only before LF, LF only after CR, and the empty line only at
      * the very end (no field can end the head early or start a second response). */
@@ -283,7 +283,7 @@ static void check_head(const struct sl_exchange *ex)
     }
     for (size_t i = 0; i + 4 < n; i++)
         CHECK(memcmp(head + i, "\r\n\r\n", 4) != 0);
-    if (!ex->keep_alive) {
+    if (!ex->plan.keep_alive) {
         static const char close_field[] = "\r\nConnection: close\r\n";
         CHECK(memmem(head, n, close_field, sizeof(close_field) - 1) != NULL);
     }
@@ -297,16 +297,16 @@ static bool within(const char *p, uint64_t n, const char *base, uint64_t base_le
 static void check_response(const struct sl_exchange *ex)
 {
     check_head(ex);
-    const char *head = ex->segs[0].mem;
-    size_t n = (size_t)ex->segs[0].len;
+    const char *head = ex->plan.segs[0].mem;
+    size_t n = (size_t)ex->plan.segs[0].len;
 
     struct stat st;
     bool have_file = ex->file_fd >= 0;
     if (have_file)
         CHECK(fstat(ex->file_fd, &st) == 0 && S_ISREG(st.st_mode));
     uint64_t body = 0;
-    for (unsigned i = 1; i < ex->nsegs; i++) {
-        const struct sl_seg *s = &ex->segs[i];
+    for (unsigned i = 1; i < ex->plan.nsegs; i++) {
+        const struct sl_seg *s = &ex->plan.segs[i];
         if (s->mem == NULL) {
             CHECK(have_file);
             CHECK(s->len > 0);
@@ -316,47 +316,34 @@ static void check_response(const struct sl_exchange *ex)
             /* In the exchange's own buffer (after the head), the generated body, or the
              * cached file the response holds a reference to. */
             const char *p = s->mem + s->off;
-            bool in_out = within(p, s->len, ex->out, sizeof(ex->out));
+            bool in_out = within(p, s->len, ex->plan.out, sizeof(ex->plan.out));
             bool in_cache =
                 ex->pinned != NULL && ex->pinned->rep.data != NULL &&
                 within(p, s->len, ex->pinned->rep.data, (uint64_t)ex->pinned->rep.st.st_size);
-            CHECK(in_out || in_cache || (ex->heap != NULL && s->mem == ex->heap));
+            CHECK(in_out || in_cache || (ex->plan.heap != NULL && s->mem == ex->plan.heap));
             touch(p, (size_t)s->len);
         }
         body += s->len;
     }
-    CHECK(body == ex->body_bytes || ex->head_only);
+    CHECK(body == ex->plan.body_bytes || ex->plan.head_only);
 
     struct sl_str cl = head_field(head, n, "Content-Length");
-    if (ex->status == 304) {
-        CHECK(ex->nsegs == 1);
+    if (ex->plan.status == 304) {
+        CHECK(ex->plan.nsegs == 1);
     } else {
         CHECK(cl.p != NULL);
-        if (ex->head_only)
-            CHECK(ex->nsegs == 1);
+        if (ex->plan.head_only)
+            CHECK(ex->plan.nsegs == 1);
         else
             CHECK(parse_u64(cl) == body);
     }
 
     struct sl_str loc = head_field(head, n, "Location");
     if (loc.p != NULL) {
-        CHECK(ex->status == 301);
+        CHECK(ex->plan.status == 301);
         CHECK(loc.n >= 1 && loc.p[0] == '/');
         CHECK(!(loc.n >= 2 && (loc.p[1] == '/' || loc.p[1] == '\\')));
     }
-}
-
-/* Ends the response as exchange_end_response does (file, cache reference, generated
- * body). Descriptors the cache keeps are checked after the cache is freed. */
-static void end_response(struct sl_exchange *ex)
-{
-    sl_exchange_drop_file(ex);
-    if (ex->pinned) {
-        sl_cache_release(&worker.cache, ex->pinned);
-        ex->pinned = NULL;
-    }
-    free(ex->heap);
-    ex->heap = NULL;
 }
 
 /* Nothing a request opened may outlive its response and the cache. */
@@ -393,34 +380,30 @@ static size_t next_read_size(struct reader *r)
     return base;
 }
 
-/* Plans the response to the head just completed or refused: conn_parse after a feed. */
-static bool plan(struct sl_exchange *ex, size_t start, size_t fresh)
+/* Plans the response to the head just completed or refused, as conn_parse does after a
+ * read. Returns false while the head is incomplete. */
+static bool plan(struct sl_exchange *ex, size_t fresh)
 {
-    size_t used = 0;
-    int rc = sl_request_feed(&ex->parser, &ex->req, ex->in + start, fresh, &used);
+    int rc = sl_exchange_feed(ex, fresh);
     if (rc == SL_PARSE_MORE) {
-        CHECK(used == fresh);
-        if (ex->in_len < sizeof(ex->in))
-            return false;
-        rc = sl_request_overflow_status(&ex->req);
-        CHECK(rc == 414 || rc == 431);
+        CHECK(ex->in_len < sizeof(ex->in));
+        return false;
     }
     if (rc != SL_PARSE_READY) {
         CHECK(rc >= 400 && rc <= 599);
-        sl_serve_error(&worker, ex, rc, true);
-        CHECK(ex->status == rc && !ex->keep_alive);
+        sl_respond_error(&responder, ex, rc);
+        CHECK(ex->plan.status == rc && !ex->plan.keep_alive);
         check_response(ex);
         return true;
     }
-    CHECK(used <= fresh);
-    ex->in_off = start + used;
+    CHECK(ex->in_off <= ex->in_len);
     /* The spans the plan will read lie in the head just parsed. */
     const struct sl_request *req = &ex->req;
     CHECK(req->target.p != NULL);
     CHECK(req->target.p >= ex->in && req->target.p + req->target.n <= ex->in + ex->in_off);
-    sl_serve(&worker, ex);
+    sl_respond(&responder, cache_clock, ex);
     if (req->has_body)
-        CHECK(!ex->keep_alive);
+        CHECK(!ex->plan.keep_alive);
     check_response(ex);
     return true;
 }
@@ -431,7 +414,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     for (int fd = 0; fd < FD_WATCH; fd++)
         fd_open_before[fd] = fcntl(fd, F_GETFD) != -1;
-    worker.cfg = &configs[data[0] & 3];
+    responder.cfg = &configs[data[0] & 3];
     struct reader rd = {data + 2, size - 2, data[1], data[1]};
 
     struct sl_exchange *ex = malloc(sizeof(*ex));
@@ -440,8 +423,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* A fresh cache per input keeps runs reproducible. The loop clock starts at 0 and,
      * when bit 2 of the configuration byte is set, moves past the cache's TTL after
      * every response so cached entries are re-checked. */
-    sl_cache_init(&worker.cache, 8);
-    worker.loop.time = 0;
+    sl_cache_init(&cache, 8);
+    cache_clock = 0;
     uint64_t tick = data[0] & 4 ? SL_CACHE_TTL_MS + 1 : 0;
 
     /* Each round: one read(2), then as many responses as the buffer holds heads for. */
@@ -457,32 +440,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         rd.p += n;
         rd.left -= n;
         ex->in_len += n;
-        size_t start = ex->in_len - n;
         size_t fresh = n;
-        while (plan(ex, start, fresh)) {
-            bool keep = ex->keep_alive;
-            end_response(ex);
-            worker.loop.time += tick;
+        while (plan(ex, fresh)) {
+            bool keep = ex->plan.keep_alive;
+            sl_exchange_end_response(ex, &cache);
+            cache_clock += tick;
             if (!keep) {
                 open = false;
                 break;
             }
             /* conn_next_request */
-            size_t left = ex->in_len - ex->in_off;
-            if (ex->in_off > 0 && left > 0)
-                memmove(ex->in, ex->in + ex->in_off, left);
-            ex->in_len = left;
-            ex->in_off = 0;
-            sl_request_init(&ex->parser, &ex->req);
-            if (left == 0)
+            fresh = sl_exchange_next_request(ex);
+            if (fresh == 0)
                 break;
-            start = 0;
-            fresh = left;
         }
     }
-    end_response(ex);
+    sl_exchange_end_response(ex, &cache);
     free(ex);
-    sl_cache_free(&worker.cache);
+    sl_cache_free(&cache);
     check_no_descriptor_leaked();
     return 0;
 }

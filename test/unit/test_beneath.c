@@ -18,7 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "sluice/router.h"
+#include "sluice/beneath.h"
 
 static char base[64];
 static int root_fd = -1;

@@ -1,0 +1,86 @@
+/* Exchange: everything one request in progress needs (parser, head buffer, the planned
+ * response, the body file), taken from a per-loop pool only while a request is under
+ * way, so an idle keep-alive connection costs only its small struct sl_conn. */
+#ifndef SLUICE_EXCHANGE_H
+#define SLUICE_EXCHANGE_H
+
+#include <llhttp.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sluice/filecache.h"
+#include "sluice/plan.h"
+#include "sluice/request.h"
+
+/* Exchanges in use per loop before the longest-reading connection is closed to make room
+ * for a new request (sizeof(struct sl_exchange) each). */
+#define SL_EXCHANGES_MAX 4096
+
+struct sl_exchange {
+    struct sl_exchange *next_free;
+    llhttp_t parser;
+    struct sl_request req;
+    size_t in_len; /* bytes in `in` */
+    size_t in_off; /* bytes of `in` belonging to finished requests */
+
+    /* The body file: owned (closed here), or borrowed from the pinned cache entry. */
+    int file_fd;
+    bool file_borrowed;
+    struct sl_cache_entry *pinned; /* cached file the body comes from, released after */
+
+    /* Sending progress through plan.segs (conn.c). */
+    unsigned seg;
+    uint64_t sent;
+    unsigned mss; /* the socket's segment size, asked once per large body; 0: not yet */
+
+    struct sl_plan plan;
+    char in[SL_HEAD_MAX];
+};
+
+/* Idle exchanges kept for reuse: no malloc per request in steady state. */
+struct sl_exchange_pool {
+    struct sl_exchange *free;
+    unsigned free_count;
+    unsigned live; /* in use by connections */
+};
+
+struct sl_exchange *sl_exchange_get(struct sl_exchange_pool *pool);
+/* Ends the response (see sl_exchange_end_response) and gives the exchange back. */
+void sl_exchange_put(struct sl_exchange_pool *pool, struct sl_cache *cache, struct sl_exchange *ex);
+void sl_exchange_pool_free(struct sl_exchange_pool *pool);
+
+/* Prepares a (reused) exchange for a new connection's request: empty buffer, no file. */
+void sl_exchange_init(struct sl_exchange *ex);
+
+/* ---- the head buffer ---- */
+
+/* Parses the `fresh` bytes just appended to `in` (in_len already counts them). Returns
+ * SL_PARSE_MORE (head incomplete, room left), SL_PARSE_READY (in_off marks the head's
+ * end) or the error status to answer before closing (a full buffer: 414 or 431). */
+int sl_exchange_feed(struct sl_exchange *ex, size_t fresh);
+
+/* After a kept-alive response: moves pipelined bytes after the finished request to the
+ * front and restarts the parser. Returns how many bytes are buffered (0: none). */
+size_t sl_exchange_next_request(struct sl_exchange *ex);
+
+/* ---- the body file: one owner at a time ---- */
+
+/* The exchange owns fd (a file the router opened) and closes it when done. */
+void sl_exchange_set_file(struct sl_exchange *ex, int fd);
+
+/* The body comes from cache entry e (already referenced for this response): its bytes in
+ * memory, or its descriptor, which stays the cache's. */
+void sl_exchange_borrow(struct sl_exchange *ex, struct sl_cache_entry *e);
+
+/* Gives up ownership of the body file: returns the descriptor (-1 when none or borrowed),
+ * which the caller now owns. */
+int sl_exchange_take_file(struct sl_exchange *ex);
+
+/* Lets go of the body file: closes it unless it is borrowed. */
+void sl_exchange_drop_file(struct sl_exchange *ex);
+
+/* Ends the response part of an exchange: its file, cache reference and generated body. */
+void sl_exchange_end_response(struct sl_exchange *ex, struct sl_cache *cache);
+
+#endif

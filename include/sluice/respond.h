@@ -1,0 +1,34 @@
+/* From a parsed request to a planned response: the planner's checks, then the loop's
+ * file cache or the router, then the planner. Where the cache, the router and the pure
+ * planner meet; one per event loop. */
+#ifndef SLUICE_RESPOND_H
+#define SLUICE_RESPOND_H
+
+#include <stdint.h>
+#include <time.h>
+
+#include "sluice/config.h"
+#include "sluice/exchange.h"
+#include "sluice/filecache.h"
+#include "sluice/httpdate.h"
+
+struct sl_responder {
+    const struct sl_config *cfg;
+    struct sl_cache *cache; /* this loop's */
+    time_t date_sec;        /* the second `date` was formatted for */
+    char date[SL_HTTPDATE_LEN + 1];
+    uint64_t boundary; /* advances per response: multipart boundaries */
+};
+
+/* `seed` tells loops apart (and runs apart) in multipart boundaries. */
+void sl_responder_init(struct sl_responder *r, const struct sl_config *cfg, struct sl_cache *cache,
+                       uint64_t seed);
+
+/* Plans the answer to ex->req into ex->plan; now_ms is the loop's clock for the cache.
+ * The body file, when the plan sends from one, is ex's. */
+void sl_respond(struct sl_responder *r, uint64_t now_ms, struct sl_exchange *ex);
+
+/* Plans an error page for a request that could not be parsed: `status`, then close. */
+void sl_respond_error(struct sl_responder *r, struct sl_exchange *ex, int status);
+
+#endif

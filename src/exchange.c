@@ -1,0 +1,128 @@
+/* Exchanges: the per-request state, its pool, the head buffer and the body file's one
+ * owner. conn.c keeps the socket and the state machine; this file keeps the memory. */
+#include "sluice/exchange.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Idle exchanges kept per loop for reuse. */
+#define POOL_KEEP 64
+
+void sl_exchange_init(struct sl_exchange *ex)
+{
+    ex->in_len = 0;
+    ex->in_off = 0;
+    ex->file_fd = -1;
+    ex->file_borrowed = false;
+    ex->pinned = NULL;
+    ex->plan.heap = NULL;
+    ex->plan.overflow = false;
+    ex->plan.nsegs = 0;
+    sl_request_init(&ex->parser, &ex->req);
+}
+
+struct sl_exchange *sl_exchange_get(struct sl_exchange_pool *pool)
+{
+    struct sl_exchange *ex = pool->free;
+    if (ex) {
+        pool->free = ex->next_free;
+        pool->free_count--;
+    } else {
+        ex = malloc(sizeof(*ex));
+        if (!ex)
+            return NULL;
+    }
+    sl_exchange_init(ex);
+    pool->live++;
+    return ex;
+}
+
+void sl_exchange_put(struct sl_exchange_pool *pool, struct sl_cache *cache, struct sl_exchange *ex)
+{
+    sl_exchange_end_response(ex, cache);
+    pool->live--;
+    if (pool->free_count >= POOL_KEEP) {
+        free(ex);
+        return;
+    }
+    ex->next_free = pool->free;
+    pool->free = ex;
+    pool->free_count++;
+}
+
+void sl_exchange_pool_free(struct sl_exchange_pool *pool)
+{
+    while (pool->free) {
+        struct sl_exchange *ex = pool->free;
+        pool->free = ex->next_free;
+        free(ex);
+    }
+    pool->free_count = 0;
+}
+
+int sl_exchange_feed(struct sl_exchange *ex, size_t fresh)
+{
+    size_t start = ex->in_len - fresh;
+    size_t used = 0;
+    int rc = sl_request_feed(&ex->parser, &ex->req, ex->in + start, fresh, &used);
+    if (rc == SL_PARSE_MORE)
+        return ex->in_len < sizeof(ex->in) ? SL_PARSE_MORE : sl_request_overflow_status(&ex->req);
+    if (rc == SL_PARSE_READY)
+        ex->in_off = start + used;
+    return rc;
+}
+
+size_t sl_exchange_next_request(struct sl_exchange *ex)
+{
+    size_t left = ex->in_len - ex->in_off;
+    if (left > 0 && ex->in_off > 0)
+        memmove(ex->in, ex->in + ex->in_off, left);
+    ex->in_len = left;
+    ex->in_off = 0;
+    sl_request_init(&ex->parser, &ex->req);
+    return left;
+}
+
+void sl_exchange_drop_file(struct sl_exchange *ex)
+{
+    if (ex->file_fd >= 0 && !ex->file_borrowed)
+        close(ex->file_fd);
+    ex->file_fd = -1;
+    ex->file_borrowed = false;
+}
+
+void sl_exchange_set_file(struct sl_exchange *ex, int fd)
+{
+    sl_exchange_drop_file(ex);
+    ex->file_fd = fd;
+}
+
+void sl_exchange_borrow(struct sl_exchange *ex, struct sl_cache_entry *e)
+{
+    sl_exchange_drop_file(ex);
+    ex->pinned = e;
+    if (e->fd >= 0) {
+        ex->file_fd = e->fd;
+        ex->file_borrowed = true;
+    }
+}
+
+int sl_exchange_take_file(struct sl_exchange *ex)
+{
+    int fd = ex->file_borrowed ? -1 : ex->file_fd;
+    ex->file_fd = -1;
+    ex->file_borrowed = false;
+    return fd;
+}
+
+void sl_exchange_end_response(struct sl_exchange *ex, struct sl_cache *cache)
+{
+    sl_exchange_drop_file(ex);
+    if (ex->pinned) {
+        sl_cache_release(cache, ex->pinned);
+        ex->pinned = NULL;
+    }
+    free(ex->plan.heap);
+    ex->plan.heap = NULL;
+}
