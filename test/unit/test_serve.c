@@ -1,0 +1,906 @@
+/* Unit tests for the planner (serve.c): real request bytes through sl_request_feed, a
+ * file representation built by hand, and exact assertions on the planned head and body
+ * segments. No file system and no sockets: the planner is a pure function. */
+/* clang-format off */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+/* clang-format on */
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sluice/cond.h"
+#include "sluice/config.h"
+#include "sluice/httpdate.h"
+#include "sluice/listing.h"
+#include "sluice/negotiate.h"
+#include "sluice/plan.h"
+#include "sluice/rep.h"
+#include "sluice/request.h"
+#include "sluice/response.h"
+#include "sluice/serve.h"
+
+/* Mon, 23 Nov 2026 18:53:20 GMT, and the file's mtime an hour before. */
+#define NOW ((time_t)1795460000)
+#define MTIME ((time_t)1795456400)
+#define MTIME_NSEC 123L
+#define NOW_DATE "Mon, 23 Nov 2026 18:53:20 GMT"
+#define MTIME_DATE "Mon, 23 Nov 2026 17:53:20 GMT"
+#define ETAG_1K "\"400-6b047d90-7b\"" /* 1024 bytes, MTIME, 123 ns */
+#define BOUNDARY "sluice-0123456789abcdef"
+
+static struct sl_config cfg;
+static char date[SL_HTTPDATE_LEN + 1];
+static struct sl_plan_env env;
+static struct sl_file_rep rep;
+static char data[1024];
+static struct sl_plan plan;
+
+static llhttp_t parser;
+static struct sl_request req;
+static char reqbuf[SL_HEAD_MAX];
+static struct sl_path path;
+
+static char head[SL_OUT_MAX + 1];
+
+/* ---- fixtures ---- */
+
+static void set_rep(uint64_t size, time_t mtime, int encoding)
+{
+    rep.st.st_size = (off_t)size;
+    rep.st.st_mtim.tv_sec = mtime;
+    rep.st.st_mtim.tv_nsec = MTIME_NSEC;
+    rep.encoding = encoding;
+    rep.etag_len = sl_etag_format(rep.etag, size, mtime, MTIME_NSEC, sl_encoding_name(encoding));
+    sl_httpdate_format(mtime, rep.last_modified);
+}
+
+static int setup(void **state)
+{
+    memset(&plan, 0, sizeof(plan));
+    memset(&req, 0, sizeof(req));
+    memset(&path, 0, sizeof(path));
+    memset(&rep, 0, sizeof(rep));
+    cfg = (struct sl_config){.max_age = -1, .listing = true, .dotfiles = false, .root_fd = -1};
+    sl_httpdate_format(NOW, date);
+    env = (struct sl_plan_env){&cfg, NOW, date, 0x0123456789abcdefu};
+    for (size_t i = 0; i < sizeof(data); i++)
+        data[i] = (char)('a' + i % 26);
+    rep.mime = "text/plain; charset=utf-8";
+    rep.name = "notes.txt";
+    rep.name_len = strlen(rep.name);
+    set_rep(sizeof(data), MTIME, SL_ENC_IDENTITY);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    free(plan.heap);
+    plan.heap = NULL;
+    return 0;
+}
+
+/* Parses one request head from its bytes; fields become spans into reqbuf. */
+static void parse(const char *text)
+{
+    size_t len = strlen(text);
+    assert_true(len <= sizeof(reqbuf));
+    memcpy(reqbuf, text, len);
+    sl_request_init(&parser, &req);
+    size_t consumed = 0;
+    assert_int_equal(sl_request_feed(&parser, &req, reqbuf, len, &consumed), SL_PARSE_READY);
+}
+
+/* Parses the request, passes the pre-file checks and plans the file `rep`. */
+static void serve_file(const char *text)
+{
+    parse(text);
+    assert_int_equal(sl_serve_check(&env, &req, &path), 0);
+    sl_serve_file(&env, &req, &path, &rep, &plan);
+}
+
+/* ---- plan inspection ---- */
+
+/* The head as a C string, after checking that it is whole and is the first segment. */
+static const char *head_text(void)
+{
+    assert_false(plan.overflow);
+    assert_true(plan.nsegs >= 1);
+    assert_ptr_equal(plan.segs[0].mem, plan.out);
+    assert_int_equal(plan.segs[0].len, plan.head_len);
+    assert_true(plan.head_len >= 4 && plan.head_len < SL_OUT_MAX);
+    memcpy(head, plan.out, (size_t)plan.head_len);
+    head[plan.head_len] = '\0';
+    /* Exactly one blank line, at the very end. */
+    assert_ptr_equal(strstr(head, "\r\n\r\n"), head + plan.head_len - 4);
+    return head;
+}
+
+static bool starts_with(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* Whether the head holds the field line `line` ("Name: value") exactly. */
+static bool head_has(const char *line)
+{
+    const char *h = head_text();
+    char want[SL_OUT_MAX + 8];
+    snprintf(want, sizeof(want), "\r\n%s\r\n", line);
+    if (strstr(h, want))
+        return true;
+    print_error("head lacks \"%s\":\n%s", line, h);
+    return false;
+}
+
+/* Whether the head holds no field called `name`. */
+static bool head_lacks(const char *name)
+{
+    const char *h = head_text();
+    char want[128];
+    snprintf(want, sizeof(want), "\r\n%s:", name);
+    if (!strstr(h, want))
+        return true;
+    print_error("head has a %s field:\n%s", name, h);
+    return false;
+}
+
+static bool status_line_is(const char *line)
+{
+    const char *h = head_text();
+    if (starts_with(h, line) && h[strlen(line)] == '\r')
+        return true;
+    print_error("status line is not \"%s\":\n%s", line, h);
+    return false;
+}
+
+/* The sum of every segment after the head. */
+static uint64_t body_len(void)
+{
+    uint64_t n = 0;
+    for (unsigned i = 1; i < plan.nsegs; i++)
+        n += plan.segs[i].len;
+    return n;
+}
+
+static void assert_file_seg(unsigned i, uint64_t off, uint64_t len)
+{
+    assert_null(plan.segs[i].mem);
+    assert_int_equal(plan.segs[i].off, off);
+    assert_int_equal(plan.segs[i].len, len);
+}
+
+static void assert_mem_seg(unsigned i, const char *text)
+{
+    assert_non_null(plan.segs[i].mem);
+    assert_int_equal(plan.segs[i].len, strlen(text));
+    assert_memory_equal(plan.segs[i].mem, text, strlen(text));
+}
+
+/* The length of sl_error_page's body for `status`. */
+static size_t error_page_len(int status)
+{
+    char page[1024];
+    struct sl_buf b = sl_buf_make(page, sizeof(page));
+    sl_error_page(&b, status);
+    return b.len;
+}
+
+/* ---- whole files ---- */
+
+static void test_get_of_file_on_descriptor_plans_exact_head_then_whole_file_range(void **state)
+{
+    serve_file("GET /notes.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(plan.status, 200);
+    assert_string_equal(head_text(), "HTTP/1.1 200 OK\r\n"
+                                     "Date: " NOW_DATE "\r\n"
+                                     "Server: sluice\r\n"
+                                     "Content-Type: text/plain; charset=utf-8\r\n"
+                                     "Content-Length: 1024\r\n"
+                                     "Accept-Ranges: bytes\r\n"
+                                     "ETag: " ETAG_1K "\r\n"
+                                     "Last-Modified: " MTIME_DATE "\r\n"
+                                     "Cache-Control: no-cache\r\n"
+                                     "\r\n");
+    assert_int_equal(plan.nsegs, 2);
+    assert_file_seg(1, 0, 1024);
+    assert_true(plan.uses_file);
+    assert_int_equal(plan.body_bytes, 1024);
+    assert_true(plan.keep_alive);
+    assert_false(plan.head_only);
+}
+
+static void test_max_age_config_sends_public_max_age_instead_of_no_cache(void **state)
+{
+    cfg.max_age = 60;
+    serve_file("GET /notes.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_true(head_has("Cache-Control: public, max-age=60"));
+    assert_null(strstr(head_text(), "no-cache"));
+
+    cfg.max_age = 0;
+    serve_file("GET /notes.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_true(head_has("Cache-Control: public, max-age=0"));
+}
+
+static void test_cached_file_body_is_a_memory_segment_pointing_into_data(void **state)
+{
+    rep.data = data;
+    serve_file("GET /notes.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(plan.status, 200);
+    assert_int_equal(plan.nsegs, 2);
+    assert_ptr_equal(plan.segs[1].mem, data);
+    assert_int_equal(plan.segs[1].len, 1024);
+    assert_false(plan.uses_file);
+    assert_int_equal(plan.body_bytes, 1024);
+    assert_true(head_has("Content-Length: 1024"));
+}
+
+static void test_head_request_plans_head_only_with_full_content_length(void **state)
+{
+    serve_file("HEAD /notes.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(plan.status, 200);
+    assert_true(plan.head_only);
+    assert_int_equal(plan.nsegs, 1);
+    assert_false(plan.uses_file);
+    assert_int_equal(plan.body_bytes, 0);
+    assert_true(head_has("Content-Length: 1024"));
+    assert_true(head_has("ETag: " ETAG_1K));
+}
+
+static void test_empty_file_has_content_length_zero_and_no_body_segment(void **state)
+{
+    set_rep(0, MTIME, SL_ENC_IDENTITY);
+    serve_file("GET /notes.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(plan.status, 200);
+    assert_int_equal(plan.nsegs, 1);
+    assert_false(plan.uses_file);
+    assert_int_equal(plan.body_bytes, 0);
+    assert_true(head_has("Content-Length: 0"));
+    assert_true(head_has("ETag: \"0-6b047d90-7b\""));
+}
+
+static void test_file_stamped_in_the_future_is_last_modified_at_the_date(void **state)
+{
+    set_rep(1024, NOW + 3600, SL_ENC_IDENTITY);
+    serve_file("GET /notes.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(plan.status, 200);
+    assert_true(head_has("Last-Modified: " NOW_DATE));
+    assert_true(head_has("Date: " NOW_DATE));
+}
+
+static void test_gzip_variant_sends_content_encoding_and_vary_with_original_type(void **state)
+{
+    rep.variants = SL_ENC_GZIP | SL_ENC_BR;
+    set_rep(300, MTIME, SL_ENC_GZIP);
+    serve_file("GET /notes.txt HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n");
+    assert_true(head_has("Content-Type: text/plain; charset=utf-8"));
+    assert_true(head_has("Content-Encoding: gzip"));
+    assert_true(head_has("Vary: Accept-Encoding"));
+    assert_true(head_has("Content-Length: 300"));
+    assert_true(head_has("ETag: \"12c-6b047d90-7b-gzip\""));
+    assert_file_seg(1, 0, 300);
+}
+
+static void test_identity_with_variants_on_disk_varies_without_content_encoding(void **state)
+{
+    rep.variants = SL_ENC_BR;
+    serve_file("GET /notes.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_true(head_has("Vary: Accept-Encoding"));
+    assert_true(head_lacks("Content-Encoding"));
+
+    rep.variants = 0;
+    serve_file("GET /notes.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_true(head_lacks("Vary"));
+}
+
+/* ---- downloads ---- */
+
+static void test_download_query_adds_attachment_content_disposition_with_name(void **state)
+{
+    serve_file("GET /notes.txt?download HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(plan.status, 200);
+    assert_true(head_has(
+        "Content-Disposition: attachment; filename=\"notes.txt\"; filename*=UTF-8''notes.txt"));
+
+    serve_file("GET /notes.txt?x=1&download=yes HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_true(head_has(
+        "Content-Disposition: attachment; filename=\"notes.txt\"; filename*=UTF-8''notes.txt"));
+}
+
+static void test_download_must_be_a_whole_parameter_name(void **state)
+{
+    serve_file("GET /notes.txt?downloads&nodownload=1&x=download HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(plan.status, 200);
+    assert_true(head_lacks("Content-Disposition"));
+
+    serve_file("GET /notes.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_true(head_lacks("Content-Disposition"));
+}
+
+static void test_download_name_with_quotes_and_percent_is_escaped_in_both_parameters(void **state)
+{
+    rep.name = "a \"b\" 100%.txt";
+    rep.name_len = strlen(rep.name);
+    serve_file("GET /notes.txt?download HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_true(head_has("Content-Disposition: attachment; filename=\"a _b_ 100_.txt\"; "
+                         "filename*=UTF-8''a%20%22b%22%20100%25.txt"));
+}
+
+static void test_download_name_of_255_non_ascii_bytes_still_gets_its_header(void **state)
+{
+    static char name[255];
+    memset(name, 0xff, sizeof(name));
+    rep.name = name;
+    rep.name_len = sizeof(name);
+    serve_file("GET /notes.txt?download HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(plan.status, 200);
+    char want[2048];
+    size_t n = (size_t)snprintf(want, sizeof(want), "Content-Disposition: attachment; filename=\"");
+    for (size_t i = 0; i < sizeof(name); i++)
+        want[n++] = '_';
+    n += (size_t)snprintf(want + n, sizeof(want) - n, "\"; filename*=UTF-8''");
+    for (size_t i = 0; i < sizeof(name); i++)
+        n += (size_t)snprintf(want + n, sizeof(want) - n, "%%FF");
+    assert_true(head_has(want));
+}
+
+/* ---- conditional requests ---- */
+
+static void test_if_none_match_with_current_etag_returns_304_with_validators_only(void **state)
+{
+    serve_file("GET /notes.txt HTTP/1.1\r\nHost: x\r\nIf-None-Match: " ETAG_1K "\r\n\r\n");
+    assert_int_equal(plan.status, 304);
+    assert_string_equal(head_text(), "HTTP/1.1 304 Not Modified\r\n"
+                                     "Date: " NOW_DATE "\r\n"
+                                     "Server: sluice\r\n"
+                                     "ETag: " ETAG_1K "\r\n"
+                                     "Last-Modified: " MTIME_DATE "\r\n"
+                                     "Cache-Control: no-cache\r\n"
+                                     "\r\n");
+    assert_int_equal(plan.nsegs, 1);
+    assert_false(plan.uses_file);
+    assert_int_equal(plan.body_bytes, 0);
+    assert_true(plan.keep_alive);
+}
+
+static void test_not_modified_for_a_variant_still_says_vary(void **state)
+{
+    rep.variants = SL_ENC_GZIP;
+    set_rep(300, MTIME, SL_ENC_GZIP);
+    serve_file("GET /notes.txt HTTP/1.1\r\nHost: x\r\n"
+               "If-None-Match: \"1-2-3\", W/\"12c-6b047d90-7b-gzip\"\r\n\r\n");
+    assert_int_equal(plan.status, 304);
+    assert_true(head_has("Vary: Accept-Encoding"));
+    assert_true(head_has("ETag: \"12c-6b047d90-7b-gzip\""));
+    assert_true(head_lacks("Content-Length"));
+}
+
+static void test_if_match_failing_returns_412_error_page(void **state)
+{
+    serve_file("GET /notes.txt HTTP/1.1\r\nHost: x\r\nIf-Match: \"something-else\"\r\n\r\n");
+    assert_int_equal(plan.status, 412);
+    assert_true(status_line_is("HTTP/1.1 412 Precondition Failed"));
+    assert_true(head_has("Content-Type: text/html; charset=utf-8"));
+    char cl[64];
+    snprintf(cl, sizeof(cl), "Content-Length: %zu", error_page_len(412));
+    assert_true(head_has(cl));
+    assert_true(head_lacks("ETag"));
+    assert_int_equal(plan.nsegs, 2);
+    assert_int_equal(plan.segs[1].len, error_page_len(412));
+    assert_ptr_equal(plan.segs[1].mem, plan.out + plan.head_len);
+    assert_false(plan.uses_file);
+    assert_int_equal(plan.body_bytes, error_page_len(412));
+}
+
+static void
+test_if_modified_since_at_or_after_mtime_returns_304_and_before_returns_200(void **state)
+{
+    serve_file("GET /notes.txt HTTP/1.1\r\nHost: x\r\nIf-Modified-Since: " MTIME_DATE "\r\n\r\n");
+    assert_int_equal(plan.status, 304);
+    assert_int_equal(plan.nsegs, 1);
+
+    serve_file("GET /notes.txt HTTP/1.1\r\nHost: x\r\n"
+               "If-Modified-Since: Mon, 23 Nov 2026 17:53:19 GMT\r\n\r\n");
+    assert_int_equal(plan.status, 200);
+    assert_int_equal(plan.nsegs, 2);
+    assert_file_seg(1, 0, 1024);
+}
+
+static void test_if_none_match_mismatch_overrides_a_matching_if_modified_since(void **state)
+{
+    serve_file("GET /notes.txt HTTP/1.1\r\nHost: x\r\nIf-None-Match: \"old\"\r\n"
+               "If-Modified-Since: " MTIME_DATE "\r\n\r\n");
+    assert_int_equal(plan.status, 200);
+    assert_int_equal(plan.body_bytes, 1024);
+}
+
+/* ---- ranges ---- */
+
+static void test_range_first_100_bytes_returns_206_with_content_range_and_file_segment(void **state)
+{
+    serve_file("GET /notes.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=0-99\r\n\r\n");
+    assert_int_equal(plan.status, 206);
+    assert_true(status_line_is("HTTP/1.1 206 Partial Content"));
+    assert_true(head_has("Content-Length: 100"));
+    assert_true(head_has("Content-Range: bytes 0-99/1024"));
+    assert_true(head_has("Content-Type: text/plain; charset=utf-8"));
+    assert_true(head_has("Accept-Ranges: bytes"));
+    assert_true(head_has("ETag: " ETAG_1K));
+    assert_int_equal(plan.nsegs, 2);
+    assert_file_seg(1, 0, 100);
+    assert_true(plan.uses_file);
+    assert_int_equal(plan.body_bytes, 100);
+}
+
+static void test_suffix_range_returns_the_last_bytes(void **state)
+{
+    serve_file("GET /notes.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=-100\r\n\r\n");
+    assert_int_equal(plan.status, 206);
+    assert_true(head_has("Content-Range: bytes 924-1023/1024"));
+    assert_true(head_has("Content-Length: 100"));
+    assert_file_seg(1, 924, 100);
+}
+
+static void test_range_of_cached_file_points_into_data_at_its_offset(void **state)
+{
+    rep.data = data;
+    serve_file("GET /notes.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=500-\r\n\r\n");
+    assert_int_equal(plan.status, 206);
+    assert_true(head_has("Content-Range: bytes 500-1023/1024"));
+    assert_int_equal(plan.nsegs, 2);
+    assert_ptr_equal(plan.segs[1].mem, data + 500);
+    assert_int_equal(plan.segs[1].len, 524);
+    assert_false(plan.uses_file);
+}
+
+static void test_unsatisfiable_range_returns_416_with_star_content_range(void **state)
+{
+    serve_file("GET /notes.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=2000-3000\r\n\r\n");
+    assert_int_equal(plan.status, 416);
+    assert_true(status_line_is("HTTP/1.1 416 Range Not Satisfiable"));
+    assert_true(head_has("Content-Range: bytes */1024"));
+    assert_true(head_has("Content-Type: text/html; charset=utf-8"));
+    assert_int_equal(plan.nsegs, 2);
+    assert_int_equal(plan.segs[1].len, error_page_len(416));
+    assert_false(plan.uses_file);
+    assert_true(plan.keep_alive);
+}
+
+static void test_two_ranges_return_multipart_byteranges_with_exact_parts(void **state)
+{
+    serve_file("GET /notes.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=0-99,200-299\r\n\r\n");
+    assert_int_equal(plan.status, 206);
+    assert_true(head_has("Content-Type: multipart/byteranges; boundary=" BOUNDARY));
+    assert_true(head_lacks("Content-Range"));
+    assert_int_equal(plan.nsegs, 6);
+    assert_mem_seg(1, "\r\n--" BOUNDARY "\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                      "Content-Range: bytes 0-99/1024\r\n\r\n");
+    assert_file_seg(2, 0, 100);
+    assert_mem_seg(3, "\r\n--" BOUNDARY "\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                      "Content-Range: bytes 200-299/1024\r\n\r\n");
+    assert_file_seg(4, 200, 100);
+    assert_mem_seg(5, "\r\n--" BOUNDARY "--\r\n");
+    char cl[64];
+    snprintf(cl, sizeof(cl), "Content-Length: %llu", (unsigned long long)body_len());
+    assert_true(head_has(cl));
+    assert_int_equal(plan.body_bytes, body_len());
+    assert_true(plan.uses_file);
+}
+
+static void test_multipart_boundary_follows_env_boundary(void **state)
+{
+    env.boundary = 42;
+    serve_file("GET /notes.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=0-0,-1\r\n\r\n");
+    assert_int_equal(plan.status, 206);
+    assert_true(head_has("Content-Type: multipart/byteranges; boundary=sluice-000000000000002a"));
+    assert_mem_seg(5, "\r\n--sluice-000000000000002a--\r\n");
+    assert_file_seg(4, 1023, 1);
+}
+
+static void test_sixteen_ranges_plan_thirty_four_segments(void **state)
+{
+    rep.data = data;
+    serve_file("GET /notes.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=0-0,2-2,4-4,6-6,8-8,10-10,"
+               "12-12,14-14,16-16,18-18,20-20,22-22,24-24,26-26,28-28,30-30\r\n\r\n");
+    assert_int_equal(plan.status, 206);
+    assert_int_equal(plan.nsegs, 1 + 2 * 16 + 1);
+    for (unsigned i = 0; i < 16; i++) {
+        assert_ptr_equal(plan.segs[2 + 2 * i].mem, data + 2 * i);
+        assert_int_equal(plan.segs[2 + 2 * i].len, 1);
+    }
+    assert_int_equal(plan.body_bytes, body_len());
+    assert_false(plan.uses_file);
+}
+
+static void test_if_range_with_current_etag_honours_the_range(void **state)
+{
+    serve_file("GET /notes.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=0-99\r\n"
+               "If-Range: " ETAG_1K "\r\n\r\n");
+    assert_int_equal(plan.status, 206);
+    assert_file_seg(1, 0, 100);
+}
+
+static void test_if_range_with_other_etag_sends_whole_file(void **state)
+{
+    serve_file("GET /notes.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=0-99\r\n"
+               "If-Range: \"400-6b047d90-7c\"\r\n\r\n");
+    assert_int_equal(plan.status, 200);
+    assert_true(head_has("Content-Length: 1024"));
+    assert_true(head_lacks("Content-Range"));
+    assert_file_seg(1, 0, 1024);
+}
+
+static void
+test_if_range_date_of_a_file_modified_this_second_is_weak_and_sends_whole_file(void **state)
+{
+    set_rep(1024, NOW, SL_ENC_IDENTITY);
+    serve_file("GET /notes.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=0-99\r\n"
+               "If-Range: " NOW_DATE "\r\n\r\n");
+    assert_int_equal(plan.status, 200);
+    assert_file_seg(1, 0, 1024);
+}
+
+static void test_if_range_date_equal_to_a_last_modified_a_second_old_honours_range(void **state)
+{
+    set_rep(1024, NOW - 1, SL_ENC_IDENTITY);
+    serve_file("GET /notes.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=0-99\r\n"
+               "If-Range: Mon, 23 Nov 2026 18:53:19 GMT\r\n\r\n");
+    assert_int_equal(plan.status, 206);
+    assert_true(head_has("Last-Modified: Mon, 23 Nov 2026 18:53:19 GMT"));
+    assert_file_seg(1, 0, 100);
+}
+
+/* ---- heads that do not fit ---- */
+
+static void test_head_too_large_for_out_becomes_a_whole_500_page(void **state)
+{
+    static char mime[SL_OUT_MAX + 1];
+    memset(mime, 'x', sizeof(mime) - 1);
+    rep.mime = mime;
+    serve_file("GET /notes.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(plan.status, 500);
+    assert_true(status_line_is("HTTP/1.1 500 Internal Server Error"));
+    assert_true(head_has("Content-Type: text/html; charset=utf-8"));
+    char cl[64];
+    snprintf(cl, sizeof(cl), "Content-Length: %zu", error_page_len(500));
+    assert_true(head_has(cl));
+    assert_int_equal(plan.nsegs, 2);
+    assert_int_equal(plan.segs[1].len, error_page_len(500));
+    assert_false(plan.uses_file);
+}
+
+static void test_multipart_part_heads_too_large_become_a_500_page(void **state)
+{
+    static char mime[4001];
+    memset(mime, 'x', sizeof(mime) - 1);
+    rep.mime = mime;
+    /* The same type fits a whole-file head... */
+    serve_file("GET /notes.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(plan.status, 200);
+    /* ...but twice, in the part heads, it does not. */
+    serve_file("GET /notes.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=0-9,20-29\r\n\r\n");
+    assert_int_equal(plan.status, 500);
+    assert_int_equal(plan.nsegs, 2);
+    assert_int_equal(plan.segs[1].len, error_page_len(500));
+    assert_false(plan.uses_file);
+}
+
+/* ---- checks before any file ---- */
+
+static void test_check_refuses_post_with_405_whose_page_allows_get_and_head(void **state)
+{
+    parse("POST /notes.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+    assert_int_equal(sl_serve_check(&env, &req, &path), 405);
+    sl_serve_error(&env, &req, 405, false, &plan);
+    assert_int_equal(plan.status, 405);
+    assert_true(status_line_is("HTTP/1.1 405 Method Not Allowed"));
+    assert_true(head_has("Allow: GET, HEAD"));
+    assert_int_equal(plan.segs[1].len, error_page_len(405));
+
+    sl_serve_error(&env, &req, 404, false, &plan);
+    assert_true(head_lacks("Allow"));
+}
+
+static void test_check_refuses_dot_dot_above_root_with_400(void **state)
+{
+    parse("GET /../x HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(sl_serve_check(&env, &req, &path), 400);
+    parse("GET /a/%2e%2e/%2e%2e/x HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(sl_serve_check(&env, &req, &path), 400);
+}
+
+static void test_check_hides_dotfiles_with_404_unless_configured(void **state)
+{
+    parse("GET /.env HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(sl_serve_check(&env, &req, &path), 404);
+    parse("GET /a/.git/config HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(sl_serve_check(&env, &req, &path), 404);
+
+    cfg.dotfiles = true;
+    parse("GET /.env HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(sl_serve_check(&env, &req, &path), 0);
+    assert_string_equal(path.rel, ".env");
+}
+
+static void test_check_serves_well_known_even_without_dotfiles(void **state)
+{
+    parse("GET /.well-known/x HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(sl_serve_check(&env, &req, &path), 0);
+    assert_string_equal(path.rel, ".well-known/x");
+    assert_int_equal(path.len, strlen(".well-known/x"));
+}
+
+/* ---- redirects ---- */
+
+static void redirect(const char *target)
+{
+    char text[SL_HEAD_MAX];
+    snprintf(text, sizeof(text), "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", target);
+    parse(text);
+    assert_int_equal(sl_serve_check(&env, &req, &path), 0);
+    sl_serve_redirect(&env, &req, &path, &plan);
+}
+
+static void test_redirect_adds_final_slash_with_exact_head_and_body(void **state)
+{
+    static const char body[] = "<!DOCTYPE html>\n<title>301 Moved Permanently</title>"
+                               "<p>This directory lives at its address with a final slash.</p>\n";
+    redirect("/dir");
+    assert_int_equal(plan.status, 301);
+    char want[512];
+    snprintf(want, sizeof(want),
+             "HTTP/1.1 301 Moved Permanently\r\nDate: " NOW_DATE "\r\nServer: sluice\r\n"
+             "Location: /dir/\r\nContent-Type: text/html; charset=utf-8\r\n"
+             "Content-Length: %zu\r\n\r\n",
+             sizeof(body) - 1);
+    assert_string_equal(head_text(), want);
+    assert_int_equal(plan.nsegs, 2);
+    assert_mem_seg(1, body);
+    assert_int_equal(plan.body_bytes, sizeof(body) - 1);
+    assert_true(plan.keep_alive);
+}
+
+static void test_redirect_keeps_query_and_client_encoding(void **state)
+{
+    redirect("/my%20dir?sort=name&x=%41");
+    assert_int_equal(plan.status, 301);
+    assert_true(head_has("Location: /my%20dir/?sort=name&x=%41"));
+}
+
+static void test_redirect_folds_leading_slashes_so_location_is_never_network_path(void **state)
+{
+    redirect("//evil.example");
+    assert_true(head_has("Location: /evil.example/"));
+    redirect("////evil.example/x");
+    assert_true(head_has("Location: /evil.example/x/"));
+}
+
+static void test_redirect_escapes_backslash_as_pct_5c(void **state)
+{
+    redirect("/\\evil.example");
+    assert_int_equal(plan.status, 301);
+    assert_true(head_has("Location: /%5Cevil.example/"));
+}
+
+static void test_redirect_location_up_to_url_max_plus_7_fits_and_one_more_is_414(void **state)
+{
+    static char raw[SL_URL_MAX + 8];
+    parse("GET /d HTTP/1.1\r\nHost: x\r\n\r\n");
+    memset(raw, 'a', sizeof(raw));
+    raw[0] = '/';
+    path.raw_query = NULL;
+    path.raw_query_len = 0;
+    path.raw_path = raw;
+
+    /* The Location buffer holds SL_URL_MAX + 7 bytes: this path plus '/' fills it. */
+    path.raw_path_len = SL_URL_MAX + 6;
+    sl_serve_redirect(&env, &req, &path, &plan);
+    assert_int_equal(plan.status, 301);
+    assert_false(plan.overflow);
+    const char *loc = strstr(head_text(), "\r\nLocation: /aaa");
+    assert_non_null(loc);
+    assert_ptr_equal(strchr(loc + 2, '\r'), loc + 2 + strlen("Location: ") + SL_URL_MAX + 7);
+
+    path.raw_path_len = SL_URL_MAX + 7;
+    sl_serve_redirect(&env, &req, &path, &plan);
+    assert_int_equal(plan.status, 414);
+    assert_true(status_line_is("HTTP/1.1 414 URI Too Long"));
+    assert_true(head_lacks("Location"));
+}
+
+static void test_redirect_whose_escaped_backslashes_outgrow_the_location_is_414(void **state)
+{
+    /* 2800 raw bytes (well under SL_URL_MAX) become 8400 once each is escaped. */
+    static char target[2802];
+    target[0] = '/';
+    memset(target + 1, '\\', 2800);
+    target[2801] = '\0';
+    redirect(target);
+    assert_int_equal(plan.status, 414);
+    assert_int_equal(plan.segs[1].len, error_page_len(414));
+}
+
+/* ---- connection handling ---- */
+
+static void test_error_with_must_close_says_connection_close(void **state)
+{
+    parse("GET /notes.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_true(req.keep_alive);
+    sl_serve_error(&env, &req, 400, true, &plan);
+    assert_int_equal(plan.status, 400);
+    assert_false(plan.keep_alive);
+    assert_true(head_has("Connection: close"));
+
+    sl_serve_error(&env, &req, 404, false, &plan);
+    assert_true(plan.keep_alive);
+    assert_true(head_lacks("Connection"));
+}
+
+static void test_request_with_a_body_closes_the_connection_after_the_answer(void **state)
+{
+    serve_file("GET /notes.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello");
+    assert_true(req.has_body);
+    assert_int_equal(plan.status, 200);
+    assert_false(plan.keep_alive);
+    assert_true(head_has("Connection: close"));
+}
+
+static void test_http10_keep_alive_is_confirmed_and_plain_http10_closes(void **state)
+{
+    serve_file("GET /notes.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    assert_true(plan.keep_alive);
+    assert_true(head_has("Connection: keep-alive"));
+
+    serve_file("GET /notes.txt HTTP/1.0\r\n\r\n");
+    assert_false(plan.keep_alive);
+    assert_true(head_has("Connection: close"));
+}
+
+static void test_error_for_head_request_has_content_length_but_no_body(void **state)
+{
+    parse("HEAD /missing HTTP/1.1\r\nHost: x\r\n\r\n");
+    sl_serve_error(&env, &req, 404, false, &plan);
+    assert_int_equal(plan.status, 404);
+    assert_true(plan.head_only);
+    assert_int_equal(plan.nsegs, 1);
+    assert_int_equal(plan.body_bytes, 0);
+    char cl[64];
+    snprintf(cl, sizeof(cl), "Content-Length: %zu", error_page_len(404));
+    assert_true(head_has(cl));
+}
+
+/* ---- listings ---- */
+
+static char name_sub[] = "sub";
+static char name_a[] = "a.txt";
+static struct sl_listing_entry entries[] = {
+    {name_sub, 3, true, 4096, MTIME},
+    {name_a, 5, false, 1536, MTIME},
+};
+static const struct sl_listing listing = {entries, 2, NULL};
+
+static void serve_listing(const char *text)
+{
+    parse(text);
+    assert_int_equal(sl_serve_check(&env, &req, &path), 0);
+    sl_serve_listing(&env, &req, &path, &listing, &plan);
+}
+
+static void test_listing_is_html_by_default_with_body_in_heap(void **state)
+{
+    serve_listing("GET /docs/ HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(plan.status, 200);
+    assert_true(head_has("Content-Type: text/html; charset=utf-8"));
+    assert_true(head_has("Vary: Accept"));
+    assert_true(head_has("Cache-Control: no-cache"));
+    assert_int_equal(plan.nsegs, 2);
+    assert_ptr_equal(plan.segs[1].mem, plan.heap);
+    char cl[64];
+    snprintf(cl, sizeof(cl), "Content-Length: %llu", (unsigned long long)plan.segs[1].len);
+    assert_true(head_has(cl));
+    assert_int_equal(plan.body_bytes, plan.segs[1].len);
+    assert_true(starts_with(plan.heap, "<!DOCTYPE html>\n"));
+    assert_non_null(strstr(plan.heap, "<title>Index of /docs/</title>"));
+    assert_non_null(strstr(plan.heap, "<a href=\"./sub/\">"));
+    assert_non_null(strstr(plan.heap, "<a href=\"./a.txt\">"));
+}
+
+static void test_listing_is_json_when_accept_asks_for_it(void **state)
+{
+    serve_listing("GET /docs/ HTTP/1.1\r\nHost: x\r\nAccept: application/json\r\n\r\n");
+    assert_int_equal(plan.status, 200);
+    assert_true(head_has("Content-Type: application/json; charset=utf-8"));
+    assert_true(head_has("Vary: Accept"));
+    const char *want = "{\"path\":\"/docs/\",\"entries\":["
+                       "{\"name\":\"sub\",\"type\":\"directory\",\"size\":4096,"
+                       "\"mtime\":\"2026-11-23T17:53:20Z\"},"
+                       "{\"name\":\"a.txt\",\"type\":\"file\",\"size\":1536,"
+                       "\"mtime\":\"2026-11-23T17:53:20Z\"}]}";
+    assert_int_equal(plan.nsegs, 2);
+    assert_mem_seg(1, want);
+    char cl[64];
+    snprintf(cl, sizeof(cl), "Content-Length: %zu", strlen(want));
+    assert_true(head_has(cl));
+}
+
+static void test_listing_prefers_html_when_accept_names_it_before_json(void **state)
+{
+    serve_listing("GET / HTTP/1.1\r\nHost: x\r\nAccept: text/html, application/json\r\n\r\n");
+    assert_true(head_has("Content-Type: text/html; charset=utf-8"));
+    assert_non_null(strstr(plan.heap, "<title>Index of /</title>"));
+}
+
+static void test_listing_for_head_plans_head_only_with_get_content_length(void **state)
+{
+    serve_listing("GET /docs/ HTTP/1.1\r\nHost: x\r\nAccept: application/json\r\n\r\n");
+    uint64_t get_len = plan.segs[1].len;
+    serve_listing("HEAD /docs/ HTTP/1.1\r\nHost: x\r\nAccept: application/json\r\n\r\n");
+    assert_true(plan.head_only);
+    assert_int_equal(plan.nsegs, 1);
+    assert_int_equal(plan.body_bytes, 0);
+    char cl[64];
+    snprintf(cl, sizeof(cl), "Content-Length: %llu", (unsigned long long)get_len);
+    assert_true(head_has(cl));
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(test_get_of_file_on_descriptor_plans_exact_head_then_whole_file_range),
+        T(test_max_age_config_sends_public_max_age_instead_of_no_cache),
+        T(test_cached_file_body_is_a_memory_segment_pointing_into_data),
+        T(test_head_request_plans_head_only_with_full_content_length),
+        T(test_empty_file_has_content_length_zero_and_no_body_segment),
+        T(test_file_stamped_in_the_future_is_last_modified_at_the_date),
+        T(test_gzip_variant_sends_content_encoding_and_vary_with_original_type),
+        T(test_identity_with_variants_on_disk_varies_without_content_encoding),
+        T(test_download_query_adds_attachment_content_disposition_with_name),
+        T(test_download_must_be_a_whole_parameter_name),
+        T(test_download_name_with_quotes_and_percent_is_escaped_in_both_parameters),
+        T(test_download_name_of_255_non_ascii_bytes_still_gets_its_header),
+        T(test_if_none_match_with_current_etag_returns_304_with_validators_only),
+        T(test_not_modified_for_a_variant_still_says_vary),
+        T(test_if_match_failing_returns_412_error_page),
+        T(test_if_modified_since_at_or_after_mtime_returns_304_and_before_returns_200),
+        T(test_if_none_match_mismatch_overrides_a_matching_if_modified_since),
+        T(test_range_first_100_bytes_returns_206_with_content_range_and_file_segment),
+        T(test_suffix_range_returns_the_last_bytes),
+        T(test_range_of_cached_file_points_into_data_at_its_offset),
+        T(test_unsatisfiable_range_returns_416_with_star_content_range),
+        T(test_two_ranges_return_multipart_byteranges_with_exact_parts),
+        T(test_multipart_boundary_follows_env_boundary),
+        T(test_sixteen_ranges_plan_thirty_four_segments),
+        T(test_if_range_with_current_etag_honours_the_range),
+        T(test_if_range_with_other_etag_sends_whole_file),
+        T(test_if_range_date_of_a_file_modified_this_second_is_weak_and_sends_whole_file),
+        T(test_if_range_date_equal_to_a_last_modified_a_second_old_honours_range),
+        T(test_head_too_large_for_out_becomes_a_whole_500_page),
+        T(test_multipart_part_heads_too_large_become_a_500_page),
+        T(test_check_refuses_post_with_405_whose_page_allows_get_and_head),
+        T(test_check_refuses_dot_dot_above_root_with_400),
+        T(test_check_hides_dotfiles_with_404_unless_configured),
+        T(test_check_serves_well_known_even_without_dotfiles),
+        T(test_redirect_adds_final_slash_with_exact_head_and_body),
+        T(test_redirect_keeps_query_and_client_encoding),
+        T(test_redirect_folds_leading_slashes_so_location_is_never_network_path),
+        T(test_redirect_escapes_backslash_as_pct_5c),
+        T(test_redirect_location_up_to_url_max_plus_7_fits_and_one_more_is_414),
+        T(test_redirect_whose_escaped_backslashes_outgrow_the_location_is_414),
+        T(test_error_with_must_close_says_connection_close),
+        T(test_request_with_a_body_closes_the_connection_after_the_answer),
+        T(test_http10_keep_alive_is_confirmed_and_plain_http10_closes),
+        T(test_error_for_head_request_has_content_length_but_no_body),
+        T(test_listing_is_html_by_default_with_body_in_heap),
+        T(test_listing_is_json_when_accept_asks_for_it),
+        T(test_listing_prefers_html_when_accept_names_it_before_json),
+        T(test_listing_for_head_plans_head_only_with_get_content_length),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
