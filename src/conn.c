@@ -53,14 +53,13 @@ static void list_enter(struct sl_conn_set *set, struct sl_conn *c, enum sl_list_
 
 /* ---- the set ---- */
 
-void sl_conn_set_init(struct sl_conn_set *set, uv_loop_t *loop, const struct sl_config *cfg,
-                      struct sl_cache *cache, struct sl_log *log, uint64_t seed,
-                      sl_conn_gone_fn *gone, void *gone_arg)
+int sl_conn_set_init(struct sl_conn_set *set, uv_loop_t *loop, const struct sl_config *cfg,
+                     struct sl_cache *cache, struct sl_root_shared *root, struct sl_log *log,
+                     uint64_t seed, sl_conn_gone_fn *gone, void *gone_arg)
 {
     memset(set, 0, sizeof(*set));
     set->loop = loop;
     loop->data = set;
-    sl_responder_init(&set->responder, cfg, cache, seed);
     set->log = log;
     for (int id = 0; id < SL_LIST_COUNT; id++)
         sl_list_init(&set->lists[id]);
@@ -70,11 +69,13 @@ void sl_conn_set_init(struct sl_conn_set *set, uv_loop_t *loop, const struct sl_
     set->timeout_ms[SL_LIST_LINGER] = SL_LINGER_MS;
     set->gone = gone;
     set->gone_arg = gone_arg;
+    return sl_responder_init(&set->responder, cfg, cache, root, seed);
 }
 
 void sl_conn_set_free(struct sl_conn_set *set)
 {
     sl_exchange_pool_free(&set->pool);
+    sl_responder_free(&set->responder);
 }
 
 /* Gives the exchange back to the pool (ending its response). */
@@ -527,6 +528,15 @@ void sl_conn_sweep(struct sl_conn_set *set, uint64_t now)
         while ((c = conn_of(sl_list_first(&set->lists[id]))) != NULL && c->deadline <= now)
             sl_conn_close(c);
     }
+}
+
+unsigned sl_conn_sending(const struct sl_conn_set *set)
+{
+    unsigned n = 0;
+    const struct sl_link *head = &set->lists[SL_LIST_SEND];
+    for (const struct sl_link *l = sl_list_first(head); l; l = sl_list_next(head, l))
+        n++;
+    return n;
 }
 
 void sl_conn_stop_all(struct sl_conn_set *set, bool force)

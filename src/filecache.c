@@ -7,11 +7,25 @@
 #include <string.h>
 #include <unistd.h>
 
-void sl_cache_init(struct sl_cache *c, unsigned max_fds)
+void sl_cache_init(struct sl_cache *c, unsigned max_fds, struct sl_cache_epochs *epochs)
 {
     memset(c, 0, sizeof(*c));
     sl_list_init(&c->lru);
     c->max_fds = max_fds;
+    c->epochs = epochs;
+}
+
+/* ---- change epochs shared between loops ---- */
+
+static unsigned epoch_now(const struct sl_cache *c, uint64_t h)
+{
+    return c->epochs ? atomic_load(&c->epochs->slot[h % SL_CACHE_EPOCHS]) : 0;
+}
+
+/* Tells the other loops that what they know of this path may be out of date. */
+static unsigned epoch_bump(struct sl_cache *c, uint64_t h)
+{
+    return c->epochs ? atomic_fetch_add(&c->epochs->slot[h % SL_CACHE_EPOCHS], 1) + 1 : 0;
 }
 
 static uint64_t hash_key(const char *key, size_t len)
@@ -64,6 +78,11 @@ static void evict(struct sl_cache *c, struct sl_cache_entry *e)
         entry_free(e);
 }
 
+void sl_cache_clear(struct sl_cache *c)
+{
+    sl_cache_free(c);
+}
+
 void sl_cache_free(struct sl_cache *c)
 {
     struct sl_cache_entry *e;
@@ -104,13 +123,14 @@ struct sl_cache_entry *sl_cache_get(struct sl_cache *c, const char *key, size_t 
     struct sl_cache_entry *e = find(c, key, key_len, hash_key(key, key_len));
     if (!e)
         return NULL;
-    if (now - e->checked_at >= SL_CACHE_TTL_MS)
+    if (now - e->checked_at >= SL_CACHE_TTL_MS || e->epoch != epoch_now(c, e->hash))
         return NULL; /* the caller re-opens the path, then keeps or replaces the entry */
     if (e->fd >= 0) {
         /* The length we promise must be the descriptor's own, now: an fstat per use
          * catches a file truncated or rewritten in place. */
         struct stat st;
         if (fstat(e->fd, &st) != 0 || !same_file(&st, &e->rep.st)) {
+            epoch_bump(c, e->hash);
             evict(c, e);
             return NULL;
         }
@@ -127,9 +147,12 @@ static void make_room(struct sl_cache *c, size_t size)
         evict(c, e);
 }
 
+/* A new entry: what it says is news to the other loops, so their entries for the same
+ * path are re-checked before they are used again. */
 static void insert(struct sl_cache *c, struct sl_cache_entry *e, uint64_t h, uint64_t now)
 {
     e->hash = h;
+    e->epoch = epoch_bump(c, h);
     e->checked_at = now;
     e->used_at = now;
     e->refs = 0;
@@ -142,9 +165,9 @@ static void insert(struct sl_cache *c, struct sl_cache_entry *e, uint64_t h, uin
     c->fds += e->fd >= 0;
 }
 
-static struct sl_cache_entry *entry_alloc(const char *key, size_t key_len, size_t data)
+static struct sl_cache_entry *entry_alloc(const char *key, size_t key_len, size_t extra)
 {
-    struct sl_cache_entry *e = malloc(sizeof(*e) + key_len + data);
+    struct sl_cache_entry *e = malloc(sizeof(*e) + key_len + extra);
     if (!e)
         return NULL;
     e->key = e->bytes;
@@ -181,19 +204,21 @@ struct sl_cache_entry *sl_cache_put(struct sl_cache *c, const char *key, size_t 
     struct sl_cache_entry *old = find(c, key, key_len, h);
     if (old && old->status == 0 && same_file(&old->rep.st, &rep->st)) {
         old->checked_at = now;
+        old->epoch = epoch_now(c, h);
         return use(c, old, now);
     }
     bool in_memory = rep->st.st_size <= SL_CACHE_FILE_MAX;
     if (!in_memory && c->fds >= c->max_fds)
         return NULL;
     size_t size = in_memory ? (size_t)rep->st.st_size : 0;
-    struct sl_cache_entry *e = entry_alloc(key, key_len, size);
+    struct sl_cache_entry *e = entry_alloc(key, key_len, rep->name_len + size);
     if (!e)
         return NULL;
     e->rep = *rep;
+    e->rep.name = memcpy(e->bytes + key_len, rep->name, rep->name_len);
     e->rep.data = NULL;
     if (in_memory) {
-        char *data = e->bytes + key_len;
+        char *data = e->bytes + key_len + rep->name_len;
         if (!read_whole(*fd, data, size)) {
             free(e);
             return NULL;
@@ -203,11 +228,6 @@ struct sl_cache_entry *sl_cache_put(struct sl_cache *c, const char *key, size_t 
         e->fd = *fd;
         *fd = -1;
     }
-    /* The name lies at the end of the key (a file's last segment), unless it is the
-     * static "index.html" of a directory. */
-    if (rep->name_len <= key_len &&
-        memcmp(key + key_len - rep->name_len, rep->name, rep->name_len) == 0)
-        e->rep.name = e->key + key_len - rep->name_len;
     if (old)
         evict(c, old);
     make_room(c, size);
@@ -219,6 +239,12 @@ void sl_cache_put_missing(struct sl_cache *c, const char *key, size_t key_len, u
 {
     uint64_t h = hash_key(key, key_len);
     struct sl_cache_entry *old = find(c, key, key_len, h);
+    if (old && old->status == 404) {
+        /* Still missing: nothing new to tell the other loops. */
+        old->checked_at = now;
+        old->epoch = epoch_now(c, h);
+        return;
+    }
     if (old)
         evict(c, old);
     struct sl_cache_entry *e = entry_alloc(key, key_len, 0);

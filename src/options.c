@@ -120,6 +120,7 @@ static void set_defaults(struct sl_config *cfg)
         .threads = 0,
         .max_age = -1,
         .listing = true,
+        .clean_urls = true,
         .head_timeout_s = SL_DEFAULT_HEAD_TIMEOUT,
         .idle_timeout_s = SL_DEFAULT_IDLE_TIMEOUT,
         .send_timeout_s = SL_DEFAULT_SEND_TIMEOUT,

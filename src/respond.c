@@ -1,6 +1,7 @@
 /* Request to plan: the pure checks first, then the loop's open-file cache, then the
- * router (which opens), then the planner (which does not). The body file changes hands
- * here only through the exchange's ownership calls. */
+ * router (which opens), then the planner (which does not). A missing page falls back to
+ * the --spa file or the site's own 404 page, looked up the same way. The body file
+ * changes hands here only through the exchange's ownership calls. */
 #include "sluice/respond.h"
 
 #include <string.h>
@@ -9,14 +10,34 @@
 #include "sluice/router.h"
 #include "sluice/serve.h"
 
-void sl_responder_init(struct sl_responder *r, const struct sl_config *cfg, struct sl_cache *cache,
-                       uint64_t seed)
+#define DEFAULT_ERROR_PAGE "404.html"
+
+int sl_responder_init(struct sl_responder *r, const struct sl_config *cfg, struct sl_cache *cache,
+                      struct sl_root_shared *shared, uint64_t seed)
 {
     r->cfg = cfg;
     r->cache = cache;
     r->date_sec = -1;
     r->date[0] = '\0';
     r->boundary = seed;
+    /* Inside a chroot the root's path means nothing: keep serving what is held. */
+    return sl_root_init(&r->root, cfg->chroot ? NULL : cfg->root, cfg->root_fd, shared);
+}
+
+void sl_responder_free(struct sl_responder *r)
+{
+    sl_root_free(&r->root);
+}
+
+static void check_root(struct sl_responder *r, uint64_t now_ms, bool force)
+{
+    if (sl_root_check(&r->root, now_ms, force) != SL_ROOT_SAME)
+        sl_cache_clear(r->cache); /* every entry belongs to the old tree */
+}
+
+void sl_responder_tick(struct sl_responder *r, uint64_t now_ms)
+{
+    check_root(r, now_ms, false);
 }
 
 /* This second, with its HTTP-date formatted once per second. */
@@ -27,15 +48,8 @@ static struct sl_plan_env plan_env(struct sl_responder *r)
         sl_httpdate_format(now, r->date);
         r->date_sec = now;
     }
-    return (struct sl_plan_env){r->cfg, now, r->date, ++r->boundary};
-}
-
-/* The body file is let go as soon as the plan shows it is not needed (HEAD, 304, an
- * empty file, an error), so it is not held open while the head is sent. */
-static void drop_unused_file(struct sl_exchange *ex)
-{
-    if (!ex->plan.uses_file)
-        sl_exchange_drop_file(ex);
+    return (struct sl_plan_env){
+        .cfg = r->cfg, .now = now, .date = r->date, .boundary = ++r->boundary};
 }
 
 /* One request on its way to a plan: the moment, the clean path and its cache key (the
@@ -60,54 +74,138 @@ static void make_key(struct lookup *l)
         l->key[l->key_len++] = '/';
 }
 
-/* Answers from cache entry e (referenced for this response): a remembered 404, or the
- * file's bytes in memory or its descriptor. */
-static void respond_cached(const struct lookup *l, struct sl_exchange *ex, struct sl_cache_entry *e)
+/* What a lookup found: a file to answer from (in the cache or just opened), nothing
+ * (404), or something else the router decided (redirect, listing, error). */
+enum found { FOUND_FILE, FOUND_MISSING, FOUND_ROUTE };
+
+/* Answers from cache entry e (referenced for this response). */
+static enum found found_cached(struct sl_exchange *ex, struct sl_cache_entry *e,
+                               const struct sl_file_rep **rep)
 {
     sl_exchange_borrow(ex, e);
-    if (e->status != 0)
-        sl_serve_error(&l->env, &ex->req, e->status, false, &ex->plan);
-    else
-        sl_serve_file(&l->env, &ex->req, &l->path, &e->rep, &ex->plan);
-    drop_unused_file(ex);
+    *rep = &e->rep;
+    return e->status == 0 ? FOUND_FILE : FOUND_MISSING;
 }
 
-/* A file the router opened. Identity files without variants are cached for the next
+/* A file the router opened: identity files without variants are cached for the next
  * requests (a file with variants is negotiated afresh each time). */
-static void respond_file(struct sl_responder *r, const struct lookup *l, struct sl_exchange *ex,
-                         const struct sl_route *route)
+static enum found found_file(struct sl_responder *r, const struct lookup *l, struct sl_exchange *ex,
+                             struct sl_route *route, const struct sl_file_rep **rep)
 {
     sl_exchange_set_file(ex, route->fd);
-    if (l->key_len > 0 && route->rep.encoding == SL_ENC_IDENTITY && !route->rep.variants) {
-        int fd = sl_exchange_take_file(ex);
-        struct sl_cache_entry *e =
-            sl_cache_put(r->cache, l->key, l->key_len, l->now_ms, &route->rep, &fd);
-        sl_exchange_set_file(ex, fd); /* still ours when the cache did not take it */
-        if (e) {
-            respond_cached(l, ex, e);
-            return;
-        }
-    }
-    sl_serve_file(&l->env, &ex->req, &l->path, &route->rep, &ex->plan);
-    drop_unused_file(ex);
+    route->fd = -1;
+    *rep = &route->rep;
+    if (l->key_len == 0 || route->rep.encoding != SL_ENC_IDENTITY || route->rep.variants)
+        return FOUND_FILE;
+    int fd = sl_exchange_take_file(ex);
+    struct sl_cache_entry *e =
+        sl_cache_put(r->cache, l->key, l->key_len, l->now_ms, &route->rep, &fd);
+    sl_exchange_set_file(ex, fd); /* still ours when the cache did not take it */
+    return e ? found_cached(ex, e, rep) : FOUND_FILE;
 }
 
-static void respond_routed(struct sl_responder *r, const struct lookup *l, struct sl_exchange *ex)
+/* Looks l->key up: the cache first, then the router (cfg-chosen pages by file name,
+ * request paths by path). *rep is set for FOUND_FILE. */
+static enum found find(struct sl_responder *r, const struct lookup *l, struct sl_exchange *ex,
+                       bool by_file, struct sl_route *route, const struct sl_file_rep **rep)
 {
+    struct sl_cache_entry *e =
+        l->key_len ? sl_cache_get(r->cache, l->key, l->key_len, l->now_ms) : NULL;
+    if (e)
+        return found_cached(ex, e, rep);
+    if (by_file)
+        sl_router_resolve_file(r->cfg, r->root.fd, l->path.rel, ex->req.accept_encoding, route);
+    else
+        sl_router_resolve(r->cfg, r->root.fd, &l->path, ex->req.accept_encoding, route);
+    if (route->kind == SL_ROUTE_FILE)
+        return found_file(r, l, ex, route, rep);
+    if (route->kind != SL_ROUTE_ERROR || route->status != 404)
+        return FOUND_ROUTE;
+    if (l->key_len > 0)
+        sl_cache_put_missing(r->cache, l->key, l->key_len, l->now_ms);
+    return FOUND_MISSING;
+}
+
+/* Points l at a page chosen by configuration (root-relative). False when it cannot be. */
+static bool lookup_page(struct lookup *l, const char *rel)
+{
+    size_t n = strlen(rel);
+    if (n >= sizeof(l->path.rel))
+        return false;
+    memcpy(l->path.rel, rel, n + 1);
+    l->path.len = n;
+    l->path.trailing_slash = false;
+    make_key(l);
+    return true;
+}
+
+/* --spa: a page the client navigates to (accepts HTML, no extension in the last
+ * segment) is answered with the app's entry page; missing assets stay 404. */
+static bool spa_applies(const struct sl_config *cfg, const struct sl_request *req,
+                        const struct sl_path *path)
+{
+    if (!cfg->spa || !req->accept.p || !memmem(req->accept.p, req->accept.n, "text/html", 9))
+        return false;
+    const char *end = path->rel + path->len;
+    const char *seg = memrchr(path->rel, '/', path->len);
+    seg = seg ? seg + 1 : path->rel;
+    return memchr(seg, '.', (size_t)(end - seg)) == NULL;
+}
+
+/* A page chosen by configuration, answered with `status` (0: as the file itself). */
+static bool respond_page(struct sl_responder *r, struct lookup *l, struct sl_exchange *ex,
+                         const char *rel, int status)
+{
+    sl_exchange_end_response(ex, r->cache); /* the first lookup's cache entry */
     struct sl_route route;
-    sl_router_resolve(r->cfg, &l->path, ex->req.accept_encoding, &route);
-    switch (route.kind) {
-    case SL_ROUTE_ERROR:
-        if (route.status == 404 && l->key_len > 0)
-            sl_cache_put_missing(r->cache, l->key, l->key_len, l->now_ms);
-        sl_serve_error(&l->env, &ex->req, route.status, false, &ex->plan);
-        return;
+    const struct sl_file_rep *rep = NULL;
+    if (!lookup_page(l, rel) || find(r, l, ex, true, &route, &rep) != FOUND_FILE) {
+        sl_exchange_end_response(ex, r->cache);
+        return false;
+    }
+    if (status == 0)
+        sl_serve_file(&l->env, &ex->req, &l->path, rep, &ex->plan);
+    else
+        sl_serve_error_file(&l->env, &ex->req, status, rep, &ex->plan);
+    return true;
+}
+
+/* Nothing at the path: the --spa page, the site's own 404 page, or the built-in one. */
+static void respond_missing(struct sl_responder *r, struct lookup *l, struct sl_exchange *ex,
+                            bool spa)
+{
+    if (spa && spa_applies(r->cfg, &ex->req, &l->path)) {
+        l->env.revalidate = true;
+        if (respond_page(r, l, ex, r->cfg->spa, 0))
+            return;
+    }
+    const char *page = r->cfg->error_page ? r->cfg->error_page : DEFAULT_ERROR_PAGE;
+    if (!respond_page(r, l, ex, page, 404))
+        sl_serve_error(&l->env, &ex->req, 404, false, &ex->plan);
+}
+
+static void respond_route(struct lookup *l, struct sl_exchange *ex, struct sl_route *route)
+{
+    switch (route->kind) {
     case SL_ROUTE_REDIRECT: sl_serve_redirect(&l->env, &ex->req, &l->path, &ex->plan); return;
     case SL_ROUTE_LISTING:
-        sl_serve_listing(&l->env, &ex->req, &l->path, &route.listing, &ex->plan);
-        sl_listing_free(&route.listing);
+        sl_serve_listing(&l->env, &ex->req, &l->path, &route->listing, &ex->plan);
+        sl_listing_free(&route->listing);
         return;
-    case SL_ROUTE_FILE: respond_file(r, l, ex, &route); return;
+    default: sl_serve_error(&l->env, &ex->req, route->status, false, &ex->plan); return;
+    }
+}
+
+/* A clean path that passed the checks: found in the cache or by the router. */
+static void respond_path(struct sl_responder *r, struct lookup *l, struct sl_exchange *ex)
+{
+    make_key(l);
+    struct sl_route route;
+    const struct sl_file_rep *rep = NULL;
+    switch (find(r, l, ex, false, &route, &rep)) {
+    case FOUND_FILE: sl_serve_file(&l->env, &ex->req, &l->path, rep, &ex->plan); return;
+    case FOUND_MISSING: respond_missing(r, l, ex, true); return;
+    case FOUND_ROUTE: respond_route(l, ex, &route); return;
     }
 }
 
@@ -116,17 +214,18 @@ void sl_respond(struct sl_responder *r, uint64_t now_ms, struct sl_exchange *ex)
     struct lookup l; /* not zeroed: it is large and every field is written before use */
     l.env = plan_env(r);
     l.now_ms = now_ms;
+    check_root(r, now_ms, false);
     int status = sl_serve_check(&l.env, &ex->req, &l.path);
-    if (status != 0) {
+    if (status != 0 && status != 404)
         sl_serve_error(&l.env, &ex->req, status, status == 400, &ex->plan);
-        return;
-    }
-    make_key(&l);
-    struct sl_cache_entry *e = l.key_len ? sl_cache_get(r->cache, l.key, l.key_len, now_ms) : NULL;
-    if (e)
-        respond_cached(&l, ex, e);
+    else if (sl_root_missing(&r->root))
+        sl_serve_root_missing(&l.env, &ex->req, &ex->plan);
+    else if (status == 404)
+        respond_missing(r, &l, ex, false); /* a hidden name: as if it did not exist */
     else
-        respond_routed(r, &l, ex);
+        respond_path(r, &l, ex);
+    if (!ex->plan.uses_file)
+        sl_exchange_drop_file(ex); /* not held open while the head goes out */
 }
 
 void sl_respond_error(struct sl_responder *r, struct sl_exchange *ex, int status)

@@ -116,11 +116,16 @@ static void put_status_title(struct sl_buf *b, int status)
 
 void sl_error_page(struct sl_buf *b, int status)
 {
+    sl_error_page_text(b, status, error_explanation(status));
+}
+
+void sl_error_page_text(struct sl_buf *b, int status, const char *explanation)
+{
     sl_buf_puts(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>");
     put_status_title(b, status);
     sl_buf_puts(b, "</title></head>\n<body><h1>");
     put_status_title(b, status);
     sl_buf_puts(b, "</h1><p>");
-    sl_buf_puts(b, error_explanation(status));
+    sl_buf_puts(b, explanation);
     sl_buf_puts(b, "</p><hr><p>" SL_SERVER_NAME "</p></body></html>\n");
 }

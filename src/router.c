@@ -22,54 +22,54 @@ int sl_status_for_errno(int err)
     switch (err) {
     case ENOENT:
     case ENOTDIR:
-    case ENAMETOOLONG: return 404;
+    case ENAMETOOLONG:
+    case EXDEV: return 404; /* a symlink leading out of the root names nothing served */
     case EACCES:
     case EPERM:
-    case ELOOP:
-    case EXDEV: return 403;
+    case ELOOP: return 403;
     default: return 500;
     }
 }
-
-static void route_error(struct sl_route *route, int status)
-{
-    route->kind = SL_ROUTE_ERROR;
-    route->status = status;
-    route->fd = -1;
-}
-
-/* O_NONBLOCK so that a FIFO planted under the root cannot block the event loop in
- * open(2); it has no effect on reads of regular files. */
-#define OPEN_FLAGS (O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
 
 /* ---- precompressed variants ---- */
 
 static const int variant_order[SL_VARIANTS] = {SL_ENC_BR, SL_ENC_ZSTD, SL_ENC_GZIP};
 
 /* A variant stands in for the original only when it is a regular file at least as new:
- * an older one was left behind by an earlier build. */
+ * an older one was left behind by an earlier build. Whole seconds: Debian's brotli -k
+ * and zstd keep the original's mtime to the second only, so a variant made from the
+ * current file would otherwise look older by the nanoseconds. */
 static bool variant_fresh(const struct stat *v, const struct stat *orig)
 {
-    if (!S_ISREG(v->st_mode))
-        return false;
-    return v->st_mtim.tv_sec > orig->st_mtim.tv_sec ||
-           (v->st_mtim.tv_sec == orig->st_mtim.tv_sec &&
-            v->st_mtim.tv_nsec >= orig->st_mtim.tv_nsec);
+    return S_ISREG(v->st_mode) && v->st_mtim.tv_sec >= orig->st_mtim.tv_sec;
+}
+
+/* Opens what is served: beneath the root, or, with --follow-symlinks, following
+ * symlinks wherever they lead (the path itself cannot climb out: it has no "..").
+ * O_NONBLOCK so that a FIFO planted under the root cannot block the loop in open(2). */
+static int open_served(const struct sl_config *cfg, int root_fd, const char *rel)
+{
+    int flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
+    if (!cfg->follow_symlinks)
+        return sl_open_beneath(root_fd, rel, flags);
+    int fd = openat(root_fd, rel[0] ? rel : ".", flags);
+    return fd >= 0 ? fd : -errno;
 }
 
 /* Opens base.br, base.zst and base.gz where they are fresh; returns the mask of those
  * found, with fds[i] (or -1) and sts[i] in variant_order. */
-static unsigned open_variants(int root_fd, const char *base, const struct stat *orig,
-                              int fds[SL_VARIANTS], struct stat sts[SL_VARIANTS])
+static unsigned open_variants(const struct sl_config *cfg, int root_fd, const char *base,
+                              const struct stat *orig, int fds[SL_VARIANTS],
+                              struct stat sts[SL_VARIANTS])
 {
     unsigned available = 0;
-    char name[SL_PATH_MAX + 32];
+    char name[SL_ROUTE_FILE_MAX + 8];
     for (int i = 0; i < SL_VARIANTS; i++) {
         fds[i] = -1;
         int n = snprintf(name, sizeof(name), "%s%s", base, sl_encoding_suffix(variant_order[i]));
         if (n < 0 || (size_t)n >= sizeof(name))
             continue;
-        int fd = sl_open_beneath(root_fd, name, OPEN_FLAGS);
+        int fd = open_served(cfg, root_fd, name);
         if (fd < 0)
             continue;
         if (fstat(fd, &sts[i]) == 0 && variant_fresh(&sts[i], orig)) {
@@ -82,21 +82,15 @@ static unsigned open_variants(int root_fd, const char *base, const struct stat *
     return available;
 }
 
-/* Looks for variants even without Accept-Encoding (the identity response of a file
- * that has variants must say Vary too) and, when the client accepts one, switches the
- * route to it: its descriptor, its stat, its encoding. */
-static void choose_variant(int root_fd, const struct sl_path *path, struct sl_str accept_encoding,
+/* Looks for variants of route->file even without Accept-Encoding (the identity response
+ * of a file that has variants must say Vary too) and, when the client accepts one,
+ * switches the route to it: its descriptor, its stat, its encoding. */
+static void choose_variant(const struct sl_config *cfg, int root_fd, struct sl_str accept_encoding,
                            struct sl_route *route)
 {
-    /* A directory's index is the file "<dir>/index.html", whose variants lie beside it. */
-    char base[SL_PATH_MAX + 16];
-    int n = snprintf(base, sizeof(base), "%s%s%s", path->rel,
-                     route->is_index && path->len ? "/" : "", route->is_index ? "index.html" : "");
-    if (n < 0 || (size_t)n >= sizeof(base))
-        return;
     int fds[SL_VARIANTS];
     struct stat sts[SL_VARIANTS];
-    unsigned available = open_variants(root_fd, base, &route->rep.st, fds, sts);
+    unsigned available = open_variants(cfg, root_fd, route->file, &route->rep.st, fds, sts);
     route->rep.variants = available;
     int enc = available ? sl_negotiate_encoding(accept_encoding.p, accept_encoding.n, available)
                         : SL_ENC_IDENTITY;
@@ -114,44 +108,66 @@ static void choose_variant(int root_fd, const struct sl_path *path, struct sl_st
     }
 }
 
-/* The representation of the file chosen: type from the original's name, validators
- * from what is sent (each encoding has its own ETag). */
-static void describe_file(struct sl_route *route, const char *name, size_t name_len)
+/* ---- routes ---- */
+
+static void route_error(struct sl_route *route, int status)
+{
+    route->kind = SL_ROUTE_ERROR;
+    route->status = status;
+    route->fd = -1;
+}
+
+/* route->fd is open on the regular file route->file: describe it (type from its name,
+ * validators from what is sent: each encoding has its own ETag) after choosing among
+ * its variants. */
+static void route_file(const struct sl_config *cfg, int root_fd, struct sl_str accept_encoding,
+                       struct sl_route *route)
 {
     struct sl_file_rep *rep = &route->rep;
-    rep->mime = sl_mime_type(name, name_len);
-    rep->name = name;
-    rep->name_len = name_len;
+    route->kind = SL_ROUTE_FILE;
+    route->status = 200;
+    rep->encoding = SL_ENC_IDENTITY;
+    rep->variants = 0;
+    choose_variant(cfg, root_fd, accept_encoding, route);
+    const char *slash = strrchr(route->file, '/');
+    rep->name = slash ? slash + 1 : route->file;
+    rep->name_len = strlen(rep->name);
+    rep->mime = sl_mime_type(rep->name, rep->name_len);
     rep->data = NULL;
     rep->etag_len = sl_etag_format(rep->etag, (uint64_t)rep->st.st_size, rep->st.st_mtim.tv_sec,
                                    rep->st.st_mtim.tv_nsec, sl_encoding_name(rep->encoding));
     sl_httpdate_format(rep->st.st_mtim.tv_sec, rep->last_modified);
 }
 
-/* ---- routes ---- */
-
-static void route_file(const struct sl_config *cfg, const struct sl_path *path,
-                       struct sl_str accept_encoding, struct sl_route *route)
+/* Opens route->file when it is a regular file. Returns 0, or -errno (-EISDIR, -EINVAL
+ * for a directory or anything else that is not a regular file). */
+static int open_regular(const struct sl_config *cfg, int root_fd, struct sl_route *route)
 {
-    route->kind = SL_ROUTE_FILE;
-    route->status = 200;
-    route->rep.encoding = SL_ENC_IDENTITY;
-    route->rep.variants = 0;
-    const char *name = "index.html";
-    size_t name_len = strlen(name);
-    if (!route->is_index) {
-        const char *slash = strrchr(path->rel, '/');
-        name = slash ? slash + 1 : path->rel;
-        name_len = path->len - (size_t)(name - path->rel);
+    int fd = open_served(cfg, root_fd, route->file);
+    if (fd < 0)
+        return fd;
+    if (fstat(fd, &route->rep.st) != 0 || !S_ISREG(route->rep.st.st_mode)) {
+        int err = S_ISDIR(route->rep.st.st_mode) ? -EISDIR : -EINVAL;
+        close(fd);
+        return err;
     }
-    choose_variant(cfg->root_fd, path, accept_encoding, route);
-    describe_file(route, name, name_len);
+    route->fd = fd;
+    return 0;
 }
 
-static void route_listing(const struct sl_config *cfg, const struct sl_path *path, int dirfd,
-                          struct sl_route *route)
+/* Sets route->file to dir + "/" + name (dir may be ""). False when it does not fit. */
+static bool set_file(struct sl_route *route, const char *dir, size_t dir_len, const char *name)
 {
-    int rc = sl_listing_read(dirfd, cfg->root_fd, path->rel, cfg->dotfiles, &route->listing);
+    int n = snprintf(route->file, sizeof(route->file), "%.*s%s%s", (int)dir_len, dir,
+                     dir_len ? "/" : "", name);
+    return n >= 0 && (size_t)n < sizeof(route->file);
+}
+
+static void route_listing(const struct sl_config *cfg, int root_fd, const struct sl_path *path,
+                          int dirfd, struct sl_route *route)
+{
+    int rc = sl_listing_read(dirfd, cfg->follow_symlinks ? -1 : root_fd, path->rel, cfg->dotfiles,
+                             &route->listing);
     close(dirfd);
     if (rc < 0) {
         route_error(route, sl_status_for_errno(-rc));
@@ -162,33 +178,53 @@ static void route_listing(const struct sl_config *cfg, const struct sl_path *pat
     route->fd = -1;
 }
 
-/* A directory named with its slash: its index.html, or its listing. Only a missing index
- * means "list the directory": one that exists but cannot be served (unreadable, a symlink
- * leading out, not a regular file) must not reveal the directory it stands in front of. */
-static void route_directory(const struct sl_config *cfg, const struct sl_path *path, int dirfd,
-                            struct sl_str accept_encoding, struct sl_route *route)
+/* A directory named with its slash: its index.html (or index.htm), or its listing. Only
+ * a missing index means "list the directory": one that exists but cannot be served
+ * (unreadable, a symlink leading out, not a regular file) must not reveal the directory
+ * it stands in front of. */
+static void route_directory(const struct sl_config *cfg, int root_fd, const struct sl_path *path,
+                            int dirfd, struct sl_str accept_encoding, struct sl_route *route)
 {
-    char index[SL_PATH_MAX + sizeof("/index.html")];
-    snprintf(index, sizeof(index), "%s%sindex.html", path->rel, path->len ? "/" : "");
-    int fd = sl_open_beneath(cfg->root_fd, index, OPEN_FLAGS);
-    if (fd >= 0 && fstat(fd, &route->rep.st) == 0 && S_ISREG(route->rep.st.st_mode)) {
+    static const char *const index_names[] = {"index.html", "index.htm"};
+    int rc = -ENOENT;
+    for (size_t i = 0; i < 2 && rc == -ENOENT; i++) {
+        if (!set_file(route, path->rel, path->len, index_names[i]))
+            rc = -ENAMETOOLONG;
+        else
+            rc = open_regular(cfg, root_fd, route);
+    }
+    if (rc == 0) {
         close(dirfd);
-        route->fd = fd;
         route->is_index = true;
-        route_file(cfg, path, accept_encoding, route);
+        route_file(cfg, root_fd, accept_encoding, route);
         return;
     }
-    if (fd >= 0)
-        close(fd);
-    if (fd != -ENOENT || !cfg->listing) {
+    if (rc != -ENOENT || !cfg->listing) {
         close(dirfd);
-        route_error(route, fd == -ENOENT || fd >= 0 || sl_status_for_errno(-fd) != 500 ? 403 : 500);
+        bool refused = rc == -ENOENT || rc == -EISDIR || rc == -EINVAL;
+        route_error(route, refused || sl_status_for_errno(-rc) != 500 ? 403 : 500);
         return;
     }
-    route_listing(cfg, path, dirfd, route);
+    route_listing(cfg, root_fd, path, dirfd, route);
 }
 
-void sl_router_resolve(const struct sl_config *cfg, const struct sl_path *path,
+/* Clean URLs: "/a/b" names nothing, but "a/b.html" is a regular file (GitHub Pages and
+ * static exports that drop the extension from their links rely on this). */
+static bool route_clean_url(const struct sl_config *cfg, int root_fd, const struct sl_path *path,
+                            struct sl_str accept_encoding, struct sl_route *route)
+{
+    if (!cfg->clean_urls || path->trailing_slash || path->len == 0)
+        return false;
+    if (!set_file(route, "", 0, path->rel) || strlen(route->file) + 5 >= sizeof(route->file))
+        return false;
+    strcat(route->file, ".html");
+    if (open_regular(cfg, root_fd, route) != 0)
+        return false;
+    route_file(cfg, root_fd, accept_encoding, route);
+    return true;
+}
+
+void sl_router_resolve(const struct sl_config *cfg, int root_fd, const struct sl_path *path,
                        struct sl_str accept_encoding, struct sl_route *route)
 {
     route->fd = -1;
@@ -197,9 +233,10 @@ void sl_router_resolve(const struct sl_config *cfg, const struct sl_path *path,
         route_error(route, 404);
         return;
     }
-    int fd = sl_open_beneath(cfg->root_fd, path->rel, OPEN_FLAGS);
+    int fd = open_served(cfg, root_fd, path->rel);
     if (fd < 0) {
-        route_error(route, sl_status_for_errno(-fd));
+        if (fd != -ENOENT || !route_clean_url(cfg, root_fd, path, accept_encoding, route))
+            route_error(route, sl_status_for_errno(-fd));
         return;
     }
     struct stat *st = &route->rep.st;
@@ -211,13 +248,27 @@ void sl_router_resolve(const struct sl_config *cfg, const struct sl_path *path,
         route_error(route, 301);
         route->kind = SL_ROUTE_REDIRECT;
     } else if (S_ISDIR(st->st_mode)) {
-        route_directory(cfg, path, fd, accept_encoding, route);
+        route_directory(cfg, root_fd, path, fd, accept_encoding, route);
     } else if (!S_ISREG(st->st_mode) || path->trailing_slash) {
         close(fd);
         /* devices, FIFOs, sockets are never served; "file.txt/" names no directory */
         route_error(route, S_ISREG(st->st_mode) ? 404 : 403);
     } else {
         route->fd = fd;
-        route_file(cfg, path, accept_encoding, route);
+        set_file(route, "", 0, path->rel);
+        route_file(cfg, root_fd, accept_encoding, route);
     }
+}
+
+void sl_router_resolve_file(const struct sl_config *cfg, int root_fd, const char *rel,
+                            struct sl_str accept_encoding, struct sl_route *route)
+{
+    route->fd = -1;
+    route->is_index = false;
+    int rc = set_file(route, "", 0, rel) ? open_regular(cfg, root_fd, route) : -ENAMETOOLONG;
+    if (rc != 0) {
+        route_error(route, rc == -EISDIR || rc == -EINVAL ? 404 : sl_status_for_errno(-rc));
+        return;
+    }
+    route_file(cfg, root_fd, accept_encoding, route);
 }

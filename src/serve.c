@@ -73,14 +73,20 @@ static void plan_body_after_head(struct sl_plan *plan, struct sl_buf *b, const c
     plan->body_bytes = len;
 }
 
-/* An error page, with Content-Range for 416 (RFC 9110 §15.5.17). */
-static void plan_error(const struct sl_plan_env *env, const struct sl_request *req, int status,
-                       bool must_close, uint64_t unsatisfied_size, struct sl_plan *plan)
+/* An error page, with Content-Range for 416 (RFC 9110 §15.5.17), Retry-After for 503. */
+static void plan_error_text(const struct sl_plan_env *env, const struct sl_request *req, int status,
+                            bool must_close, uint64_t unsatisfied_size, const char *explanation,
+                            struct sl_plan *plan)
 {
     char page[1024];
     struct sl_buf body = sl_buf_make(page, sizeof(page));
-    sl_error_page(&body, status);
+    if (explanation)
+        sl_error_page_text(&body, status, explanation);
+    else
+        sl_error_page(&body, status);
     struct sl_buf b = head_begin(env, req, status, plan);
+    if (status == 503)
+        sl_head_field(&b, "Retry-After", SL_STR("1"));
     if (must_close)
         plan->keep_alive = false;
     if (status == 416) {
@@ -96,6 +102,12 @@ static void plan_error(const struct sl_plan_env *env, const struct sl_request *r
     plan_body_after_head(plan, &b, page, body.len);
 }
 
+static void plan_error(const struct sl_plan_env *env, const struct sl_request *req, int status,
+                       bool must_close, uint64_t unsatisfied_size, struct sl_plan *plan)
+{
+    plan_error_text(env, req, status, must_close, unsatisfied_size, NULL, plan);
+}
+
 /* A head that did not fit (a long Location or Content-Disposition) must never go out
  * cut short: answer with an error page instead, which always fits. */
 static void plan_done(const struct sl_plan_env *env, const struct sl_request *req,
@@ -109,6 +121,15 @@ void sl_serve_error(const struct sl_plan_env *env, const struct sl_request *req,
                     bool must_close, struct sl_plan *plan)
 {
     plan_error(env, req, status, must_close, 0, plan);
+}
+
+void sl_serve_root_missing(const struct sl_plan_env *env, const struct sl_request *req,
+                           struct sl_plan *plan)
+{
+    plan_error_text(env, req, 503, false, 0,
+                    "The directory this server serves is missing right now, perhaps being "
+                    "rebuilt. Try again in a moment.",
+                    plan);
 }
 
 int sl_serve_check(const struct sl_plan_env *env, const struct sl_request *req,
@@ -229,7 +250,7 @@ void sl_serve_listing(const struct sl_plan_env *env, const struct sl_request *re
 static void add_cache_control(const struct sl_plan_env *env, struct sl_buf *b)
 {
     long max_age = env->cfg->max_age;
-    if (max_age < 0) {
+    if (max_age < 0 || env->revalidate) {
         /* Revalidate every time: an edited page is never shown stale, and the 304 that
          * answers an unchanged one costs almost nothing. */
         sl_head_field(b, "Cache-Control", SL_STR("no-cache"));
@@ -463,5 +484,26 @@ void sl_serve_file(const struct sl_plan_env *env, const struct sl_request *req,
         serve_whole(env, req, rep, path, plan);
     else
         serve_ranges(env, req, path, rep, plan);
+    plan_done(env, req, plan);
+}
+
+void sl_serve_error_file(const struct sl_plan_env *env, const struct sl_request *req, int status,
+                         const struct sl_file_rep *rep, struct sl_plan *plan)
+{
+    uint64_t size = (uint64_t)rep->st.st_size;
+    struct sl_buf b = head_begin(env, req, status, plan);
+    sl_head_field(&b, "Content-Type", sl_str_cstr(rep->mime));
+    const char *coding = sl_encoding_name(rep->encoding);
+    if (coding)
+        sl_head_field(&b, "Content-Encoding", sl_str_cstr(coding));
+    if (rep->variants)
+        sl_head_field(&b, "Vary", SL_STR("Accept-Encoding"));
+    sl_head_field_u64(&b, "Content-Length", size);
+    sl_head_field(&b, "Cache-Control", SL_STR("no-cache"));
+    head_end(req, plan, &b);
+    if (!plan->head_only && size > 0) {
+        plan_body(plan, rep, 0, size);
+        plan->body_bytes = size;
+    }
     plan_done(env, req, plan);
 }

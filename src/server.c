@@ -31,6 +31,17 @@ enum sl_stop {
     SL_STOP_NOW,      /* close everything */
 };
 
+/* What the loops share on purpose (everything else is a loop's own): the file caches'
+ * change epochs, whether the root is missing, and the count of responses still to
+ * finish when a graceful stop begins. Atomics only. */
+struct shared {
+    struct sl_cache_epochs epochs;
+    struct sl_root_shared root;
+    unsigned workers;
+    atomic_uint stop_reports; /* workers that have counted their responses in flight */
+    atomic_uint stop_sending; /* their sum */
+};
+
 struct sl_worker {
     uv_loop_t loop;
     const struct sl_config *cfg;
@@ -55,6 +66,7 @@ struct sl_worker {
     struct sl_cache cache; /* small files in memory, this loop only */
     struct sl_log log;
     struct sl_conn_set conns;
+    struct shared *shared;
 };
 
 static void on_listen_readable(uv_poll_t *handle, int status, int events);
@@ -177,9 +189,24 @@ static void on_tick(uv_timer_t *t)
     uint64_t now = uv_now(&w->loop);
     sl_conn_sweep(&w->conns, now);
     sl_cache_expire(&w->cache, now);
+    sl_responder_tick(&w->conns.responder, now);
     if (w->stopping && now >= w->stop_deadline)
         sl_conn_stop_all(&w->conns, true);
     sl_log_flush(&w->log);
+}
+
+/* The first Ctrl-C with responses in flight says what it waits for, once for the whole
+ * process: the last worker to count its responses prints the sum. */
+static void report_finishing(struct sl_worker *w)
+{
+    struct shared *sh = w->shared;
+    atomic_fetch_add(&sh->stop_sending, sl_conn_sending(&w->conns));
+    if (atomic_fetch_add(&sh->stop_reports, 1) + 1 != sh->workers)
+        return;
+    unsigned n = atomic_load(&sh->stop_sending);
+    if (n > 0)
+        fprintf(stderr, "sluice: finishing %u response%s (Ctrl-C again to stop now)\n", n,
+                n == 1 ? "" : "s");
 }
 
 static void on_stop(uv_async_t *a)
@@ -193,6 +220,8 @@ static void on_stop(uv_async_t *a)
         w->stop_deadline = uv_now(&w->loop) + SL_SHUTDOWN_GRACE_MS;
         close_listener(w);
         sl_log_flush(&w->log);
+        if (!now)
+            report_finishing(w);
     }
     sl_conn_stop_all(&w->conns, now);
     if (w->conns.count == 0)
@@ -216,17 +245,18 @@ static int worker_handles_init(struct sl_worker *w)
     return 0;
 }
 
-static int worker_init(struct sl_worker *w, const struct sl_config *cfg, unsigned index,
-                       int listen_fd, unsigned max_conns)
+static int worker_init(struct sl_worker *w, const struct sl_config *cfg, struct shared *shared,
+                       unsigned index, int listen_fd, unsigned max_conns)
 {
     memset(w, 0, sizeof(*w));
     w->cfg = cfg;
+    w->shared = shared;
     w->index = index;
     w->listen_fd = listen_fd;
     w->max_conns = max_conns;
     /* Cached descriptors take at most a sixteenth of the descriptor table between them. */
     unsigned max_fds = cfg->fd_ceiling > 0 ? (unsigned)cfg->fd_ceiling / 16 / cfg->threads : 64;
-    sl_cache_init(&w->cache, max_fds < 256 ? max_fds : 256);
+    sl_cache_init(&w->cache, max_fds < 256 ? max_fds : 256, &shared->epochs);
     w->spare_fd = fcntl(cfg->root_fd, F_DUPFD_CLOEXEC, 0);
     int rc = uv_loop_init(&w->loop);
     if (rc != 0)
@@ -234,8 +264,9 @@ static int worker_init(struct sl_worker *w, const struct sl_config *cfg, unsigne
     if ((rc = sl_log_init(&w->log, cfg->quiet ? -1 : cfg->log_fd)) != 0)
         return rc;
     uint64_t seed = uv_hrtime() ^ ((uint64_t)index << 56);
-    sl_conn_set_init(&w->conns, &w->loop, cfg, &w->cache, &w->log, seed, on_conn_gone, w);
-    return worker_handles_init(w);
+    rc = sl_conn_set_init(&w->conns, &w->loop, cfg, &w->cache, &shared->root, &w->log, seed,
+                          on_conn_gone, w);
+    return rc != 0 ? rc : worker_handles_init(w);
 }
 
 static void worker_run(void *arg)
@@ -273,6 +304,7 @@ struct control {
     unsigned count;
     unsigned signals;
     unsigned finished;
+    struct shared shared;
 };
 
 /* The first SIGINT/SIGTERM stops gracefully; a second one (Ctrl-C again) closes every
@@ -338,7 +370,7 @@ static int start_workers(const struct sl_config *cfg, const int *fds, struct con
     unsigned count = ctl->count;
     unsigned per_worker = (cfg->max_conns + count - 1) / count;
     for (unsigned i = 0; i < count; i++) {
-        int rc = worker_init(&ctl->workers[i], cfg, i, fds[i], per_worker);
+        int rc = worker_init(&ctl->workers[i], cfg, &ctl->shared, i, fds[i], per_worker);
         if (rc != 0) {
             snprintf(err, errlen, "cannot start event loop: %s", uv_strerror(rc));
             return -1;
@@ -370,7 +402,7 @@ int sl_server_run(const struct sl_config *cfg, const int *fds, unsigned count, s
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    struct control ctl = {.workers = workers, .count = count};
+    struct control ctl = {.workers = workers, .count = count, .shared.workers = count};
     if (start_workers(cfg, fds, &ctl, err, errlen) != 0)
         return -1;
     ready(ready_arg); /* every loop is set up, signals are handled, nothing failed */

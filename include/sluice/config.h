@@ -15,17 +15,21 @@
 #define SL_LINGER_MS 2000 /* how long a closing connection drains the client's input */
 
 struct sl_config {
-    const char *root;     /* as given on the command line */
-    int root_fd;          /* the served directory, opened once at start-up */
-    const char *bind;     /* address literal or host name */
-    int port;             /* 0: the kernel picks one */
-    bool quiet;           /* no access log */
-    const char *log_path; /* "-" for stdout */
-    int log_fd;           /* -1 when quiet */
-    unsigned threads;     /* event loops, one per thread */
-    long max_age;         /* < 0: Cache-Control: no-cache */
-    bool listing;         /* directory listings on */
-    bool dotfiles;        /* serve and list names starting with '.' */
+    const char *root;       /* as given on the command line */
+    int root_fd;            /* the served directory, opened once at start-up */
+    const char *bind;       /* address literal or host name */
+    int port;               /* 0: the kernel picks one */
+    bool quiet;             /* no access log */
+    const char *log_path;   /* "-" for stdout */
+    int log_fd;             /* -1 when quiet */
+    unsigned threads;       /* event loops, one per thread */
+    long max_age;           /* < 0: Cache-Control: no-cache */
+    bool listing;           /* directory listings on */
+    bool dotfiles;          /* serve and list names starting with '.' */
+    bool clean_urls;        /* "/a/b" falls back to "a/b.html" */
+    bool follow_symlinks;   /* serve symlinks that lead outside the root (a risk) */
+    const char *error_page; /* root-relative page for 404s, when it exists */
+    const char *spa;        /* root-relative fallback for missing pages, or NULL */
     unsigned head_timeout_s;
     unsigned idle_timeout_s;
     unsigned send_timeout_s;

@@ -67,11 +67,12 @@ struct sl_conn {
     uint8_t peer[16];
 };
 
-/* Sets up an empty set on `loop` (whose data pointer it takes). `seed` varies the
- * multipart boundaries between loops and runs. */
-void sl_conn_set_init(struct sl_conn_set *set, uv_loop_t *loop, const struct sl_config *cfg,
-                      struct sl_cache *cache, struct sl_log *log, uint64_t seed,
-                      sl_conn_gone_fn *gone, void *gone_arg);
+/* Sets up an empty set on `loop` (whose data pointer it takes), answering from `cache`
+ * under the root (`root`: what the loops share about it). `seed` varies the multipart
+ * boundaries between loops and runs. Returns 0 or a negative errno. */
+int sl_conn_set_init(struct sl_conn_set *set, uv_loop_t *loop, const struct sl_config *cfg,
+                     struct sl_cache *cache, struct sl_root_shared *root, struct sl_log *log,
+                     uint64_t seed, sl_conn_gone_fn *gone, void *gone_arg);
 void sl_conn_set_free(struct sl_conn_set *set);
 
 /* Adopts an accepted non-blocking socket. Returns 0 or a negative errno (fd is closed). */
@@ -82,6 +83,9 @@ void sl_conn_close(struct sl_conn *c);
 
 /* The deadline sweep: closes every connection whose deadline has passed. */
 void sl_conn_sweep(struct sl_conn_set *set, uint64_t now);
+
+/* How many responses are being sent now. */
+unsigned sl_conn_sending(const struct sl_conn_set *set);
 
 /* Graceful stop: idle and reading connections close now; responses in flight finish
  * and then close (force: they close now too). */

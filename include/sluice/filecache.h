@@ -6,10 +6,17 @@
  * or replaced. A descriptor entry is also fstat'ed on every use, so a file truncated or
  * rewritten in place is never sent with its old length. A response holds a reference to
  * the entry it sends from, so eviction never frees bytes or closes a descriptor in
- * flight; entries unused for SL_CACHE_IDLE_MS are dropped by the loop's tick. */
+ * flight; entries unused for SL_CACHE_IDLE_MS are dropped by the loop's tick.
+ *
+ * Loops keep their own caches, but they agree: whenever a loop learns something new
+ * about a path (resolved it afresh, or found it changed or gone), it bumps that path's
+ * slot in a process-wide table of change epochs, and an entry whose slot has moved on
+ * since it was checked is re-checked before it is used. So once any loop has seen a
+ * change, no loop serves the older state. */
 #ifndef SLUICE_FILECACHE_H
 #define SLUICE_FILECACHE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -24,6 +31,13 @@
 #define SL_CACHE_ENTRIES_MAX 1024
 #define SL_CACHE_BYTES_MAX (8u << 20)
 
+#define SL_CACHE_EPOCHS 4096 /* slots, by path hash; a collision only costs a re-check */
+
+/* Shared by every loop's cache (the only state they share), allocated once. */
+struct sl_cache_epochs {
+    atomic_uint slot[SL_CACHE_EPOCHS];
+};
+
 struct sl_cache_entry {
     struct sl_cache_entry *hnext; /* hash chain */
     struct sl_link lru;           /* in the cache's LRU list, most recent first */
@@ -34,10 +48,11 @@ struct sl_cache_entry {
     int status;          /* 0: a file (rep); 404: nothing at this path */
     int fd;              /* a larger file's descriptor, or -1 */
     bool dead;           /* evicted or replaced: freed when refs drops to 0 */
+    unsigned epoch;      /* the path's change epoch when it was last checked */
     struct sl_file_rep rep;
     size_t key_len;
     char *key;
-    char bytes[]; /* key, then the file's contents */
+    char bytes[]; /* key, the file's name, then its contents */
 };
 
 #define SL_CACHE_BUCKETS 2048
@@ -47,13 +62,18 @@ struct sl_cache {
     struct sl_link lru; /* entries, most recently used first */
     unsigned count;
     size_t bytes;
-    unsigned fds;     /* descriptor entries */
-    unsigned max_fds; /* beyond this, larger files are not cached */
+    unsigned fds;                   /* descriptor entries */
+    unsigned max_fds;               /* beyond this, larger files are not cached */
+    struct sl_cache_epochs *epochs; /* shared with the other loops; NULL: none */
 };
 
-/* max_fds bounds the descriptors the cache may hold (a share of the process limit). */
-void sl_cache_init(struct sl_cache *c, unsigned max_fds);
+/* max_fds bounds the descriptors the cache may hold (a share of the process limit);
+ * epochs (or NULL) is the table shared with the other loops' caches. */
+void sl_cache_init(struct sl_cache *c, unsigned max_fds, struct sl_cache_epochs *epochs);
 void sl_cache_free(struct sl_cache *c);
+
+/* Drops every entry (the root was replaced); responses in flight keep theirs. */
+void sl_cache_clear(struct sl_cache *c);
 
 /* A fresh entry for key (checked within SL_CACHE_TTL_MS of now, and for a descriptor
  * entry unchanged since), referenced for the caller, or NULL. */
@@ -61,8 +81,9 @@ struct sl_cache_entry *sl_cache_get(struct sl_cache *c, const char *key, size_t 
                                     uint64_t now);
 
 /* After a miss: the file at key was just opened as fd and described by rep (identity,
- * no variants). Keeps the existing entry when it is the same file unchanged, or makes a
- * new one: a small file is read into memory, a larger one's descriptor is taken over
+ * no variants; rep->name is copied). Keeps the existing entry when it is the same file
+ * unchanged, or makes a new one: a small file is read into memory, a larger one's descriptor is
+ * taken over
  * (*fd becomes -1: the cache owns it now). Returns the entry referenced for the caller,
  * or NULL (then *fd is still the caller's). */
 struct sl_cache_entry *sl_cache_put(struct sl_cache *c, const char *key, size_t key_len,

@@ -11,18 +11,25 @@
 #include "sluice/exchange.h"
 #include "sluice/filecache.h"
 #include "sluice/httpdate.h"
+#include "sluice/root.h"
 
 struct sl_responder {
     const struct sl_config *cfg;
     struct sl_cache *cache; /* this loop's */
+    struct sl_root root;    /* this loop's descriptor of the root, re-checked by path */
     time_t date_sec;        /* the second `date` was formatted for */
     char date[SL_HTTPDATE_LEN + 1];
     uint64_t boundary; /* advances per response: multipart boundaries */
 };
 
-/* `seed` tells loops apart (and runs apart) in multipart boundaries. */
-void sl_responder_init(struct sl_responder *r, const struct sl_config *cfg, struct sl_cache *cache,
-                       uint64_t seed);
+/* `seed` tells loops apart (and runs apart) in multipart boundaries; `shared` is what
+ * the loops share about the root. Returns 0 or a negative errno. */
+int sl_responder_init(struct sl_responder *r, const struct sl_config *cfg, struct sl_cache *cache,
+                      struct sl_root_shared *shared, uint64_t seed);
+void sl_responder_free(struct sl_responder *r);
+
+/* Once a second from the loop's tick: is the root still the directory at its path? */
+void sl_responder_tick(struct sl_responder *r, uint64_t now_ms);
 
 /* Plans the answer to ex->req into ex->plan; now_ms is the loop's clock for the cache.
  * The body file, when the plan sends from one, is ex's. */

@@ -46,4 +46,7 @@ void sl_head_end(struct sl_buf *b, bool keep_alive, bool http10);
 /* Writes a small HTML page explaining `status` into b (the body only). */
 void sl_error_page(struct sl_buf *b, int status);
 
+/* The same page with another explanation (plain text, not escaped). */
+void sl_error_page_text(struct sl_buf *b, int status, const char *explanation);
+
 #endif

@@ -19,11 +19,16 @@ enum sl_route_kind {
     SL_ROUTE_ERROR,    /* status says which */
 };
 
+#define SL_ROUTE_FILE_MAX (SL_PATH_MAX + 16) /* a path plus "/index.html" or ".html" */
+
 struct sl_route {
     enum sl_route_kind kind;
     int status;
     int fd;
-    bool is_index; /* the file is the directory's index.html */
+    bool is_index; /* the file is the directory's index.html (or index.htm) */
+    /* SL_ROUTE_FILE: the root-relative path of the file opened (the directory's index,
+     * or "a/b.html" for the clean URL "/a/b"); rep.name points into it. */
+    char file[SL_ROUTE_FILE_MAX];
     /* SL_ROUTE_FILE: the file or the precompressed variant chosen for the client's
      * Accept-Encoding, with its stat, type, validators and the variants that exist. */
     struct sl_file_rep rep;
@@ -31,12 +36,18 @@ struct sl_route {
     struct sl_listing listing;
 };
 
-/* Opens what `path` names under cfg->root_fd, choosing among precompressed variants by
- * `accept_encoding` (the field's value; p == NULL when absent). This is the only place
- * that opens what is served. On SL_ROUTE_FILE the caller owns route->fd and must close
- * it; on SL_ROUTE_LISTING it frees route->listing. */
-void sl_router_resolve(const struct sl_config *cfg, const struct sl_path *path,
+/* Opens what `path` names under root_fd (this loop's descriptor of the root), choosing
+ * among precompressed variants by `accept_encoding` (the field's value; p == NULL when
+ * absent). A missing "/a/b" is served from "a/b.html" when cfg->clean_urls. This is the
+ * only place that opens what is served. On SL_ROUTE_FILE the caller owns route->fd and
+ * must close it; on SL_ROUTE_LISTING it frees route->listing. */
+void sl_router_resolve(const struct sl_config *cfg, int root_fd, const struct sl_path *path,
                        struct sl_str accept_encoding, struct sl_route *route);
+
+/* Opens the regular file at `rel` (root-relative, clean: an error page or the --spa
+ * file, chosen by configuration, not by the client): SL_ROUTE_FILE, or SL_ROUTE_ERROR. */
+void sl_router_resolve_file(const struct sl_config *cfg, int root_fd, const char *rel,
+                            struct sl_str accept_encoding, struct sl_route *route);
 
 /* The status for an errno from opening a file: 404, 403 or 500. */
 int sl_status_for_errno(int err);

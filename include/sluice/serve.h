@@ -22,6 +22,7 @@ struct sl_plan_env {
     time_t now;        /* this second */
     const char *date;  /* `now` as an HTTP-date */
     uint64_t boundary; /* differs between responses: multipart boundaries */
+    bool revalidate;   /* a fallback page (--spa): "no-cache" whatever --max-age says */
 };
 
 /* The checks that come before any file: the method, the target's syntax and hidden
@@ -43,6 +44,16 @@ void sl_serve_listing(const struct sl_plan_env *env, const struct sl_request *re
 /* 301 to the directory's address with its final slash. */
 void sl_serve_redirect(const struct sl_plan_env *env, const struct sl_request *req,
                        const struct sl_path *path, struct sl_plan *plan);
+
+/* An error status answered with a page of the site's own (404.html): its bytes, type and
+ * length, "no-cache", and no validators or ranges (they describe the page, not the
+ * missing resource). */
+void sl_serve_error_file(const struct sl_plan_env *env, const struct sl_request *req, int status,
+                         const struct sl_file_rep *rep, struct sl_plan *plan);
+
+/* 503 with Retry-After: the served directory is missing (being rebuilt). */
+void sl_serve_root_missing(const struct sl_plan_env *env, const struct sl_request *req,
+                           struct sl_plan *plan);
 
 /* An error page for `status`; the connection closes after it when `must_close` is set
  * (malformed requests: RFC 9112 §9.6 leaves no safe way to find the next request). */

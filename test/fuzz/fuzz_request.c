@@ -6,9 +6,10 @@
  * inside the file, no network-path Location, and no descriptor left open once the response is
  * ended.
  *
- * Input layout: byte 0 picks the configuration (bit 0 listing, bit 1 dotfiles) and
- * whether the clock passes the file cache's TTL between requests (bit 2); byte 1 how
- * the rest is cut into reads; the rest is what the client sends. */
+ * Input layout: byte 0 picks the configuration (bit 0 listing and clean URLs, bit 1
+ * dotfiles and an --spa page; both: another error page) and whether the clock passes
+ * the file cache's TTL between requests (bit 2); byte 1 how the rest is cut into reads;
+ * the rest is what the client sends. */
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -38,6 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static struct sl_config configs[4];
 static struct sl_cache cache;
 static struct sl_responder responder;
+static struct sl_root_shared root_shared;
 static uint64_t cache_clock; /* the loop's clock as the cache sees it, in ms */
 static char tmp_dir[PATH_MAX / 2];
 /* Descriptors open when an input starts (libFuzzer opens some of its own along the
@@ -128,6 +130,10 @@ static void build_fixture(void)
     for (size_t i = 0; i < sizeof(bin); i++)
         bin[i] = (char)(i * 131 + 7);
     put_text(root, "index.html", "<!DOCTYPE html><title>root</title><p>hello</p>\n");
+    put_text(root, "404.html", "<!DOCTYPE html><title>not here</title>\n");
+    put_text(root, "clean.html", "<!DOCTYPE html><title>a clean URL</title>\n");
+    put_dir(root, "htm");
+    put_text(root, "htm/index.htm", "<!DOCTYPE html><title>htm</title>\n");
     put_text(root, "a.txt", "0123456789abcdefghijklmnopqrstuvwxyz\n");
     put_file(root, "data.bin", bin, sizeof(bin));
     put_file(root, "empty.txt", "", 0);
@@ -193,6 +199,9 @@ static void build_fixture(void)
             .max_age = -1,
             .listing = i & 1,
             .dotfiles = (i & 2) != 0,
+            .clean_urls = (i & 1) != 0,
+            .spa = i & 2 ? "sub/index.html" : NULL,
+            .error_page = i == 3 ? "sub/page.html" : NULL,
         };
     }
 }
@@ -200,7 +209,8 @@ static void build_fixture(void)
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     build_fixture();
-    sl_responder_init(&responder, &configs[0], &cache, 0);
+    if (sl_responder_init(&responder, &configs[0], &cache, &root_shared, 0) != 0)
+        die("sl_responder_init");
     return 0;
 }
 
@@ -423,7 +433,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* A fresh cache per input keeps runs reproducible. The loop clock starts at 0 and,
      * when bit 2 of the configuration byte is set, moves past the cache's TTL after
      * every response so cached entries are re-checked. */
-    sl_cache_init(&cache, 8);
+    sl_cache_init(&cache, 8, NULL);
     cache_clock = 0;
     uint64_t tick = data[0] & 4 ? SL_CACHE_TTL_MS + 1 : 0;
 

@@ -68,7 +68,7 @@ static int setup(void **state)
     memset(&rep, 0, sizeof(rep));
     cfg = (struct sl_config){.max_age = -1, .listing = true, .dotfiles = false, .root_fd = -1};
     sl_httpdate_format(NOW, date);
-    env = (struct sl_plan_env){&cfg, NOW, date, 0x0123456789abcdefu};
+    env = (struct sl_plan_env){.cfg = &cfg, .now = NOW, .date = date, .boundary = 0x0123456789abcdefu};
     for (size_t i = 0; i < sizeof(data); i++)
         data[i] = (char)('a' + i % 26);
     rep.mime = "text/plain; charset=utf-8";
