@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "sluice/str.h"
+
 /* An output buffer with snprintf accounting. Output is appended in units (one byte, or one
  * whole escape sequence or UTF-8 character): a unit is written entirely or not at all,
  * and after the first unit that does not fit nothing more is written. A truncated result
@@ -39,8 +41,8 @@ static void put_byte(struct sink *s, unsigned char c)
 
 static void put_pct(struct sink *s, unsigned char c)
 {
-    static const char hex[] = "0123456789ABCDEF";
-    char b[3] = {'%', hex[c >> 4], hex[c & 0x0f]};
+    char b[3] = {'%'};
+    sl_hex_byte(b + 1, c, true);
     put(s, b, sizeof(b));
 }
 
@@ -60,9 +62,7 @@ static struct sink sink_make(char *out, size_t cap)
  * and '\'' so the result can also sit inside an HTML attribute unescaped. */
 static bool segment_keeps(unsigned char c)
 {
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
-        return true;
-    return c != '\0' && strchr("-._~!$()*+,;=:@", c) != NULL;
+    return sl_is_alnum(c) || (c != '\0' && strchr("-._~!$()*+,;=:@", c) != NULL);
 }
 
 size_t sl_pct_encode_segment(char *out, size_t cap, const char *s, size_t len)
@@ -156,7 +156,6 @@ size_t sl_html_escape(char *out, size_t cap, const char *s, size_t len)
 
 static void put_json_control(struct sink *k, unsigned char c)
 {
-    static const char hex[] = "0123456789abcdef";
     switch (c) {
     case '\b': put(k, "\\b", 2); break;
     case '\f': put(k, "\\f", 2); break;
@@ -164,7 +163,8 @@ static void put_json_control(struct sink *k, unsigned char c)
     case '\r': put(k, "\\r", 2); break;
     case '\t': put(k, "\\t", 2); break;
     default: {
-        char b[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0x0f]};
+        char b[6] = {'\\', 'u', '0', '0'};
+        sl_hex_byte(b + 4, c, false);
         put(k, b, sizeof(b));
     }
     }
@@ -196,7 +196,7 @@ size_t sl_json_escape(char *out, size_t cap, const char *s, size_t len)
  * not ASCII becomes '_'. */
 static unsigned char fallback_byte(unsigned char c)
 {
-    if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '%')
+    if (!sl_is_print_ascii(c) || c == '"' || c == '\\' || c == '%')
         return '_';
     return c;
 }
@@ -204,9 +204,7 @@ static unsigned char fallback_byte(unsigned char c)
 /* attr-char of RFC 8187 §3.2.1. */
 static bool is_attr_char(unsigned char c)
 {
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
-        return true;
-    return c != '\0' && strchr("!#$&+-.^_`|~", c) != NULL;
+    return sl_is_alnum(c) || (c != '\0' && strchr("!#$&+-.^_`|~", c) != NULL);
 }
 
 size_t sl_content_disposition(char *out, size_t cap, const char *name, size_t len)

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "sluice/str.h"
+
 static const char day_names[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
 static const char *const day_names_long[7] = {"Sunday",   "Monday", "Tuesday", "Wednesday",
                                               "Thursday", "Friday", "Saturday"};
@@ -109,7 +111,7 @@ static int parse_digits(const char *p, size_t n)
 {
     int v = 0;
     for (size_t i = 0; i < n; i++) {
-        if (p[i] < '0' || p[i] > '9')
+        if (!sl_is_digit((unsigned char)p[i]))
             return -1;
         v = v * 10 + (p[i] - '0');
     }

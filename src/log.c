@@ -66,13 +66,13 @@ static void put(struct sl_log *log, const char *s, size_t n)
  * is not printable ASCII (as nginx does in its access log). */
 static void put_escaped(struct sl_log *log, struct sl_str s)
 {
-    static const char hex[] = "0123456789ABCDEF";
     for (size_t i = 0; i < s.n; i++) {
         unsigned char c = (unsigned char)s.p[i];
-        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+        if (sl_is_print_ascii(c) && c != '"' && c != '\\') {
             put(log, (const char *)&c, 1);
         } else {
-            char esc[4] = {'\\', 'x', hex[c >> 4], hex[c & 15]};
+            char esc[4] = {'\\', 'x'};
+            sl_hex_byte(esc + 2, c, true);
             put(log, esc, 4);
         }
     }

@@ -7,20 +7,11 @@
 #include <string.h>
 #include <strings.h>
 
+#include "sluice/str.h"
+
 /* An absolute-form target with no path ("http://host?q") asks for the root (RFC 9112
  * §3.2.2); raw_path then points here, since the target has no '/' to point at. */
 static const char root_path[] = "/";
-
-static int hex_value(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /* A request line cannot carry control characters or spaces (RFC 9112 §3.2), and a NUL
  * would cut the path short when it reaches the kernel, so refuse them anywhere in the
@@ -112,8 +103,8 @@ static int normalize(const char *p, size_t n, struct sl_path *out)
         while (i < n && p[i] != '/') {
             unsigned char c = (unsigned char)p[i];
             if (c == '%') {
-                int hi = n - i >= 3 ? hex_value((unsigned char)p[i + 1]) : -1;
-                int lo = n - i >= 3 ? hex_value((unsigned char)p[i + 2]) : -1;
+                int hi = n - i >= 3 ? sl_hex_value((unsigned char)p[i + 1]) : -1;
+                int lo = n - i >= 3 ? sl_hex_value((unsigned char)p[i + 2]) : -1;
                 if (hi < 0 || lo < 0)
                     return 400;
                 c = (unsigned char)(hi << 4 | lo);
