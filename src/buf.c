@@ -72,6 +72,13 @@ void sl_buf_put_u64(struct sl_buf *b, uint64_t v)
     sl_buf_append(b, digits + i, sizeof(digits) - i);
 }
 
+void sl_buf_truncate(struct sl_buf *b, size_t len)
+{
+    b->len = len;
+    b->need = len;
+    b->overflow = false;
+}
+
 char *sl_buf_take(struct sl_buf *b, size_t *len)
 {
     char *p = b->p;

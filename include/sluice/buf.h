@@ -35,6 +35,11 @@ void sl_buf_putc(struct sl_buf *b, char c);
 void sl_buf_puts(struct sl_buf *b, const char *s);
 void sl_buf_put_u64(struct sl_buf *b, uint64_t v);
 
+/* Keeps only the first len bytes (len <= b->len) and clears `overflow`, keeping the memory
+ * and the mode: sl_buf_truncate(b, 0) empties b for reuse, and truncating to a length saved
+ * earlier takes back a piece that overflowed part way. */
+void sl_buf_truncate(struct sl_buf *b, size_t len);
+
 /* Growing mode: hands over the NUL-terminated contents (the caller frees them) and their
  * length in *len; NULL, with the memory freed, after an overflow. */
 char *sl_buf_take(struct sl_buf *b, size_t *len);

@@ -61,6 +61,24 @@ static void test_need_counts_dropped_bytes_like_snprintf(void **state)
     assert_int_equal(b.need, 7);
 }
 
+static void test_truncate_takes_back_an_overflowed_piece_and_allows_appends_again(void **state)
+{
+    char mem[8];
+    struct sl_buf b = sl_buf_make(mem, sizeof(mem));
+    sl_buf_puts(&b, "abc");
+    size_t mark = b.len;
+    sl_buf_puts(&b, "de");
+    sl_buf_puts(&b, "fghij");
+    assert_true(b.overflow);
+    sl_buf_truncate(&b, mark);
+    assert_false(b.overflow);
+    assert_int_equal(b.need, 3);
+    sl_buf_puts(&b, "12345");
+    assert_false(b.overflow);
+    assert_int_equal(b.len, 8);
+    assert_memory_equal(mem, "abc12345", 8);
+}
+
 /* ---- numbers ---- */
 
 static void expect_u64(uint64_t v, const char *want)
@@ -173,6 +191,7 @@ int main(void)
         cmocka_unit_test(test_exact_fit_is_not_overflow),
         cmocka_unit_test(test_append_that_does_not_fit_is_dropped_whole_and_later_small_ones_too),
         cmocka_unit_test(test_need_counts_dropped_bytes_like_snprintf),
+        cmocka_unit_test(test_truncate_takes_back_an_overflowed_piece_and_allows_appends_again),
         cmocka_unit_test(test_u64_zero_is_written_as_single_digit),
         cmocka_unit_test(test_u64_is_decimal_without_padding_up_to_the_maximum),
         cmocka_unit_test(test_u64_that_does_not_fit_writes_no_digit),
