@@ -15,6 +15,7 @@
 
 #include "sluice/buf.h"
 #include "sluice/encode.h"
+#include "sluice/httpdate.h"
 #include "sluice/router.h"
 
 /* ---- reading ---- */
@@ -232,22 +233,6 @@ static size_t size_hint(size_t count)
     return count < 65536 ? count : 65536;
 }
 
-/* Formats t in UTC as "2026-11-23 18:52" (html) or "2026-11-23T18:52:40Z" (RFC 3339).
- * Returns false when the year does not fit in four digits, which RFC 3339 requires. */
-static bool format_time(time_t t, bool rfc3339, char out[64])
-{
-    struct tm tm;
-    if (!gmtime_r(&t, &tm) || tm.tm_year < -1900 || tm.tm_year > 9999 - 1900)
-        return false;
-    if (rfc3339)
-        snprintf(out, 64, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-    else
-        snprintf(out, 64, "%04d-%02d-%02d %02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                 tm.tm_hour, tm.tm_min);
-    return true;
-}
-
 /* System fonts and colours from the browser's own palette for both schemes; names may be
  * long, so they wrap anywhere instead of pushing the size and date off a phone screen. */
 static const char html_style[] =
@@ -302,7 +287,9 @@ static void html_head(struct sl_buf *b, const char *url_path)
  * path, never a URL scheme (RFC 3986 §4.2). */
 static void html_row(struct sl_buf *b, const struct sl_listing_entry *e)
 {
-    char text[64];
+    char size[16];
+    char iso[SL_RFC3339_LEN + 1];
+    char shown[SL_LISTINGDATE_LEN + 1];
     sl_buf_puts(b, e->is_dir ? "<tr class=\"dir\"><td class=\"name\"><a href=\"./"
                              : "<tr><td class=\"name\"><a href=\"./");
     sl_pct_encode_segment_buf(b, e->name, e->name_len);
@@ -317,16 +304,15 @@ static void html_row(struct sl_buf *b, const struct sl_listing_entry *e)
         sl_buf_puts(b, "<td class=\"size\" title=\"");
         sl_buf_put_u64(b, e->size);
         sl_buf_puts(b, " bytes\">");
-        sl_human_size(e->size, text);
-        sl_buf_puts(b, text);
+        sl_human_size(e->size, size);
+        sl_buf_puts(b, size);
     }
     sl_buf_puts(b, "</td><td class=\"time\">");
-    if (format_time(e->mtime, true, text)) {
+    if (sl_rfc3339_format(e->mtime, iso) && sl_listingdate_format(e->mtime, shown)) {
         sl_buf_puts(b, "<time datetime=\"");
-        sl_buf_puts(b, text);
+        sl_buf_puts(b, iso);
         sl_buf_puts(b, "\">");
-        format_time(e->mtime, false, text);
-        sl_buf_puts(b, text);
+        sl_buf_puts(b, shown);
         sl_buf_puts(b, "</time>");
     }
     sl_buf_puts(b, "</td></tr>\n");
@@ -351,16 +337,16 @@ char *sl_listing_html(const struct sl_listing *l, const char *url_path, size_t *
 
 static void json_entry(struct sl_buf *b, const struct sl_listing_entry *e)
 {
-    char text[64];
+    char iso[SL_RFC3339_LEN + 1];
     sl_buf_puts(b, "{\"name\":\"");
     sl_json_escape_buf(b, e->name, e->name_len);
     sl_buf_puts(b, e->is_dir ? "\",\"type\":\"directory\",\"size\":"
                              : "\",\"type\":\"file\",\"size\":");
     sl_buf_put_u64(b, e->size);
     sl_buf_puts(b, ",\"mtime\":");
-    if (format_time(e->mtime, true, text)) {
+    if (sl_rfc3339_format(e->mtime, iso)) {
         sl_buf_puts(b, "\"");
-        sl_buf_puts(b, text);
+        sl_buf_puts(b, iso);
         sl_buf_puts(b, "\"}");
     } else {
         sl_buf_puts(b, "null}"); /* outside years 0000-9999: no valid RFC 3339 form */

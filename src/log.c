@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -81,17 +80,6 @@ static void put_field(struct sl_buf *b, struct sl_str s, size_t limit)
     put_escaped(b, (struct sl_str){s.p, s.n > limit ? limit : s.n});
 }
 
-static void update_stamp(struct sl_log *log, time_t now)
-{
-    static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    snprintf(log->stamp, sizeof(log->stamp), "[%02d/%s/%04d:%02d:%02d:%02d +0000]", tm.tm_mday,
-             months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-    log->stamp_sec = now;
-}
-
 /* " HTTP/1.1\" 200 1234 \"" */
 static void put_version_status_bytes(struct sl_buf *b, const struct sl_log_entry *e)
 {
@@ -115,14 +103,16 @@ void sl_log_request(struct sl_log *log, time_t now, const struct sl_log_entry *e
         return;
     if (SL_LOG_BUF - log->buf.len < LINE_MAX_BYTES)
         sl_log_flush(log);
-    if (now != log->stamp_sec)
-        update_stamp(log, now);
+    if (now != log->stamp_sec) {
+        sl_logdate_format(now, log->stamp);
+        log->stamp_sec = now;
+    }
     struct sl_buf *b = &log->buf;
     size_t start = b->len;
     sl_buf_puts(b, e->peer);
-    sl_buf_puts(b, " - - ");
-    sl_buf_puts(b, log->stamp);
-    sl_buf_puts(b, " \"");
+    sl_buf_puts(b, " - - [");
+    sl_buf_append(b, log->stamp, SL_LOGDATE_LEN);
+    sl_buf_puts(b, "] \"");
     put_escaped(b, e->method);
     sl_buf_putc(b, ' ');
     put_field(b, e->target, 4096);
