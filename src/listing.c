@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "sluice/buf.h"
 #include "sluice/encode.h"
 #include "sluice/httpdate.h"
+#include "sluice/path.h"
 #include "sluice/router.h"
 
 /* ---- reading ---- */
@@ -108,9 +110,8 @@ static bool stat_link_beneath(int dirfd, const char *name, int root_fd, const ch
         return true;
     if (root_fd < 0)
         return fstatat(dirfd, name, st, 0) == 0;
-    char path[4096 + 256 + 2];
-    int n = snprintf(path, sizeof(path), "%s%s%s", rel, rel[0] ? "/" : "", name);
-    if (n < 0 || (size_t)n >= sizeof(path))
+    char path[SL_PATH_MAX + 1 + NAME_MAX + 1]; /* rel, '/', name, NUL */
+    if (sl_path_join(path, sizeof(path), rel, strlen(rel), name, strlen(name)) == 0)
         return false;
     int fd = sl_open_beneath(root_fd, path, O_PATH | O_CLOEXEC);
     if (fd < 0)

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "sluice/buf.h"
 #include "sluice/str.h"
 
 /* An absolute-form target with no path ("http://host?q") asks for the root (RFC 9112
@@ -202,4 +203,20 @@ bool sl_path_has_hidden_segment(const char *rel, size_t len)
         i = end + 1;
     }
     return false;
+}
+
+size_t sl_path_join(char *out, size_t cap, const char *dir, size_t dir_len, const char *name,
+                    size_t name_len)
+{
+    if (cap == 0)
+        return 0;
+    struct sl_buf b = sl_buf_make(out, cap - 1); /* one byte kept for the NUL */
+    sl_buf_append(&b, dir, dir_len);
+    if (dir_len > 0)
+        sl_buf_putc(&b, '/');
+    sl_buf_append(&b, name, name_len);
+    if (b.overflow)
+        b.len = 0;
+    out[b.len] = '\0';
+    return b.len;
 }
