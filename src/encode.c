@@ -39,15 +39,21 @@ static bool segment_keeps(unsigned char c)
     return sl_is_alnum(c) || (c != '\0' && strchr("-._~!$()*+,;=:@", c) != NULL);
 }
 
-void sl_pct_encode_segment_buf(struct sl_buf *b, const char *s, size_t len)
+/* Percent-encodes every byte of s that `keeps` does not accept. */
+static void pct_encode(struct sl_buf *b, const char *s, size_t len, bool (*keeps)(unsigned char))
 {
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (segment_keeps(c))
+        if (keeps(c))
             sl_buf_putc(b, (char)c);
         else
             put_pct(b, c);
     }
+}
+
+void sl_pct_encode_segment_buf(struct sl_buf *b, const char *s, size_t len)
+{
+    pct_encode(b, s, len, segment_keeps);
 }
 
 size_t sl_pct_encode_segment(char *out, size_t cap, const char *s, size_t len)
@@ -198,13 +204,7 @@ void sl_content_disposition_buf(struct sl_buf *b, const char *name, size_t len)
     for (size_t i = 0; i < len; i++)
         sl_buf_putc(b, (char)fallback_byte((unsigned char)name[i]));
     sl_buf_append(b, star, sizeof(star) - 1);
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)name[i];
-        if (is_attr_char(c))
-            sl_buf_putc(b, (char)c);
-        else
-            put_pct(b, c);
-    }
+    pct_encode(b, name, len, is_attr_char);
 }
 
 size_t sl_content_disposition(char *out, size_t cap, const char *name, size_t len)
