@@ -19,11 +19,10 @@ static bool is_etagc(unsigned char c)
 
 static size_t put_hex(char *out, uint64_t v)
 {
-    static const char digits[] = "0123456789abcdef";
     char tmp[16];
     size_t n = 0;
     do {
-        tmp[n++] = digits[v & 0xF];
+        tmp[n++] = sl_hex_digit((unsigned)v, false);
         v >>= 4;
     } while (v != 0);
     for (size_t i = 0; i < n; i++)

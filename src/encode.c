@@ -1,81 +1,64 @@
 /* Escaping for text we put into responses (see encode.h): HTML, URL path segments,
- * JSON strings and Content-Disposition. Pure: every function writes only into the
- * caller's buffer and reports the length it needed, like snprintf. */
+ * JSON strings and Content-Disposition. Pure: each escaper appends to an sl_buf, and its
+ * array form wraps it to write into the caller's array and report the length it needed,
+ * like snprintf. */
 
 #include "sluice/encode.h"
 
 #include <stdbool.h>
 #include <string.h>
 
-/* An output buffer with snprintf accounting. Output is appended in units (one byte, or one
- * whole escape sequence or UTF-8 character): a unit is written entirely or not at all,
- * and after the first unit that does not fit nothing more is written. A truncated result
- * is therefore still a prefix of the full one that never ends inside "&amp;", "%2F" or
+#include "sluice/str.h"
+
+static void put_pct(struct sl_buf *b, unsigned char c)
+{
+    char e[3] = {'%'};
+    sl_hex_byte(e + 1, c, true);
+    sl_buf_append(b, e, sizeof(e));
+}
+
+/* The snprintf-style form of an escaper. Each escaper appends in units (one byte, or one
+ * whole escape sequence or UTF-8 character), and a fixed sl_buf takes a unit entirely or
+ * not at all and nothing after the first that does not fit. A truncated result is
+ * therefore still a prefix of the full one that never ends inside "&amp;", "%2F" or
  * "\u001f", so even a caller that ignores truncation never emits a broken escape. */
-struct sink {
-    char *out;
-    size_t cap;
-    size_t need;    /* bytes the full result needs */
-    size_t written; /* bytes actually in out */
-    bool full;
-};
-
-static void put(struct sink *s, const char *p, size_t n)
+static size_t to_array(void (*escape)(struct sl_buf *, const char *, size_t), char *out, size_t cap,
+                       const char *s, size_t len)
 {
-    if (!s->full && s->written + n < s->cap) {
-        memcpy(s->out + s->written, p, n);
-        s->written += n;
-    } else {
-        s->full = true;
-    }
-    s->need += n;
-}
-
-static void put_byte(struct sink *s, unsigned char c)
-{
-    char b = (char)c;
-    put(s, &b, 1);
-}
-
-static void put_pct(struct sink *s, unsigned char c)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    char b[3] = {'%', hex[c >> 4], hex[c & 0x0f]};
-    put(s, b, sizeof(b));
-}
-
-static size_t finish(struct sink *s)
-{
-    if (s->cap > 0)
-        s->out[s->written] = '\0';
-    return s->need;
-}
-
-static struct sink sink_make(char *out, size_t cap)
-{
-    return (struct sink){.out = out, .cap = cap};
+    struct sl_buf b = sl_buf_make(out, cap > 0 ? cap - 1 : 0); /* one byte kept for the NUL */
+    escape(&b, s, len);
+    if (cap > 0)
+        out[b.len] = '\0';
+    return b.need;
 }
 
 /* RFC 3986 unreserved plus the sub-delims, ':' and '@' allowed in a segment, less '&'
  * and '\'' so the result can also sit inside an HTML attribute unescaped. */
 static bool segment_keeps(unsigned char c)
 {
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
-        return true;
-    return c != '\0' && strchr("-._~!$()*+,;=:@", c) != NULL;
+    return sl_is_alnum(c) || (c != '\0' && strchr("-._~!$()*+,;=:@", c) != NULL);
+}
+
+/* Percent-encodes every byte of s that `keeps` does not accept. */
+static void pct_encode(struct sl_buf *b, const char *s, size_t len, bool (*keeps)(unsigned char))
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (keeps(c))
+            sl_buf_putc(b, (char)c);
+        else
+            put_pct(b, c);
+    }
+}
+
+void sl_pct_encode_segment_buf(struct sl_buf *b, const char *s, size_t len)
+{
+    pct_encode(b, s, len, segment_keeps);
 }
 
 size_t sl_pct_encode_segment(char *out, size_t cap, const char *s, size_t len)
 {
-    struct sink k = sink_make(out, cap);
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (segment_keeps(c))
-            put_byte(&k, c);
-        else
-            put_pct(&k, c);
-    }
-    return finish(&k);
+    return to_array(sl_pct_encode_segment_buf, out, cap, s, len);
 }
 
 /* Returns the length of the well-formed UTF-8 character at s[0..len) (Unicode §3.9,
@@ -123,72 +106,78 @@ static size_t utf8_char(const unsigned char *s, size_t len, size_t *bad)
 /* Copies one well-formed UTF-8 character, or writes U+FFFD for an ill-formed run (pages
  * and JSON are declared UTF-8, so names that are not must not make them invalid).
  * Returns the bytes consumed. */
-static size_t put_utf8_or_replacement(struct sink *k, const unsigned char *u, size_t len)
+static size_t put_utf8_or_replacement(struct sl_buf *b, const unsigned char *u, size_t len)
 {
     size_t bad = 0;
     size_t n = utf8_char(u, len, &bad);
     if (n > 0) {
-        put(k, (const char *)u, n);
+        sl_buf_append(b, (const char *)u, n);
         return n;
     }
-    put(k, "\xef\xbf\xbd", 3); /* U+FFFD REPLACEMENT CHARACTER */
+    sl_buf_append(b, "\xef\xbf\xbd", 3); /* U+FFFD REPLACEMENT CHARACTER */
     return bad;
 }
 
-size_t sl_html_escape(char *out, size_t cap, const char *s, size_t len)
+void sl_html_escape_buf(struct sl_buf *b, const char *s, size_t len)
 {
-    struct sink k = sink_make(out, cap);
     const unsigned char *u = (const unsigned char *)s;
     size_t i = 0;
     while (i < len) {
         switch (u[i]) {
-        case '&': put(&k, "&amp;", 5); break;
-        case '<': put(&k, "&lt;", 4); break;
-        case '>': put(&k, "&gt;", 4); break;
-        case '"': put(&k, "&quot;", 6); break;
-        case '\'': put(&k, "&#39;", 5); break;
-        default: i += put_utf8_or_replacement(&k, u + i, len - i); continue;
+        case '&': sl_buf_append(b, "&amp;", 5); break;
+        case '<': sl_buf_append(b, "&lt;", 4); break;
+        case '>': sl_buf_append(b, "&gt;", 4); break;
+        case '"': sl_buf_append(b, "&quot;", 6); break;
+        case '\'': sl_buf_append(b, "&#39;", 5); break;
+        default: i += put_utf8_or_replacement(b, u + i, len - i); continue;
         }
         i++;
     }
-    return finish(&k);
 }
 
-static void put_json_control(struct sink *k, unsigned char c)
+size_t sl_html_escape(char *out, size_t cap, const char *s, size_t len)
 {
-    static const char hex[] = "0123456789abcdef";
+    return to_array(sl_html_escape_buf, out, cap, s, len);
+}
+
+static void put_json_control(struct sl_buf *b, unsigned char c)
+{
     switch (c) {
-    case '\b': put(k, "\\b", 2); break;
-    case '\f': put(k, "\\f", 2); break;
-    case '\n': put(k, "\\n", 2); break;
-    case '\r': put(k, "\\r", 2); break;
-    case '\t': put(k, "\\t", 2); break;
+    case '\b': sl_buf_append(b, "\\b", 2); break;
+    case '\f': sl_buf_append(b, "\\f", 2); break;
+    case '\n': sl_buf_append(b, "\\n", 2); break;
+    case '\r': sl_buf_append(b, "\\r", 2); break;
+    case '\t': sl_buf_append(b, "\\t", 2); break;
     default: {
-        char b[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0x0f]};
-        put(k, b, sizeof(b));
+        char e[6] = {'\\', 'u', '0', '0'};
+        sl_hex_byte(e + 4, c, false);
+        sl_buf_append(b, e, sizeof(e));
     }
     }
 }
 
-size_t sl_json_escape(char *out, size_t cap, const char *s, size_t len)
+void sl_json_escape_buf(struct sl_buf *b, const char *s, size_t len)
 {
-    struct sink k = sink_make(out, cap);
     const unsigned char *u = (const unsigned char *)s;
     size_t i = 0;
     while (i < len) {
         unsigned char c = u[i];
         if (c == '"' || c == '\\') {
-            char b[2] = {'\\', (char)c};
-            put(&k, b, 2);
+            char e[2] = {'\\', (char)c};
+            sl_buf_append(b, e, 2);
             i++;
         } else if (c < 0x20) {
-            put_json_control(&k, c);
+            put_json_control(b, c);
             i++;
         } else {
-            i += put_utf8_or_replacement(&k, u + i, len - i);
+            i += put_utf8_or_replacement(b, u + i, len - i);
         }
     }
-    return finish(&k);
+}
+
+size_t sl_json_escape(char *out, size_t cap, const char *s, size_t len)
+{
+    return to_array(sl_json_escape_buf, out, cap, s, len);
 }
 
 /* The quoted-string fallback is for old clients that ignore filename*; anything that
@@ -196,7 +185,7 @@ size_t sl_json_escape(char *out, size_t cap, const char *s, size_t len)
  * not ASCII becomes '_'. */
 static unsigned char fallback_byte(unsigned char c)
 {
-    if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '%')
+    if (!sl_is_print_ascii(c) || c == '"' || c == '\\' || c == '%')
         return '_';
     return c;
 }
@@ -204,26 +193,21 @@ static unsigned char fallback_byte(unsigned char c)
 /* attr-char of RFC 8187 §3.2.1. */
 static bool is_attr_char(unsigned char c)
 {
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
-        return true;
-    return c != '\0' && strchr("!#$&+-.^_`|~", c) != NULL;
+    return sl_is_alnum(c) || (c != '\0' && strchr("!#$&+-.^_`|~", c) != NULL);
+}
+
+void sl_content_disposition_buf(struct sl_buf *b, const char *name, size_t len)
+{
+    static const char head[] = "attachment; filename=\"";
+    static const char star[] = "\"; filename*=UTF-8''";
+    sl_buf_append(b, head, sizeof(head) - 1);
+    for (size_t i = 0; i < len; i++)
+        sl_buf_putc(b, (char)fallback_byte((unsigned char)name[i]));
+    sl_buf_append(b, star, sizeof(star) - 1);
+    pct_encode(b, name, len, is_attr_char);
 }
 
 size_t sl_content_disposition(char *out, size_t cap, const char *name, size_t len)
 {
-    static const char head[] = "attachment; filename=\"";
-    static const char star[] = "\"; filename*=UTF-8''";
-    struct sink k = sink_make(out, cap);
-    put(&k, head, sizeof(head) - 1);
-    for (size_t i = 0; i < len; i++)
-        put_byte(&k, fallback_byte((unsigned char)name[i]));
-    put(&k, star, sizeof(star) - 1);
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)name[i];
-        if (is_attr_char(c))
-            put_byte(&k, c);
-        else
-            put_pct(&k, c);
-    }
-    return finish(&k);
+    return to_array(sl_content_disposition_buf, out, cap, name, len);
 }

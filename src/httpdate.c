@@ -1,11 +1,14 @@
-/* HTTP-date formatting and parsing (RFC 9110 §5.6.7). Calendar arithmetic is done here
- * on int64_t days (proleptic Gregorian, UTC) so nothing depends on TZ, the locale,
- * timegm/mktime or the width of the platform's struct tm fields. */
+/* HTTP-date formatting and parsing (RFC 9110 §5.6.7), and every other date we write (the
+ * access log's, the listing's). Calendar arithmetic is done here on int64_t days
+ * (proleptic Gregorian, UTC) so nothing depends on TZ, the locale, timegm/mktime or the
+ * width of the platform's struct tm fields. */
 #include "sluice/httpdate.h"
 
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+
+#include "sluice/str.h"
 
 static const char day_names[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
 static const char *const day_names_long[7] = {"Sunday",   "Monday", "Tuesday", "Wednesday",
@@ -14,7 +17,8 @@ static const char month_names[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun"
                                         "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
 /* IMF-fixdate has a four-digit year, so formatting clamps to 0000-01-01T00:00:00 ..
- * 9999-12-31T23:59:59, which is also every date the parser can return. */
+ * 9999-12-31T23:59:59, which is also every date the parser can return. The other formats
+ * have four-digit years too: the log's clamps, the listing's refuse other years. */
 #define MIN_SECONDS (-62167219200LL) /* days_from_civil(0, 1, 1) * 86400 */
 #define MAX_SECONDS 253402300799LL   /* days_from_civil(10000, 1, 1) * 86400 - 1 */
 
@@ -61,20 +65,23 @@ static unsigned days_in_month(int64_t y, unsigned m)
     return m == 2 && is_leap(y) ? 29 : dim[m - 1];
 }
 
-static void put2(char *p, unsigned v)
+/* A time split into UTC calendar fields. */
+struct civil {
+    unsigned year, month, day; /* year 0..9999, month 1..12 */
+    unsigned hour, min, sec;
+    unsigned wday; /* 0 = Sunday */
+};
+
+static bool in_range(time_t t)
 {
-    p[0] = (char)('0' + v / 10);
-    p[1] = (char)('0' + v % 10);
+    return (int64_t)t >= MIN_SECONDS && (int64_t)t <= MAX_SECONDS;
 }
 
-void sl_httpdate_format(time_t t, char out[SL_HTTPDATE_LEN + 1])
+/* Splits t, clamped to the years 0000..9999 that four digits can show. */
+static struct civil split(time_t t)
 {
     int64_t s = (int64_t)t;
-    if (s < MIN_SECONDS)
-        s = MIN_SECONDS;
-    if (s > MAX_SECONDS)
-        s = MAX_SECONDS;
-
+    s = s < MIN_SECONDS ? MIN_SECONDS : s > MAX_SECONDS ? MAX_SECONDS : s;
     int64_t days = s / 86400;
     int64_t secs = s % 86400;
     if (secs < 0) {
@@ -82,26 +89,104 @@ void sl_httpdate_format(time_t t, char out[SL_HTTPDATE_LEN + 1])
         days--;
     }
     int64_t y;
-    unsigned m, d;
-    civil_from_days(days, &y, &m, &d);
+    struct civil c;
+    civil_from_days(days, &y, &c.month, &c.day);
     unsigned sod = (unsigned)secs;
-    unsigned yr = (unsigned)y;
+    c.year = (unsigned)y;
+    c.hour = sod / 3600;
+    c.min = sod / 60 % 60;
+    c.sec = sod % 60;
+    c.wday = weekday_from_days(days);
+    return c;
+}
 
-    memcpy(out, day_names[weekday_from_days(days)], 3);
+static void put2(char *p, unsigned v)
+{
+    p[0] = (char)('0' + v / 10);
+    p[1] = (char)('0' + v % 10);
+}
+
+static void put4(char *p, unsigned v)
+{
+    put2(p, v / 100);
+    put2(p + 2, v % 100);
+}
+
+/* "aa<sep>bb<sep>cc", two digits each */
+static void put_triple(char *p, unsigned a, unsigned b, unsigned c, char sep)
+{
+    put2(p, a);
+    p[2] = sep;
+    put2(p + 3, b);
+    p[5] = sep;
+    put2(p + 6, c);
+}
+
+/* "18:52:40" */
+static void put_hms(char *p, const struct civil *c)
+{
+    put_triple(p, c->hour, c->min, c->sec, ':');
+}
+
+/* "2026-11-23": the century, then a triple */
+static void put_ymd(char *p, const struct civil *c)
+{
+    put2(p, c->year / 100);
+    put_triple(p + 2, c->year % 100, c->month, c->day, '-');
+}
+
+/* "06 Nov 1994" (HTTP) or "06/Nov/1994" (log), with sep between the parts */
+static void put_dmy(char *p, const struct civil *c, char sep)
+{
+    put2(p, c->day);
+    p[2] = sep;
+    memcpy(p + 3, month_names[c->month - 1], 3);
+    p[6] = sep;
+    put4(p + 7, c->year);
+}
+
+void sl_httpdate_format(time_t t, char out[SL_HTTPDATE_LEN + 1])
+{
+    struct civil c = split(t);
+    memcpy(out, day_names[c.wday], 3);
     memcpy(out + 3, ", ", 2);
-    put2(out + 5, d);
-    out[7] = ' ';
-    memcpy(out + 8, month_names[m - 1], 3);
-    out[11] = ' ';
-    put2(out + 12, yr / 100);
-    put2(out + 14, yr % 100);
+    put_dmy(out + 5, &c, ' ');
     out[16] = ' ';
-    put2(out + 17, sod / 3600);
-    out[19] = ':';
-    put2(out + 20, sod / 60 % 60);
-    out[22] = ':';
-    put2(out + 23, sod % 60);
+    put_hms(out + 17, &c);
     memcpy(out + 25, " GMT", 5); /* with the NUL */
+}
+
+void sl_logdate_format(time_t t, char out[SL_LOGDATE_LEN + 1])
+{
+    struct civil c = split(t);
+    put_dmy(out, &c, '/');
+    out[11] = ':';
+    put_hms(out + 12, &c);
+    memcpy(out + 20, " +0000", 7); /* with the NUL */
+}
+
+bool sl_rfc3339_format(time_t t, char out[SL_RFC3339_LEN + 1])
+{
+    if (!in_range(t))
+        return false;
+    struct civil c = split(t);
+    put_ymd(out, &c);
+    out[10] = 'T';
+    put_hms(out + 11, &c);
+    memcpy(out + 19, "Z", 2); /* with the NUL */
+    return true;
+}
+
+/* The RFC 3339 form cut to the minute, with a space for the 'T'. */
+bool sl_listingdate_format(time_t t, char out[SL_LISTINGDATE_LEN + 1])
+{
+    char iso[SL_RFC3339_LEN + 1];
+    if (!sl_rfc3339_format(t, iso))
+        return false;
+    memcpy(out, iso, SL_LISTINGDATE_LEN);
+    out[10] = ' ';
+    out[SL_LISTINGDATE_LEN] = '\0';
+    return true;
 }
 
 /* Digits at p[0..n) as a number, or -1 if any byte is not a digit. */
@@ -109,7 +194,7 @@ static int parse_digits(const char *p, size_t n)
 {
     int v = 0;
     for (size_t i = 0; i < n; i++) {
-        if (p[i] < '0' || p[i] > '9')
+        if (!sl_is_digit((unsigned char)p[i]))
             return -1;
         v = v * 10 + (p[i] - '0');
     }

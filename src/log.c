@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -13,8 +12,8 @@ int sl_log_init(struct sl_log *log, int fd)
     *log = (struct sl_log){.fd = fd, .stamp_sec = -1};
     if (fd < 0)
         return 0;
-    log->buf = malloc(SL_LOG_BUF);
-    return log->buf ? 0 : -ENOMEM;
+    log->buf = sl_buf_make(malloc(SL_LOG_BUF), SL_LOG_BUF);
+    return log->buf.p ? 0 : -ENOMEM;
 }
 
 /* The longest run of whole lines from `p` that fits in PIPE_BUF bytes (or one line, if
@@ -34,69 +33,65 @@ static size_t whole_lines(const char *p, size_t len)
 
 void sl_log_flush(struct sl_log *log)
 {
+    const char *p = log->buf.p;
     size_t off = 0;
-    while (off < log->len) {
-        ssize_t n = write(log->fd, log->buf + off, whole_lines(log->buf + off, log->len - off));
+    while (off < log->buf.len) {
+        ssize_t n = write(log->fd, p + off, whole_lines(p + off, log->buf.len - off));
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
             break; /* a full disk or closed pipe must not stop the server: drop the lines */
         off += (size_t)n;
     }
-    log->len = 0;
+    sl_buf_truncate(&log->buf, 0);
 }
 
 void sl_log_free(struct sl_log *log)
 {
     if (log->fd >= 0)
         sl_log_flush(log);
-    free(log->buf);
-    log->buf = NULL;
+    free(log->buf.p);
+    log->buf = sl_buf_make(NULL, 0);
 }
 
-static void put(struct sl_log *log, const char *s, size_t n)
-{
-    if (n > SL_LOG_BUF - log->len)
-        n = SL_LOG_BUF - log->len;
-    memcpy(log->buf + log->len, s, n);
-    log->len += n;
-}
-
-/* Copies a client-supplied string, \xHH-escaping quotes, backslashes and anything that
+/* Copies a client-supplied string, \\xHH-escaping quotes, backslashes and anything that
  * is not printable ASCII (as nginx does in its access log). */
-static void put_escaped(struct sl_log *log, struct sl_str s)
+static void put_escaped(struct sl_buf *b, struct sl_str s)
 {
-    static const char hex[] = "0123456789ABCDEF";
     for (size_t i = 0; i < s.n; i++) {
         unsigned char c = (unsigned char)s.p[i];
-        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
-            put(log, (const char *)&c, 1);
+        if (sl_is_print_ascii(c) && c != '"' && c != '\\') {
+            sl_buf_putc(b, (char)c);
         } else {
-            char esc[4] = {'\\', 'x', hex[c >> 4], hex[c & 15]};
-            put(log, esc, 4);
+            char esc[4] = {'\\', 'x'};
+            sl_hex_byte(esc + 2, c, true);
+            sl_buf_append(b, esc, 4);
         }
     }
 }
 
 /* A header field, or "-" when the request had none (Combined Log Format). */
-static void put_field(struct sl_log *log, struct sl_str s, size_t limit)
+static void put_field(struct sl_buf *b, struct sl_str s, size_t limit)
 {
     if (s.p == NULL) {
-        put(log, "-", 1);
+        sl_buf_putc(b, '-');
         return;
     }
-    put_escaped(log, (struct sl_str){s.p, s.n > limit ? limit : s.n});
+    put_escaped(b, (struct sl_str){s.p, s.n > limit ? limit : s.n});
 }
 
-static void update_stamp(struct sl_log *log, time_t now)
+/* " HTTP/1.1\" 200 1234 \"" */
+static void put_version_status_bytes(struct sl_buf *b, const struct sl_log_entry *e)
 {
-    static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    snprintf(log->stamp, sizeof(log->stamp), "[%02d/%s/%04d:%02d:%02d:%02d +0000]", tm.tm_mday,
-             months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-    log->stamp_sec = now;
+    sl_buf_puts(b, " HTTP/");
+    sl_buf_put_u64(b, e->http_major);
+    sl_buf_putc(b, '.');
+    sl_buf_put_u64(b, e->http_minor);
+    sl_buf_puts(b, "\" ");
+    sl_buf_put_u64(b, (uint64_t)e->status); /* an HTTP status: never negative */
+    sl_buf_putc(b, ' ');
+    sl_buf_put_u64(b, e->bytes);
+    sl_buf_puts(b, " \"");
 }
 
 /* The longest line we write: escaping can quadruple the (cut) target and agents. */
@@ -106,23 +101,28 @@ void sl_log_request(struct sl_log *log, time_t now, const struct sl_log_entry *e
 {
     if (log->fd < 0)
         return;
-    if (SL_LOG_BUF - log->len < LINE_MAX_BYTES)
+    if (SL_LOG_BUF - log->buf.len < LINE_MAX_BYTES)
         sl_log_flush(log);
-    if (now != log->stamp_sec)
-        update_stamp(log, now);
-    char num[96];
-    int n = snprintf(num, sizeof(num), "%s - - ", e->peer);
-    put(log, num, (size_t)n);
-    put(log, log->stamp, strlen(log->stamp));
-    put(log, " \"", 2);
-    put_escaped(log, e->method);
-    put(log, " ", 1);
-    put_field(log, e->target, 4096);
-    n = snprintf(num, sizeof(num), " HTTP/%u.%u\" %d %llu \"", e->http_major, e->http_minor,
-                 e->status, (unsigned long long)e->bytes);
-    put(log, num, (size_t)n);
-    put_field(log, e->referer, 1024);
-    put(log, "\" \"", 3);
-    put_field(log, e->user_agent, 1024);
-    put(log, "\"\n", 2);
+    if (now != log->stamp_sec) {
+        sl_logdate_format(now, log->stamp);
+        log->stamp_sec = now;
+    }
+    struct sl_buf *b = &log->buf;
+    size_t start = b->len;
+    sl_buf_puts(b, e->peer);
+    sl_buf_puts(b, " - - [");
+    sl_buf_append(b, log->stamp, SL_LOGDATE_LEN);
+    sl_buf_puts(b, "] \"");
+    put_escaped(b, e->method);
+    sl_buf_putc(b, ' ');
+    put_field(b, e->target, 4096);
+    put_version_status_bytes(b, e);
+    put_field(b, e->referer, 1024);
+    sl_buf_puts(b, "\" \"");
+    put_field(b, e->user_agent, 1024);
+    sl_buf_puts(b, "\"\n");
+    /* Cannot happen while LINE_MAX_BYTES bounds a line; if it did, a cut line would run
+     * into the next one, so the whole line is dropped instead. */
+    if (b->overflow)
+        sl_buf_truncate(b, start);
 }

@@ -7,20 +7,12 @@
 #include <string.h>
 #include <strings.h>
 
+#include "sluice/buf.h"
+#include "sluice/str.h"
+
 /* An absolute-form target with no path ("http://host?q") asks for the root (RFC 9112
  * §3.2.2); raw_path then points here, since the target has no '/' to point at. */
 static const char root_path[] = "/";
-
-static int hex_value(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /* A request line cannot carry control characters or spaces (RFC 9112 §3.2), and a NUL
  * would cut the path short when it reaches the kernel, so refuse them anywhere in the
@@ -112,8 +104,8 @@ static int normalize(const char *p, size_t n, struct sl_path *out)
         while (i < n && p[i] != '/') {
             unsigned char c = (unsigned char)p[i];
             if (c == '%') {
-                int hi = n - i >= 3 ? hex_value((unsigned char)p[i + 1]) : -1;
-                int lo = n - i >= 3 ? hex_value((unsigned char)p[i + 2]) : -1;
+                int hi = n - i >= 3 ? sl_hex_value((unsigned char)p[i + 1]) : -1;
+                int lo = n - i >= 3 ? sl_hex_value((unsigned char)p[i + 2]) : -1;
                 if (hi < 0 || lo < 0)
                     return 400;
                 c = (unsigned char)(hi << 4 | lo);
@@ -211,4 +203,20 @@ bool sl_path_has_hidden_segment(const char *rel, size_t len)
         i = end + 1;
     }
     return false;
+}
+
+size_t sl_path_join(char *out, size_t cap, const char *dir, size_t dir_len, const char *name,
+                    size_t name_len)
+{
+    if (cap == 0)
+        return 0;
+    struct sl_buf b = sl_buf_make(out, cap - 1); /* one byte kept for the NUL */
+    sl_buf_append(&b, dir, dir_len);
+    if (dir_len > 0)
+        sl_buf_putc(&b, '/');
+    sl_buf_append(&b, name, name_len);
+    if (b.overflow)
+        b.len = 0;
+    out[b.len] = '\0';
+    return b.len;
 }

@@ -2,32 +2,6 @@
  * here allocates or does I/O. */
 #include "sluice/response.h"
 
-void sl_buf_append(struct sl_buf *b, const char *s, size_t n)
-{
-    if (b->overflow || n > b->cap - b->len) {
-        b->overflow = true;
-        return;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-}
-
-void sl_buf_puts(struct sl_buf *b, const char *s)
-{
-    sl_buf_append(b, s, strlen(s));
-}
-
-void sl_buf_put_u64(struct sl_buf *b, uint64_t v)
-{
-    char digits[20];
-    size_t i = sizeof(digits);
-    do {
-        digits[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    sl_buf_append(b, digits + i, sizeof(digits) - i);
-}
-
 const char *sl_status_reason(int status)
 {
     switch (status) {

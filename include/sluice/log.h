@@ -8,16 +8,17 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "sluice/buf.h"
+#include "sluice/httpdate.h"
 #include "sluice/str.h"
 
 #define SL_LOG_BUF 65536
 
 struct sl_log {
     int fd; /* -1: logging off */
-    size_t len;
     time_t stamp_sec;
-    char stamp[80]; /* "[23/Nov/2026:18:52:40 +0000]" for stamp_sec */
-    char *buf;
+    char stamp[SL_LOGDATE_LEN + 1]; /* "23/Nov/2026:18:52:40 +0000" for stamp_sec */
+    struct sl_buf buf;              /* fixed, over SL_LOG_BUF bytes of heap */
 };
 
 struct sl_log_entry {

@@ -35,4 +35,9 @@ int sl_path_resolve(const char *target, size_t len, struct sl_path *out);
  * leading ".well-known" segment, which is always served. */
 bool sl_path_has_hidden_segment(const char *rel, size_t len);
 
+/* Writes "dir/name", or "name" alone when dir is empty, plus a NUL into out[0..cap).
+ * Returns the joined length, or 0, with out holding "", when it does not fit. */
+size_t sl_path_join(char *out, size_t cap, const char *dir, size_t dir_len, const char *name,
+                    size_t name_len);
+
 #endif

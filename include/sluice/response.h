@@ -7,27 +7,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sluice/buf.h" /* response heads are sl_bufs: callers get buf.h from here */
 #include "sluice/str.h"
 
 #define SL_SERVER_NAME "sluice"
-
-/* An append-only buffer that never overflows: once something does not fit, `overflow`
- * is set and later appends are dropped, so callers check once at the end. */
-struct sl_buf {
-    char *p;
-    size_t len;
-    size_t cap;
-    bool overflow;
-};
-
-static inline struct sl_buf sl_buf_make(char *p, size_t cap)
-{
-    return (struct sl_buf){p, 0, cap, false};
-}
-
-void sl_buf_append(struct sl_buf *b, const char *s, size_t n);
-void sl_buf_puts(struct sl_buf *b, const char *s);
-void sl_buf_put_u64(struct sl_buf *b, uint64_t v);
 
 /* The reason phrase for a status code we send ("Not Found"); "Unknown" otherwise. */
 const char *sl_status_reason(int status);

@@ -1,5 +1,6 @@
 /* A borrowed byte span: pointer and length, not NUL-terminated. Request fields are
- * spans into the connection's head buffer, so parsing copies nothing. */
+ * spans into the connection's head buffer, so parsing copies nothing. Also the byte
+ * classes and hex digits every parser and escaper shares. */
 #ifndef SLUICE_STR_H
 #define SLUICE_STR_H
 
@@ -49,6 +50,49 @@ static inline struct sl_str sl_str_trim(struct sl_str s)
     while (s.n > 0 && (s.p[s.n - 1] == ' ' || s.p[s.n - 1] == '\t'))
         s.n--;
     return s;
+}
+
+/* ---- character classes and hex digits, on bytes, whatever the locale ---- */
+
+static inline bool sl_is_digit(unsigned char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static inline bool sl_is_alnum(unsigned char c)
+{
+    return sl_is_digit(c) || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+/* Printable US-ASCII, space included: what can go into a log or a quoted-string as is. */
+static inline bool sl_is_print_ascii(unsigned char c)
+{
+    return c >= 0x20 && c < 0x7f;
+}
+
+/* The hex digit for v & 15, upper- or lower-case: one table for every escape we write. */
+static inline char sl_hex_digit(unsigned v, bool upper)
+{
+    return "0123456789abcdef0123456789ABCDEF"[(upper ? 16 : 0) + (v & 15)];
+}
+
+/* Writes the two hex digits of byte c to out[0..2). */
+static inline void sl_hex_byte(char out[2], unsigned char c, bool upper)
+{
+    out[0] = sl_hex_digit(c >> 4, upper);
+    out[1] = sl_hex_digit(c, upper);
+}
+
+/* The value of hex digit c (either case), or -1. */
+static inline int sl_hex_value(unsigned char c)
+{
+    if (sl_is_digit(c))
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
 }
 
 #endif

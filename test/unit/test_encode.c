@@ -314,6 +314,36 @@ static void test_disposition_truncation_keeps_a_prefix(void **state)
                      "attachment; filename=\"a b\"; filename*=UTF-8''a", 50);
 }
 
+/* ---- the sl_buf forms ---- */
+
+/* The _buf forms append to whatever the buffer holds, growing it as needed, and write the
+ * same bytes as the array forms. */
+static void test_buf_forms_append_the_same_bytes_as_the_array_forms(void **state)
+{
+    static const char name[] = "<caf\xc3\xa9 & \"x\"\x01\xff.txt>";
+    struct sl_buf b;
+    sl_buf_init_growing(&b, 1);
+    sl_buf_puts(&b, "start|");
+    sl_html_escape_buf(&b, name, strlen(name));
+    sl_pct_encode_segment_buf(&b, name, strlen(name));
+    sl_json_escape_buf(&b, name, strlen(name));
+    sl_content_disposition_buf(&b, name, strlen(name));
+    size_t len = 0;
+    char *got = sl_buf_take(&b, &len);
+    assert_non_null(got);
+
+    char want[1024] = "start|";
+    encode_fn fns[] = {sl_html_escape, sl_pct_encode_segment, sl_json_escape,
+                       sl_content_disposition};
+    for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
+        size_t used = strlen(want);
+        fns[i](want + used, sizeof(want) - used, name, strlen(name));
+    }
+    assert_string_equal(got, want);
+    assert_int_equal(len, strlen(want));
+    free(got);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -361,6 +391,7 @@ int main(void)
         cmocka_unit_test(test_disposition_control_and_del_become_underscore),
         cmocka_unit_test(test_disposition_empty_name),
         cmocka_unit_test(test_disposition_truncation_keeps_a_prefix),
+        cmocka_unit_test(test_buf_forms_append_the_same_bytes_as_the_array_forms),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 /* clang-format on */
 
+#include <stdio.h>
 #include <string.h>
 
 #include "sluice/httpdate.h"
@@ -286,6 +287,90 @@ static void test_leap_second_at_end_of_9999_is_rejected(void **state)
     assert_int_equal(sl_httpdate_parse(asc, strlen(asc), &t), -1);
 }
 
+/* ---- the log's and the listing's dates ---- */
+
+/* The three other formats, as the log and listing code wrote them before with gmtime_r and
+ * snprintf: the reference for years 0000..9999. */
+static void reference_formats(time_t t, char log[64], char iso[64], char shown[64])
+{
+    static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    struct tm tm;
+    assert_non_null(gmtime_r(&t, &tm));
+    snprintf(log, 64, "%02d/%s/%04d:%02d:%02d:%02d +0000", tm.tm_mday, months[tm.tm_mon],
+             tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    snprintf(iso, 64, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    snprintf(shown, 64, "%04d-%02d-%02d %02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+             tm.tm_hour, tm.tm_min);
+}
+
+static void assert_other_formats(time_t t, const char *log, const char *iso, const char *shown)
+{
+    char out_log[SL_LOGDATE_LEN + 1];
+    char out_iso[SL_RFC3339_LEN + 1];
+    char out_shown[SL_LISTINGDATE_LEN + 1];
+    sl_logdate_format(t, out_log);
+    assert_true(sl_rfc3339_format(t, out_iso));
+    assert_true(sl_listingdate_format(t, out_shown));
+    assert_string_equal(out_log, log);
+    assert_string_equal(out_iso, iso);
+    assert_string_equal(out_shown, shown);
+}
+
+static void test_other_formats_of_rfc_example(void **state)
+{
+    assert_other_formats(RFC_EXAMPLE, "06/Nov/1994:08:49:37 +0000", "1994-11-06T08:49:37Z",
+                         "1994-11-06 08:49");
+}
+
+static void test_other_formats_at_the_ends_of_four_digit_years(void **state)
+{
+    assert_other_formats((time_t)-62167219200LL, "01/Jan/0000:00:00:00 +0000",
+                         "0000-01-01T00:00:00Z", "0000-01-01 00:00");
+    assert_other_formats((time_t)253402300799LL, "31/Dec/9999:23:59:59 +0000",
+                         "9999-12-31T23:59:59Z", "9999-12-31 23:59");
+}
+
+/* Every day from 1900 to 2200 at a changing time of day, and some far years, match what
+ * gmtime_r and snprintf write. */
+static void test_other_formats_match_gmtime_and_snprintf(void **state)
+{
+    char log[64], iso[64], shown[64];
+    for (int64_t t = -2208988800LL; t < 7258118400LL; t += 86400 + 3671) {
+        reference_formats((time_t)t, log, iso, shown);
+        assert_other_formats((time_t)t, log, iso, shown);
+    }
+    for (int64_t t = -62167219200LL; t < 253402300799LL; t += 9876543211LL) {
+        reference_formats((time_t)t, log, iso, shown);
+        assert_other_formats((time_t)t, log, iso, shown);
+    }
+}
+
+static void test_logdate_clamps_to_four_digit_years(void **state)
+{
+    char out[SL_LOGDATE_LEN + 1];
+    sl_logdate_format((time_t)INT64_MAX, out);
+    assert_string_equal(out, "31/Dec/9999:23:59:59 +0000");
+    sl_logdate_format((time_t)INT64_MIN, out);
+    assert_string_equal(out, "01/Jan/0000:00:00:00 +0000");
+}
+
+/* RFC 3339 has no form for other years, so the listing shows no date for them. */
+static void test_listing_formats_refuse_years_past_four_digits(void **state)
+{
+    const time_t outside[] = {(time_t)-62167219201LL, (time_t)253402300800LL, (time_t)INT64_MIN,
+                              (time_t)INT64_MAX};
+    for (size_t i = 0; i < sizeof(outside) / sizeof(outside[0]); i++) {
+        char iso[SL_RFC3339_LEN + 1] = "untouched";
+        char shown[SL_LISTINGDATE_LEN + 1] = "untouched";
+        assert_false(sl_rfc3339_format(outside[i], iso));
+        assert_false(sl_listingdate_format(outside[i], shown));
+        assert_string_equal(iso, "untouched");
+        assert_string_equal(shown, "untouched");
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -320,6 +405,11 @@ int main(void)
         cmocka_unit_test(test_parse_rejects_non_digits_in_numeric_fields),
         cmocka_unit_test(test_parse_reads_only_len_bytes),
         cmocka_unit_test(test_format_then_parse_round_trips),
+        cmocka_unit_test(test_other_formats_of_rfc_example),
+        cmocka_unit_test(test_other_formats_at_the_ends_of_four_digit_years),
+        cmocka_unit_test(test_other_formats_match_gmtime_and_snprintf),
+        cmocka_unit_test(test_logdate_clamps_to_four_digit_years),
+        cmocka_unit_test(test_listing_formats_refuse_years_past_four_digits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -642,6 +642,50 @@ static void test_hidden_respects_length(void **state)
     assert_false(sl_path_has_hidden_segment("a/.git", 2));
 }
 
+/* ---- joining a directory and a name ---- */
+
+/* Joins dir and name into the first cap bytes of a larger array and checks the result. */
+static void expect_join(const char *dir, const char *name, size_t cap, const char *want)
+{
+    char out[64];
+    memset(out, 'X', sizeof(out));
+    assert_true(cap <= sizeof(out));
+    size_t n = sl_path_join(out, cap, dir, strlen(dir), name, strlen(name));
+    assert_int_equal(n, strlen(want));
+    assert_string_equal(out, want);
+    if (cap < sizeof(out))
+        assert_int_equal(out[cap], 'X'); /* nothing written at or past cap */
+}
+
+static void test_join_puts_one_slash_between_dir_and_name(void **state)
+{
+    expect_join("docs/sub", "a.txt", 64, "docs/sub/a.txt");
+}
+
+static void test_join_with_empty_dir_is_the_name_alone(void **state)
+{
+    expect_join("", "a.txt", 64, "a.txt");
+}
+
+static void test_join_that_exactly_fits_with_its_nul_succeeds(void **state)
+{
+    expect_join("ab", "cd", 6, "ab/cd");
+}
+
+static void test_join_one_byte_too_long_returns_0_and_empty_string(void **state)
+{
+    expect_join("ab", "cd", 5, "");
+    expect_join("", "abcde", 5, "");
+    expect_join("abcdef", "x", 5, "");
+}
+
+static void test_join_into_no_room_returns_0_and_writes_nothing(void **state)
+{
+    char out = 'X';
+    assert_int_equal(sl_path_join(&out, 0, "a", 1, "b", 1), 0);
+    assert_int_equal(out, 'X');
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -739,6 +783,11 @@ int main(void)
         cmocka_unit_test(test_hidden_well_known_prefix_only_is_hidden),
         cmocka_unit_test(test_hidden_inner_and_trailing_dots_are_not_hidden),
         cmocka_unit_test(test_hidden_respects_length),
+        cmocka_unit_test(test_join_puts_one_slash_between_dir_and_name),
+        cmocka_unit_test(test_join_with_empty_dir_is_the_name_alone),
+        cmocka_unit_test(test_join_that_exactly_fits_with_its_nul_succeeds),
+        cmocka_unit_test(test_join_one_byte_too_long_returns_0_and_empty_string),
+        cmocka_unit_test(test_join_into_no_room_returns_0_and_writes_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

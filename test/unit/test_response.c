@@ -40,15 +40,6 @@ static void test_head_field_formats_name_colon_space_value_crlf(void **state)
     assert_memory_equal(mem, want, b.len);
 }
 
-static void test_u64_zero_is_written_as_single_digit(void **state)
-{
-    char mem[8];
-    struct sl_buf b = sl_buf_make(mem, sizeof(mem));
-    sl_buf_put_u64(&b, 0);
-    assert_int_equal(b.len, 1);
-    assert_int_equal(mem[0], '0');
-}
-
 static void test_head_end_http11_keepalive_adds_no_connection_field(void **state)
 {
     char mem[64];
@@ -78,29 +69,6 @@ static void test_head_end_close_says_close_for_both_versions(void **state)
         assert_int_equal(b.len, strlen(want));
         assert_memory_equal(mem, want, b.len);
     }
-}
-
-static void test_overflow_is_sticky_and_never_writes_past_cap(void **state)
-{
-    char mem[16];
-    memset(mem, 'x', sizeof(mem));
-    struct sl_buf b = sl_buf_make(mem, 10);
-    sl_buf_puts(&b, "0123456789A");
-    assert_true(b.overflow);
-    assert_int_equal(b.len, 0);
-    sl_buf_puts(&b, "ab");
-    assert_true(b.overflow);
-    assert_int_equal(b.len, 0);
-    assert_int_equal(mem[10], 'x');
-}
-
-static void test_exact_fit_is_not_overflow(void **state)
-{
-    char mem[4];
-    struct sl_buf b = sl_buf_make(mem, sizeof(mem));
-    sl_buf_puts(&b, "abcd");
-    assert_false(b.overflow);
-    assert_int_equal(b.len, 4);
 }
 
 static void test_reason_phrases_for_every_status_we_send(void **state)
@@ -158,12 +126,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_head_begin_writes_status_line_date_and_server),
         cmocka_unit_test(test_head_field_formats_name_colon_space_value_crlf),
-        cmocka_unit_test(test_u64_zero_is_written_as_single_digit),
         cmocka_unit_test(test_head_end_http11_keepalive_adds_no_connection_field),
         cmocka_unit_test(test_head_end_http10_keepalive_says_keep_alive),
         cmocka_unit_test(test_head_end_close_says_close_for_both_versions),
-        cmocka_unit_test(test_overflow_is_sticky_and_never_writes_past_cap),
-        cmocka_unit_test(test_exact_fit_is_not_overflow),
         cmocka_unit_test(test_reason_phrases_for_every_status_we_send),
         cmocka_unit_test(test_error_page_names_status_in_title_and_heading),
         cmocka_unit_test(test_error_pages_fit_the_1k_buffer_the_server_gives_them),

@@ -1,0 +1,72 @@
+/* Unit tests for the byte classes and hex digits in include/sluice/str.h, which every
+ * parser and escaper shares. */
+/* clang-format off */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+/* clang-format on */
+
+#include <ctype.h>
+#include <stdio.h>
+
+#include "sluice/str.h"
+
+static void test_hex_value_reads_both_cases_and_rejects_the_rest(void **state)
+{
+    assert_int_equal(sl_hex_value('0'), 0);
+    assert_int_equal(sl_hex_value('9'), 9);
+    assert_int_equal(sl_hex_value('a'), 10);
+    assert_int_equal(sl_hex_value('F'), 15);
+    assert_int_equal(sl_hex_value('g'), -1);
+    assert_int_equal(sl_hex_value('G'), -1);
+    assert_int_equal(sl_hex_value('/'), -1);
+    assert_int_equal(sl_hex_value(':'), -1);
+    assert_int_equal(sl_hex_value(0xc6), -1);
+}
+
+/* Every byte written as hex in either case reads back as itself, as %02x/%02X print it. */
+static void test_hex_byte_round_trips_every_byte_in_both_cases(void **state)
+{
+    for (unsigned c = 0; c < 256; c++) {
+        char want[3];
+        char got[2];
+        for (int upper = 0; upper < 2; upper++) {
+            snprintf(want, sizeof(want), upper ? "%02X" : "%02x", c);
+            sl_hex_byte(got, (unsigned char)c, upper);
+            assert_memory_equal(got, want, 2);
+            assert_int_equal(
+                sl_hex_value((unsigned char)got[0]) * 16 + sl_hex_value((unsigned char)got[1]), c);
+        }
+    }
+}
+
+static void test_hex_digit_uses_only_the_low_four_bits(void **state)
+{
+    assert_int_equal(sl_hex_digit(0x1f, false), 'f');
+    assert_int_equal(sl_hex_digit(0x1f, true), 'F');
+    assert_int_equal(sl_hex_digit(0x30, true), '0');
+}
+
+/* The classes agree with the C locale's, byte for byte, on every byte. */
+static void test_classes_match_the_c_locale_on_every_byte(void **state)
+{
+    for (unsigned c = 0; c < 256; c++) {
+        bool ascii = c < 0x80;
+        assert_int_equal(sl_is_digit((unsigned char)c), ascii && isdigit((int)c));
+        assert_int_equal(sl_is_alnum((unsigned char)c), ascii && isalnum((int)c));
+        assert_int_equal(sl_is_print_ascii((unsigned char)c), ascii && isprint((int)c));
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_hex_value_reads_both_cases_and_rejects_the_rest),
+        cmocka_unit_test(test_hex_byte_round_trips_every_byte_in_both_cases),
+        cmocka_unit_test(test_hex_digit_uses_only_the_low_four_bits),
+        cmocka_unit_test(test_classes_match_the_c_locale_on_every_byte),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
