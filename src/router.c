@@ -158,9 +158,7 @@ static int open_regular(const struct sl_config *cfg, int root_fd, struct sl_rout
 /* Sets route->file to dir + "/" + name (dir may be ""). False when it does not fit. */
 static bool set_file(struct sl_route *route, const char *dir, size_t dir_len, const char *name)
 {
-    int n = snprintf(route->file, sizeof(route->file), "%.*s%s%s", (int)dir_len, dir,
-                     dir_len ? "/" : "", name);
-    return n >= 0 && (size_t)n < sizeof(route->file);
+    return sl_path_join(route->file, sizeof(route->file), dir, dir_len, name, strlen(name)) > 0;
 }
 
 static void route_listing(const struct sl_config *cfg, int root_fd, const struct sl_path *path,
