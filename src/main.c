@@ -131,7 +131,7 @@ static void announce(void *arg)
     const struct sl_config *cfg = banner->cfg;
     int family = banner->family, port = banner->port;
     unsigned threads = cfg->threads;
-    printf("sluice: serving %s on\n", cfg->root);
+    printf("sluice: serving %s on\n", cfg->root_real ? cfg->root_real : cfg->root);
     const char *b = cfg->bind;
     if (strcmp(b, "0.0.0.0") == 0 || strcmp(b, "::") == 0 || strcmp(b, "[::]") == 0) {
         print_interface_urls(family, port);
@@ -219,6 +219,10 @@ int main(int argc, char **argv)
     int rc = sl_options_parse(argc, argv, &cfg, stdout, stderr);
     if (rc != 0)
         return rc > 0 ? 0 : 1;
+    /* Resolved before any chroot, for a banner that says which directory is served
+     * whatever the working directory was ("serving ." says little). */
+    char real[PATH_MAX];
+    cfg.root_real = realpath(cfg.root, real);
     /* Read once before any thread starts; the loops only read it, through cfg. */
     struct sl_mime_table mime = {0};
     load_mime_types(&mime);

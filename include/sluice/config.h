@@ -37,6 +37,8 @@ struct sl_config {
     const char *user;   /* drop to this user after binding (when root) */
     bool chroot;        /* chroot into the root after binding (needs user) */
 
+    /* The root as realpath(3) gave it at start-up, for messages; NULL if unresolved. */
+    const char *root_real;
     /* mime.types as read at start-up, for sl_mime_lookup; NULL: built-in types only. */
     const struct sl_mime_table *mime;
 };

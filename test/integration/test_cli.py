@@ -59,9 +59,11 @@ def assert_one_line_error(result):
 class Launched:
     """A sluice started with exactly the arguments given, its stdout kept for the test."""
 
-    def __init__(self, *args, prefix=()):
-        self.proc = subprocess.Popen([*prefix, BIN, *map(str, args)], stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True, env=sluice_env())
+    def __init__(self, *args, prefix=(), cwd=None):
+        # SLUICE_BIN may be relative to where pytest runs, not to cwd.
+        self.proc = subprocess.Popen([*prefix, os.path.abspath(BIN), *map(str, args)],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     env=sluice_env(), cwd=cwd)
         self.banner = []
         while True:
             line = self.proc.stdout.readline()
@@ -95,8 +97,8 @@ def launched():
     """Factory for Launched servers; any still running at the end are killed."""
     servers = []
 
-    def launch(*args, prefix=()):
-        s = Launched(*args, prefix=prefix)
+    def launch(*args, prefix=(), cwd=None):
+        s = Launched(*args, prefix=prefix, cwd=cwd)
         servers.append(s)
         return s
 
@@ -301,6 +303,24 @@ def test_ipv6_bind_serves_over_ipv6_and_prints_bracketed_url(root, launched, bin
     status, body = fetch("::1", srv.port, family=socket.AF_INET6)
     assert status == "HTTP/1.1 200 OK"
     assert body == (root / "hello.txt").read_bytes()
+    assert srv.stop()[0] == 0
+
+
+# The root argument as given, and the directory sluice is started in (relative to the
+# root fixture's parent).
+RELATIVE_ROOTS = {
+    "name": ("root", "."),
+    "dot": (".", "root"),
+    "none_given": (None, "root"),
+    "dot_dot": ("../root/./", "root"),
+}
+
+
+@pytest.mark.parametrize("given, cwd", RELATIVE_ROOTS.values(), ids=RELATIVE_ROOTS.keys())
+def test_banner_names_the_root_by_its_absolute_path(root, launched, given, cwd):
+    args = ["-p", "0", "--threads", "1", "--quiet"] + ([given] if given else [])
+    srv = launched(*args, cwd=root.parent / cwd)
+    assert srv.banner[0] == f"sluice: serving {os.path.realpath(root)} on\n", srv.banner
     assert srv.stop()[0] == 0
 
 
