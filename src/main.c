@@ -17,6 +17,7 @@
 
 #include "sluice/config.h"
 #include "sluice/listen.h"
+#include "sluice/mime.h"
 #include "sluice/server.h"
 
 #define MAX_THREADS 256
@@ -131,7 +132,7 @@ static void announce(void *arg)
     const struct sl_config *cfg = banner->cfg;
     int family = banner->family, port = banner->port;
     unsigned threads = cfg->threads;
-    printf("sluice: serving %s on\n", cfg->root);
+    printf("sluice: serving %s on\n", cfg->root_real ? cfg->root_real : cfg->root);
     const char *b = cfg->bind;
     if (strcmp(b, "0.0.0.0") == 0 || strcmp(b, "::") == 0 || strcmp(b, "[::]") == 0) {
         print_interface_urls(family, port);
@@ -179,31 +180,57 @@ static int drop_privileges(const struct sl_config *cfg)
     return 0;
 }
 
+/* The long tail of media types; the built-in table serves alone without the file. */
+static void load_mime_types(struct sl_mime_table *table)
+{
+    int rc = sl_mime_load(table, SL_MIME_TYPES_PATH);
+    if (rc != 0 && rc != -ENOENT)
+        fprintf(stderr, "sluice: warning: cannot read %s (%s); using built-in media types only\n",
+                SL_MIME_TYPES_PATH, strerror(-rc));
+}
+
+/* From opening the root to the end of serving. */
+static int run(struct sl_config *cfg)
+{
+    if (open_root(cfg) != 0 || open_log(cfg) != 0)
+        return 1;
+    raise_fd_limit(cfg);
+    if (cfg->threads == 0) {
+        unsigned n = uv_available_parallelism();
+        cfg->threads = n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : n;
+    }
+    int fds[MAX_THREADS];
+    int family = AF_INET, port = 0;
+    char err[256];
+    if (sl_listen(cfg->bind, cfg->port, cfg->threads, fds, &family, &port, err, sizeof(err)) != 0)
+        return die("%s%s", err, "");
+    if (drop_privileges(cfg) != 0)
+        return 1;
+    struct banner banner = {.cfg = cfg, .family = family, .port = port};
+    int rc = sl_server_run(cfg, fds, cfg->threads, announce, &banner, err, sizeof(err));
+    if (rc != 0)
+        return die("%s%s", err, "");
+    if (cfg->log_fd > STDOUT_FILENO)
+        close(cfg->log_fd);
+    close(cfg->root_fd);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct sl_config cfg;
     int rc = sl_options_parse(argc, argv, &cfg, stdout, stderr);
     if (rc != 0)
         return rc > 0 ? 0 : 1;
-    if (open_root(&cfg) != 0 || open_log(&cfg) != 0)
-        return 1;
-    raise_fd_limit(&cfg);
-    if (cfg.threads == 0) {
-        unsigned n = uv_available_parallelism();
-        cfg.threads = n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : n;
-    }
-    int fds[MAX_THREADS];
-    int family = AF_INET, port = 0;
-    char err[256];
-    if (sl_listen(cfg.bind, cfg.port, cfg.threads, fds, &family, &port, err, sizeof(err)) != 0)
-        return die("%s%s", err, "");
-    if (drop_privileges(&cfg) != 0)
-        return 1;
-    struct banner banner = {.cfg = &cfg, .family = family, .port = port};
-    if (sl_server_run(&cfg, fds, cfg.threads, announce, &banner, err, sizeof(err)) != 0)
-        return die("%s%s", err, "");
-    if (cfg.log_fd > STDOUT_FILENO)
-        close(cfg.log_fd);
-    close(cfg.root_fd);
-    return 0;
+    /* Resolved before any chroot, for a banner that says which directory is served
+     * whatever the working directory was ("serving ." says little). */
+    char real[PATH_MAX];
+    cfg.root_real = realpath(cfg.root, real);
+    /* Read once before any thread starts; the loops only read it, through cfg. */
+    struct sl_mime_table mime = {0};
+    load_mime_types(&mime);
+    cfg.mime = &mime;
+    rc = run(&cfg);
+    sl_mime_free(&mime);
+    return rc;
 }

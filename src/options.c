@@ -17,7 +17,6 @@
 enum {
     OPT_QUIET = 256,
     OPT_LOG,
-    OPT_HELP,
     OPT_VERSION,
     OPT_THREADS,
     OPT_MAX_AGE,
@@ -46,7 +45,7 @@ static const struct option long_options[] = {
     {"max-conns", required_argument, NULL, OPT_MAX_CONNS},
     {"user", required_argument, NULL, OPT_USER},
     {"chroot", no_argument, NULL, OPT_CHROOT},
-    {"help", no_argument, NULL, OPT_HELP},
+    {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
 };
@@ -78,10 +77,13 @@ static void print_help(FILE *out)
             "                        descriptor limit, which is raised to its hard maximum)\n"
             "      --user NAME       when started as root: drop to NAME after binding\n"
             "      --chroot          with --user: also confine the process to ROOT\n"
-            "      --help            show this help and exit\n"
-            "      --version         show the version and exit\n",
+            "  -h, --help            show this help and exit\n"
+            "      --version         show the version and exit\n"
+            "\n"
+            "Ctrl-C (SIGINT) or SIGTERM stops accepting and lets responses in flight finish\n"
+            "for up to %d seconds; a second Ctrl-C stops at once.\n",
             SL_DEFAULT_PORT, SL_DEFAULT_BIND, SL_DEFAULT_HEAD_TIMEOUT, SL_DEFAULT_IDLE_TIMEOUT,
-            SL_DEFAULT_SEND_TIMEOUT);
+            SL_DEFAULT_SEND_TIMEOUT, SL_SHUTDOWN_GRACE_MS / 1000);
 }
 
 /* Parses a whole decimal number in [min, max]; -1 on anything else. */
@@ -180,7 +182,7 @@ static int apply_option(int opt, const char *arg, struct sl_config *cfg, FILE *o
         return 0;
     case OPT_USER: cfg->user = arg; return 0;
     case OPT_CHROOT: cfg->chroot = true; return 0;
-    case OPT_HELP: print_help(out); return 1;
+    case 'h': print_help(out); return 1;
     case OPT_VERSION: fprintf(out, "sluice %s\n", SLUICE_VERSION); return 1;
     default: return -1; /* getopt already printed why */
     }
@@ -193,7 +195,7 @@ int sl_options_parse(int argc, char **argv, struct sl_config *cfg, FILE *out, FI
     opterr = 0;
     optind = 1;
     int opt;
-    while ((opt = getopt_long(argc, argv, ":p:b:", long_options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":p:b:h", long_options, NULL)) != -1) {
         if (opt == '?') {
             if (optopt != 0)
                 fprintf(err, "sluice: unknown option '-%c' (see --help)\n", optopt);

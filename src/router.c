@@ -132,7 +132,10 @@ static void route_file(const struct sl_config *cfg, int root_fd, struct sl_str a
     const char *slash = strrchr(route->file, '/');
     rep->name = slash ? slash + 1 : route->file;
     rep->name_len = strlen(rep->name);
-    rep->mime = sl_mime_type(rep->name, rep->name_len);
+    rep->mime = sl_mime_lookup(cfg->mime, rep->name, rep->name_len);
+    /* .svgz is gzip-compressed SVG: only a browser told so renders it. */
+    if (rep->encoding == SL_ENC_IDENTITY && sl_mime_encoding(rep->name, rep->name_len))
+        rep->encoding = SL_ENC_GZIP;
     rep->data = NULL;
     rep->etag_len = sl_etag_format(rep->etag, (uint64_t)rep->st.st_size, rep->st.st_mtim.tv_sec,
                                    rep->st.st_mtim.tv_nsec, sl_encoding_name(rep->encoding));

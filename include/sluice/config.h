@@ -14,6 +14,8 @@
 #define SL_SHUTDOWN_GRACE_MS 5000
 #define SL_LINGER_MS 2000 /* how long a closing connection drains the client's input */
 
+struct sl_mime_table;
+
 struct sl_config {
     const char *root;       /* as given on the command line */
     int root_fd;            /* the served directory, opened once at start-up */
@@ -38,6 +40,11 @@ struct sl_config {
                            for opening files (0 = no limit known) */
     const char *user;   /* drop to this user after binding (when root) */
     bool chroot;        /* chroot into the root after binding (needs user) */
+
+    /* The root as realpath(3) gave it at start-up, for messages; NULL if unresolved. */
+    const char *root_real;
+    /* mime.types as read at start-up, for sl_mime_lookup; NULL: built-in types only. */
+    const struct sl_mime_table *mime;
 };
 
 /* Fills cfg from argv. Returns 0 to run, 1 when --help or --version was printed (exit

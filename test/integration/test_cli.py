@@ -1,6 +1,7 @@
-"""Black-box tests of sluice's command line: --help and --version, one-line start-up
-errors with exit status 1, the printed URL for -p 0 and IPv6 binds, the access log
-switches (--quiet, --log FILE in Combined Log Format) and clean exit on SIGINT/SIGTERM."""
+"""Black-box tests of sluice's command line: --help (-h) and --version, one-line start-up
+errors with exit status 1, the banner's absolute root and printed URL for -p 0 and IPv6
+binds, the access log switches (--quiet, --log FILE in Combined Log Format) and clean exit
+on SIGINT/SIGTERM, at once on a second Ctrl-C."""
 
 import os
 import re
@@ -22,7 +23,7 @@ SOCK_TIMEOUT = 10.0
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 OPTIONS = ["-p, --port", "-b, --bind", "--quiet", "--log", "--threads", "--max-age",
            "--no-listing", "--dotfiles", "--head-timeout", "--idle-timeout", "--send-timeout",
-           "--max-conns", "--user", "--chroot", "--help", "--version"]
+           "--max-conns", "--user", "--chroot", "-h, --help", "--version"]
 # host - - [day/Mon/year:hh:mm:ss +zone] "request line" status bytes "referer" "agent"
 COMBINED = re.compile(
     r'^(?P<client>\S+) - - \[(?P<time>\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4})\] '
@@ -59,9 +60,11 @@ def assert_one_line_error(result):
 class Launched:
     """A sluice started with exactly the arguments given, its stdout kept for the test."""
 
-    def __init__(self, *args, prefix=()):
-        self.proc = subprocess.Popen([*prefix, BIN, *map(str, args)], stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True, env=sluice_env())
+    def __init__(self, *args, prefix=(), cwd=None):
+        # SLUICE_BIN may be relative to where pytest runs, not to cwd.
+        self.proc = subprocess.Popen([*prefix, os.path.abspath(BIN), *map(str, args)],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     env=sluice_env(), cwd=cwd)
         self.banner = []
         while True:
             line = self.proc.stdout.readline()
@@ -95,8 +98,8 @@ def launched():
     """Factory for Launched servers; any still running at the end are killed."""
     servers = []
 
-    def launch(*args, prefix=()):
-        s = Launched(*args, prefix=prefix)
+    def launch(*args, prefix=(), cwd=None):
+        s = Launched(*args, prefix=prefix, cwd=cwd)
         servers.append(s)
         return s
 
@@ -154,6 +157,17 @@ def test_help_exits_0_on_stdout(help_result):
 @pytest.mark.parametrize("option", OPTIONS)
 def test_help_documents_option(help_result, option):
     assert re.search(r"(^|\s)" + re.escape(option) + r"(\s|$)", help_result.stdout, re.M), option
+
+
+def test_short_h_prints_the_same_usage_and_exits_0(help_result):
+    result = run("-h")
+    assert result.returncode == 0
+    assert result.stdout == help_result.stdout
+    assert result.stderr == ""
+
+
+def test_help_says_a_second_ctrl_c_stops_at_once(help_result):
+    assert "a second Ctrl-C stops at once" in " ".join(help_result.stdout.split())
 
 
 def test_version_prints_name_and_semantic_version():
@@ -304,6 +318,24 @@ def test_ipv6_bind_serves_over_ipv6_and_prints_bracketed_url(root, launched, bin
     assert srv.stop()[0] == 0
 
 
+# The root argument as given, and the directory sluice is started in (relative to the
+# root fixture's parent).
+RELATIVE_ROOTS = {
+    "name": ("root", "."),
+    "dot": (".", "root"),
+    "none_given": (None, "root"),
+    "dot_dot": ("../root/./", "root"),
+}
+
+
+@pytest.mark.parametrize("given, cwd", RELATIVE_ROOTS.values(), ids=RELATIVE_ROOTS.keys())
+def test_banner_names_the_root_by_its_absolute_path(root, launched, given, cwd):
+    args = ["-p", "0", "--threads", "1", "--quiet"] + ([given] if given else [])
+    srv = launched(*args, cwd=root.parent / cwd)
+    assert srv.banner[0] == f"sluice: serving {os.path.realpath(root)} on\n", srv.banner
+    assert srv.stop()[0] == 0
+
+
 # ---- access log ----
 
 def test_default_access_log_goes_to_stdout(root, launched):
@@ -374,6 +406,26 @@ def test_signal_makes_idle_server_exit_0_promptly(start_server, root, sig):
     code, err = srv.stop(sig)
     assert code == 0, err
     assert time.monotonic() - started < 3.0
+
+
+def test_second_ctrl_c_stops_at_once_while_a_response_is_in_flight(launched, root):
+    with open(root / "big.bin", "wb") as f:
+        f.truncate(256 << 20)  # sparse: far more than the socket buffers hold
+    srv = launched("-p", "0", "--threads", "1", "--quiet", root)
+    with socket.socket() as client:
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        client.settimeout(SOCK_TIMEOUT)
+        client.connect(("127.0.0.1", srv.port))
+        client.sendall(b"GET /big.bin HTTP/1.1\r\nHost: test\r\n\r\n")
+        assert client.recv(5) == b"HTTP/"  # the response is under way, then stalls
+        srv.proc.send_signal(signal.SIGINT)
+        time.sleep(0.5)
+        assert srv.proc.poll() is None, "the first Ctrl-C lets the response go on"
+        started = time.monotonic()
+        code, _, err = srv.stop(signal.SIGINT)
+        assert code == 0, err
+        # Well under the 5 s the first one grants a response in flight.
+        assert time.monotonic() - started < 3.0
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
