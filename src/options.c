@@ -28,6 +28,10 @@ enum {
     OPT_MAX_CONNS,
     OPT_USER,
     OPT_CHROOT,
+    OPT_ERROR_PAGE,
+    OPT_NO_CLEAN_URLS,
+    OPT_SPA,
+    OPT_FOLLOW_SYMLINKS,
 };
 
 static const struct option long_options[] = {
@@ -45,6 +49,10 @@ static const struct option long_options[] = {
     {"max-conns", required_argument, NULL, OPT_MAX_CONNS},
     {"user", required_argument, NULL, OPT_USER},
     {"chroot", no_argument, NULL, OPT_CHROOT},
+    {"404", required_argument, NULL, OPT_ERROR_PAGE},
+    {"no-clean-urls", no_argument, NULL, OPT_NO_CLEAN_URLS},
+    {"spa", optional_argument, NULL, OPT_SPA},
+    {"follow-symlinks", no_argument, NULL, OPT_FOLLOW_SYMLINKS},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -67,6 +75,13 @@ static void print_help(FILE *out)
             "      --no-listing      answer 403 for directories without index.html\n"
             "      --dotfiles        serve and list names starting with '.' (default: 404,\n"
             "                        except .well-known/)\n"
+            "      --404 PATH        the page (under ROOT) sent with a 404 for a missing\n"
+            "                        path (default 404.html, when it exists)\n"
+            "      --no-clean-urls   do not serve /a/b from a/b.html when /a/b is missing\n"
+            "      --spa[=FILE]      single-page app: a missing page (no extension, asked\n"
+            "                        for as HTML) gets FILE (default index.html) with 200\n"
+            "      --follow-symlinks serve symlinks that lead outside ROOT (a risk: anything\n"
+            "                        they reach is served; default: 404)\n"
             "      --head-timeout S  close a client that has not sent a full request head\n"
             "                        within S seconds (default %d)\n"
             "      --idle-timeout S  close a keep-alive connection idle for S seconds\n"
@@ -76,7 +91,8 @@ static void print_help(FILE *out)
             "      --max-conns N     most simultaneous connections (default: from the\n"
             "                        descriptor limit, which is raised to its hard maximum)\n"
             "      --user NAME       when started as root: drop to NAME after binding\n"
-            "      --chroot          with --user: also confine the process to ROOT\n"
+            "      --chroot          with --user: also confine the process to ROOT (a\n"
+            "                        rebuilt ROOT is then not re-opened by its path)\n"
             "  -h, --help            show this help and exit\n"
             "      --version         show the version and exit\n"
             "\n"
@@ -129,16 +145,88 @@ static void set_defaults(struct sl_config *cfg)
     };
 }
 
+/* The options that take a number, and its limits. */
+struct number_spec {
+    int opt;
+    const char *name;
+    long min, max;
+};
+
+static const struct number_spec number_specs[] = {
+    {'p', "--port", 0, 65535},
+    {OPT_THREADS, "--threads", 1, 256},
+    {OPT_MAX_AGE, "--max-age", 0, 31536000},
+    {OPT_HEAD_TIMEOUT, "--head-timeout", 1, 86400},
+    {OPT_IDLE_TIMEOUT, "--idle-timeout", 1, 86400},
+    {OPT_SEND_TIMEOUT, "--send-timeout", 1, 86400},
+    {OPT_MAX_CONNS, "--max-conns", 1, 10000000},
+};
+
+static void store_number(int opt, long v, struct sl_config *cfg)
+{
+    switch (opt) {
+    case 'p': cfg->port = (int)v; break;
+    case OPT_THREADS: cfg->threads = (unsigned)v; break;
+    case OPT_MAX_AGE: cfg->max_age = v; break;
+    case OPT_HEAD_TIMEOUT: cfg->head_timeout_s = (unsigned)v; break;
+    case OPT_IDLE_TIMEOUT: cfg->idle_timeout_s = (unsigned)v; break;
+    case OPT_SEND_TIMEOUT: cfg->send_timeout_s = (unsigned)v; break;
+    case OPT_MAX_CONNS: cfg->max_conns = (unsigned)v; break;
+    }
+}
+
+/* A number option: 0 when opt is one and was stored, -1 after an error was printed, 1
+ * when opt takes no number. */
+static int apply_number(int opt, const char *arg, struct sl_config *cfg, FILE *err)
+{
+    for (size_t i = 0; i < sizeof(number_specs) / sizeof(number_specs[0]); i++) {
+        const struct number_spec *n = &number_specs[i];
+        long v;
+        if (n->opt != opt)
+            continue;
+        if (number_option(n->name, arg, n->min, n->max, &v, err) != 0)
+            return -1;
+        store_number(opt, v, cfg);
+        return 0;
+    }
+    return 1;
+}
+
+/* A root-relative path of whole segments, none empty, "." or "..". */
+static bool page_path_ok(const char *p)
+{
+    for (;;) {
+        size_t n = strcspn(p, "/");
+        if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+            return false;
+        if (p[n] == '\0')
+            return true;
+        p += n + 1;
+    }
+}
+
+/* A page named by configuration (--404, --spa=FILE) must lie under the root (a leading
+ * '/' is the root's). NULL on anything else, after one line on err. */
+static const char *page_option(const char *name, const char *arg, FILE *err)
+{
+    while (*arg == '/')
+        arg++;
+    if (page_path_ok(arg))
+        return arg;
+    fprintf(err,
+            "sluice: %s needs a file under the root, like 404.html or errors/404.html, "
+            "not '%s'\n",
+            name, arg);
+    return NULL;
+}
+
 /* Applies one option; returns 0, 1 (help/version printed) or -1 (error printed). */
 static int apply_option(int opt, const char *arg, struct sl_config *cfg, FILE *out, FILE *err)
 {
-    long v;
+    int rc = apply_number(opt, arg, cfg, err);
+    if (rc <= 0)
+        return rc;
     switch (opt) {
-    case 'p':
-        if (number_option("--port", arg, 0, 65535, &v, err) != 0)
-            return -1;
-        cfg->port = (int)v;
-        return 0;
     case 'b':
         if (*arg == '\0') {
             fprintf(err, "sluice: --bind needs an address\n");
@@ -148,38 +236,16 @@ static int apply_option(int opt, const char *arg, struct sl_config *cfg, FILE *o
         return 0;
     case OPT_QUIET: cfg->quiet = true; return 0;
     case OPT_LOG: cfg->log_path = arg; return 0;
-    case OPT_THREADS:
-        if (number_option("--threads", arg, 1, 256, &v, err) != 0)
-            return -1;
-        cfg->threads = (unsigned)v;
-        return 0;
-    case OPT_MAX_AGE:
-        if (number_option("--max-age", arg, 0, 31536000, &v, err) != 0)
-            return -1;
-        cfg->max_age = v;
-        return 0;
     case OPT_NO_LISTING: cfg->listing = false; return 0;
     case OPT_DOTFILES: cfg->dotfiles = true; return 0;
-    case OPT_HEAD_TIMEOUT:
-        if (number_option("--head-timeout", arg, 1, 86400, &v, err) != 0)
-            return -1;
-        cfg->head_timeout_s = (unsigned)v;
-        return 0;
-    case OPT_IDLE_TIMEOUT:
-        if (number_option("--idle-timeout", arg, 1, 86400, &v, err) != 0)
-            return -1;
-        cfg->idle_timeout_s = (unsigned)v;
-        return 0;
-    case OPT_SEND_TIMEOUT:
-        if (number_option("--send-timeout", arg, 1, 86400, &v, err) != 0)
-            return -1;
-        cfg->send_timeout_s = (unsigned)v;
-        return 0;
-    case OPT_MAX_CONNS:
-        if (number_option("--max-conns", arg, 1, 10000000, &v, err) != 0)
-            return -1;
-        cfg->max_conns = (unsigned)v;
-        return 0;
+    case OPT_ERROR_PAGE:
+        cfg->error_page = page_option("--404", arg, err);
+        return cfg->error_page ? 0 : -1;
+    case OPT_NO_CLEAN_URLS: cfg->clean_urls = false; return 0;
+    case OPT_SPA:
+        cfg->spa = page_option("--spa", arg ? arg : "index.html", err);
+        return cfg->spa ? 0 : -1;
+    case OPT_FOLLOW_SYMLINKS: cfg->follow_symlinks = true; return 0;
     case OPT_USER: cfg->user = arg; return 0;
     case OPT_CHROOT: cfg->chroot = true; return 0;
     case 'h': print_help(out); return 1;
