@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "sluice/beneath.h"
+#include "sluice/charset.h"
 #include "sluice/listing.h"
 #include "sluice/mime.h"
 #include "sluice/negotiate.h"
@@ -117,22 +118,40 @@ static void route_error(struct sl_route *route, int status)
     route->fd = -1;
 }
 
+/* An HTML page is sent with the charset it declares itself (a BOM, or a <meta> within
+ * its first 1,024 bytes, as a browser's prescan finds it): a header saying utf-8 would
+ * override a latin-1 page's own declaration and garble it. Read once per cache entry. */
+static void declare_charset(int fd, struct sl_file_rep *rep)
+{
+    if (strncmp(rep->mime, "text/html", 9) != 0)
+        return;
+    char head[SL_CHARSET_PRESCAN_MAX];
+    ssize_t n = pread(fd, head, sizeof(head), 0);
+    const char *charset = n > 0 ? sl_charset_prescan(head, (size_t)n) : NULL;
+    if (charset && strcmp(charset, "utf-8") != 0) {
+        rep->mime = "text/html";
+        rep->charset = charset;
+    }
+}
+
 /* route->fd is open on the regular file route->file: describe it (type from its name,
- * validators from what is sent: each encoding has its own ETag) after choosing among
- * its variants. */
+ * charset from an HTML page's own bytes, validators from what is sent: each encoding has
+ * its own ETag) after choosing among its variants. */
 static void route_file(const struct sl_config *cfg, int root_fd, struct sl_str accept_encoding,
                        struct sl_route *route)
 {
     struct sl_file_rep *rep = &route->rep;
     route->kind = SL_ROUTE_FILE;
     route->status = 200;
-    rep->encoding = SL_ENC_IDENTITY;
-    rep->variants = 0;
-    choose_variant(cfg, root_fd, accept_encoding, route);
     const char *slash = strrchr(route->file, '/');
     rep->name = slash ? slash + 1 : route->file;
     rep->name_len = strlen(rep->name);
     rep->mime = sl_mime_lookup(cfg->mime, rep->name, rep->name_len);
+    rep->charset = NULL;
+    declare_charset(route->fd, rep);
+    rep->encoding = SL_ENC_IDENTITY;
+    rep->variants = 0;
+    choose_variant(cfg, root_fd, accept_encoding, route);
     /* .svgz is gzip-compressed SVG: only a browser told so renders it. */
     if (rep->encoding == SL_ENC_IDENTITY && sl_mime_encoding(rep->name, rep->name_len))
         rep->encoding = SL_ENC_GZIP;

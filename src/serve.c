@@ -296,10 +296,22 @@ static void add_validators(const struct sl_plan_env *env, struct sl_buf *b,
         sl_head_field(b, "Vary", SL_STR("Accept-Encoding"));
 }
 
+/* The type, with the charset an HTML page declares itself when that is not utf-8. */
+static void put_content_type(struct sl_buf *b, const struct sl_file_rep *rep)
+{
+    sl_buf_puts(b, rep->mime);
+    if (rep->charset) {
+        sl_buf_puts(b, "; charset=");
+        sl_buf_puts(b, rep->charset);
+    }
+}
+
 static void add_representation(struct sl_buf *b, const struct sl_file_rep *rep,
                                const struct sl_path *path)
 {
-    sl_head_field(b, "Content-Type", sl_str_cstr(rep->mime));
+    sl_buf_puts(b, "Content-Type: ");
+    put_content_type(b, rep);
+    sl_buf_puts(b, "\r\n");
     const char *coding = sl_encoding_name(rep->encoding);
     if (coding)
         sl_head_field(b, "Content-Encoding", sl_str_cstr(coding));
@@ -360,7 +372,7 @@ static uint64_t multipart_heads(struct sl_buf *pb, const char *boundary,
         sl_buf_puts(pb, "\r\n--");
         sl_buf_puts(pb, boundary);
         sl_buf_puts(pb, "\r\nContent-Type: ");
-        sl_buf_puts(pb, rep->mime);
+        put_content_type(pb, rep);
         sl_buf_puts(pb, "\r\nContent-Range: ");
         put_content_range(pb, &r[i], (uint64_t)rep->st.st_size);
         sl_buf_puts(pb, "\r\n\r\n");
@@ -492,7 +504,9 @@ void sl_serve_error_file(const struct sl_plan_env *env, const struct sl_request 
 {
     uint64_t size = (uint64_t)rep->st.st_size;
     struct sl_buf b = head_begin(env, req, status, plan);
-    sl_head_field(&b, "Content-Type", sl_str_cstr(rep->mime));
+    sl_buf_puts(&b, "Content-Type: ");
+    put_content_type(&b, rep);
+    sl_buf_puts(&b, "\r\n");
     const char *coding = sl_encoding_name(rep->encoding);
     if (coding)
         sl_head_field(&b, "Content-Encoding", sl_str_cstr(coding));

@@ -13,10 +13,11 @@
 #include "sluice/httpdate.h"
 
 struct sl_file_rep {
-    struct stat st;    /* of the bytes sent: the chosen variant's, when there is one */
-    const char *mime;  /* the original's type, also for a variant */
-    int encoding;      /* enum sl_encoding sent */
-    unsigned variants; /* mask of the precompressed variants on disk: Vary when non-zero */
+    struct stat st;      /* of the bytes sent: the chosen variant's, when there is one */
+    const char *mime;    /* the original's type, also for a variant */
+    const char *charset; /* an HTML page's own declared charset (not utf-8), or NULL */
+    int encoding;        /* enum sl_encoding sent */
+    unsigned variants;   /* mask of the precompressed variants on disk: Vary when non-zero */
     char etag[SL_ETAG_MAX];
     size_t etag_len;
     char last_modified[SL_HTTPDATE_LEN + 1];
