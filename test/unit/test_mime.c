@@ -318,17 +318,17 @@ static void test_svgz_is_svg_sent_with_gzip_encoding(void **state)
 
 /* ---- mime.types files ---- */
 
-struct tmpfile {
-    char path[64];
-};
-
-static void write_file(struct tmpfile *f, const char *text, size_t len)
+/* Writes len bytes of text to a temporary file and loads it into t (which may hold an
+ * earlier table). */
+static void load_file(struct sl_mime_table *t, const char *text, size_t len)
 {
-    snprintf(f->path, sizeof(f->path), "/tmp/sluice-mime-XXXXXX");
-    int fd = mkstemp(f->path);
+    char path[] = "/tmp/sluice-mime-XXXXXX";
+    int fd = mkstemp(path);
     assert_true(fd >= 0);
     assert_int_equal(write(fd, text, len), (ssize_t)len);
     close(fd);
+    assert_int_equal(sl_mime_load(t, path), 0);
+    unlink(path);
 }
 
 /* Parses text as the contents of a mime.types file into t. */
@@ -460,11 +460,8 @@ static void test_mime_types_crlf_and_missing_final_newline(void **state)
 static void test_mime_types_embedded_nul_garbles_only_its_line(void **state)
 {
     static const char text[] = "video/x-a aaa\nvideo/x-b b\0b\nvideo/x-c ccc\n";
-    struct tmpfile f;
-    write_file(&f, text, sizeof(text) - 1);
     struct sl_mime_table t = {0};
-    assert_int_equal(sl_mime_load(&t, f.path), 0);
-    unlink(f.path);
+    load_file(&t, text, sizeof(text) - 1);
     assert_string_equal(lookup(&t, "a.aaa"), "video/x-a");
     assert_string_equal(lookup(&t, "a.b"), OCTET);
     assert_string_equal(lookup(&t, "a.ccc"), "video/x-c");
@@ -474,11 +471,8 @@ static void test_mime_types_embedded_nul_garbles_only_its_line(void **state)
 static void test_mime_types_file_is_read_whole_and_parsed(void **state)
 {
     static const char text[] = "# mime.types\nimage/x-a aaa\n\nimage/x-b bbb BBB2";
-    struct tmpfile f;
-    write_file(&f, text, sizeof(text) - 1);
     struct sl_mime_table t = {0};
-    assert_int_equal(sl_mime_load(&t, f.path), 0);
-    unlink(f.path);
+    load_file(&t, text, sizeof(text) - 1);
     assert_int_equal(t.count, 3);
     assert_string_equal(lookup(&t, "a.aaa"), "image/x-a");
     assert_string_equal(lookup(&t, "a.bbb2"), "image/x-b");
@@ -531,10 +525,7 @@ static void test_reloading_replaces_the_previous_table(void **state)
 {
     struct sl_mime_table t;
     load(&t, "image/x-first first\n");
-    struct tmpfile f;
-    write_file(&f, "image/x-second second\n", 22);
-    assert_int_equal(sl_mime_load(&t, f.path), 0);
-    unlink(f.path);
+    load_file(&t, "image/x-second second\n", 22);
     assert_string_equal(lookup(&t, "a.first"), OCTET);
     assert_string_equal(lookup(&t, "a.second"), "image/x-second");
     sl_mime_free(&t);
