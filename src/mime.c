@@ -218,7 +218,7 @@ void sl_mime_free(struct sl_mime_table *table)
     *table = (struct sl_mime_table){0};
 }
 
-/* The whole file into a NUL-terminated buffer: stdio's fread does the read loop. */
+/* The whole file into a malloc'd buffer: stdio's fread does the read loop. */
 static int read_whole(const char *path, char **text, size_t *len)
 {
     FILE *f = fopen(path, "re");
@@ -230,7 +230,7 @@ static int read_whole(const char *path, char **text, size_t *len)
         rc = -EINVAL;
     if (rc == 0 && st.st_size > FILE_MAX)
         rc = -EFBIG;
-    char *buf = rc == 0 ? malloc((size_t)st.st_size + 1) : NULL;
+    char *buf = rc == 0 ? malloc((size_t)st.st_size + 1) : NULL; /* + 1: never malloc(0) */
     if (rc == 0 && buf == NULL)
         rc = -ENOMEM;
     size_t got = rc == 0 ? fread(buf, 1, (size_t)st.st_size, f) : 0;
@@ -241,8 +241,7 @@ static int read_whole(const char *path, char **text, size_t *len)
         free(buf);
         return rc;
     }
-    buf[got] = '\0'; /* fewer bytes than fstat said: it shrank meanwhile, parse those */
-    *text = buf;
+    *text = buf; /* got < st_size: it shrank meanwhile, so parse what was read */
     *len = got;
     return 0;
 }
@@ -388,27 +387,26 @@ static void sort_and_dedupe(struct sl_mime_table *t)
 /* Room for the worst case, so the parser never grows (and so never moves) anything:
  * every token is at least one byte and one separator, and each line's type is at most
  * the line plus the charset. */
-static int allocate(struct sl_mime_table *t, size_t len)
+static int allocate(struct sl_mime_table *t, const char *text, size_t len)
 {
     size_t lines = 1;
-    for (const char *p = t->text; (p = memchr(p, '\n', len - (size_t)(p - t->text))); p++)
+    for (const char *p = text; (p = memchr(p, '\n', len - (size_t)(p - text))); p++)
         lines++;
     t->entries = malloc((len / 2 + 1) * sizeof(*t->entries));
     t->types = malloc(len + lines * sizeof(UTF8));
     return t->entries && t->types ? 0 : -ENOMEM;
 }
 
-int sl_mime_load(struct sl_mime_table *table, const char *path)
+int sl_mime_parse(struct sl_mime_table *table, const char *text, size_t len)
 {
     sl_mime_free(table);
-    size_t len = 0;
-    int rc = read_whole(path, &table->text, &len);
-    if (rc == 0)
-        rc = allocate(table, len);
-    if (rc != 0) {
+    table->text = malloc(len + 1);
+    if (table->text == NULL || allocate(table, text, len) != 0) {
         sl_mime_free(table);
-        return rc;
+        return -ENOMEM;
     }
+    memcpy(table->text, text, len);
+    table->text[len] = '\0'; /* the last extension may end the text */
     struct builder b = {.t = table};
     for (char *line = table->text, *end; line < table->text + len; line = end + 1) {
         end = memchr(line, '\n', len - (size_t)(line - table->text));
@@ -418,4 +416,18 @@ int sl_mime_load(struct sl_mime_table *table, const char *path)
     }
     sort_and_dedupe(table);
     return 0;
+}
+
+int sl_mime_load(struct sl_mime_table *table, const char *path)
+{
+    char *text = NULL;
+    size_t len = 0;
+    int rc = read_whole(path, &text, &len);
+    if (rc != 0) {
+        sl_mime_free(table);
+        return rc;
+    }
+    rc = sl_mime_parse(table, text, len);
+    free(text);
+    return rc;
 }

@@ -38,12 +38,17 @@ const char *sl_mime_lookup(const struct sl_mime_table *table, const char *name, 
  * image/svg+xml, which browsers only render once they gunzip it), else NULL. */
 const char *sl_mime_encoding(const char *name, size_t len);
 
-/* Reads a mime.types file ("type ext ext ..." per line, '#' comments) into table, which
- * it first empties. Extensions are folded to lower case; a later line wins over an
- * earlier one for the same extension, as in Apache, Python and Go; a line with bytes
- * that cannot be a media type or an extension is skipped whole. Text types get
- * "; charset=utf-8". Returns 0 or a negative errno (-ENOENT: no such file); on error the
- * table is left empty, which is still valid for lookups. */
+/* Parses the text of a mime.types file ("type ext ext ..." per line, '#' comments) into
+ * table, which it first empties; table keeps a copy of the text. Extensions are folded
+ * to lower case; a later line wins over an earlier one for the same extension, as in
+ * Apache, Python and Go; a line with bytes that cannot be a media type or an extension
+ * is skipped whole. Text types get "; charset=utf-8". Pure: returns 0, or -ENOMEM with
+ * the table left empty (still valid for lookups). */
+int sl_mime_parse(struct sl_mime_table *table, const char *text, size_t len);
+
+/* Reads the file at path (a regular file of at most 4 MiB) and parses it as
+ * sl_mime_parse does. Returns 0 or a negative errno (-ENOENT: no such file); on error
+ * the table is left empty. */
 int sl_mime_load(struct sl_mime_table *table, const char *path);
 
 /* Frees what sl_mime_load allocated and empties the table. */

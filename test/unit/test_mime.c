@@ -318,27 +318,24 @@ static void test_svgz_is_svg_sent_with_gzip_encoding(void **state)
 
 /* ---- mime.types files ---- */
 
-struct tmpfile {
-    char path[64];
-};
-
-static void write_file(struct tmpfile *f, const char *text, size_t len)
+/* Writes len bytes of text to a temporary file and loads it into t (which may hold an
+ * earlier table). */
+static void load_file(struct sl_mime_table *t, const char *text, size_t len)
 {
-    snprintf(f->path, sizeof(f->path), "/tmp/sluice-mime-XXXXXX");
-    int fd = mkstemp(f->path);
+    char path[] = "/tmp/sluice-mime-XXXXXX";
+    int fd = mkstemp(path);
     assert_true(fd >= 0);
     assert_int_equal(write(fd, text, len), (ssize_t)len);
     close(fd);
+    assert_int_equal(sl_mime_load(t, path), 0);
+    unlink(path);
 }
 
-/* Loads text as a mime.types file into t. */
+/* Parses text as the contents of a mime.types file into t. */
 static void load(struct sl_mime_table *t, const char *text)
 {
-    struct tmpfile f;
-    write_file(&f, text, strlen(text));
     *t = (struct sl_mime_table){0};
-    assert_int_equal(sl_mime_load(t, f.path), 0);
-    unlink(f.path);
+    assert_int_equal(sl_mime_parse(t, text, strlen(text)), 0);
 }
 
 static const char *lookup(const struct sl_mime_table *t, const char *name)
@@ -463,14 +460,33 @@ static void test_mime_types_crlf_and_missing_final_newline(void **state)
 static void test_mime_types_embedded_nul_garbles_only_its_line(void **state)
 {
     static const char text[] = "video/x-a aaa\nvideo/x-b b\0b\nvideo/x-c ccc\n";
-    struct tmpfile f;
-    write_file(&f, text, sizeof(text) - 1);
     struct sl_mime_table t = {0};
-    assert_int_equal(sl_mime_load(&t, f.path), 0);
-    unlink(f.path);
+    load_file(&t, text, sizeof(text) - 1);
     assert_string_equal(lookup(&t, "a.aaa"), "video/x-a");
     assert_string_equal(lookup(&t, "a.b"), OCTET);
     assert_string_equal(lookup(&t, "a.ccc"), "video/x-c");
+    sl_mime_free(&t);
+}
+
+static void test_mime_types_file_is_read_whole_and_parsed(void **state)
+{
+    static const char text[] = "# mime.types\nimage/x-a aaa\n\nimage/x-b bbb BBB2";
+    struct sl_mime_table t = {0};
+    load_file(&t, text, sizeof(text) - 1);
+    assert_int_equal(t.count, 3);
+    assert_string_equal(lookup(&t, "a.aaa"), "image/x-a");
+    assert_string_equal(lookup(&t, "a.bbb2"), "image/x-b");
+    sl_mime_free(&t);
+}
+
+static void test_mime_types_parse_reads_only_len_bytes(void **state)
+{
+    const char text[] = "image/x-a aaa\nimage/x-b bbb";
+    struct sl_mime_table t = {0};
+    assert_int_equal(sl_mime_parse(&t, text, strlen("image/x-a aa")), 0);
+    assert_string_equal(lookup(&t, "a.aa"), "image/x-a");
+    assert_string_equal(lookup(&t, "a.aaa"), OCTET);
+    assert_string_equal(lookup(&t, "a.bbb"), OCTET);
     sl_mime_free(&t);
 }
 
@@ -509,10 +525,7 @@ static void test_reloading_replaces_the_previous_table(void **state)
 {
     struct sl_mime_table t;
     load(&t, "image/x-first first\n");
-    struct tmpfile f;
-    write_file(&f, "image/x-second second\n", 22);
-    assert_int_equal(sl_mime_load(&t, f.path), 0);
-    unlink(f.path);
+    load_file(&t, "image/x-second second\n", 22);
     assert_string_equal(lookup(&t, "a.first"), OCTET);
     assert_string_equal(lookup(&t, "a.second"), "image/x-second");
     sl_mime_free(&t);
@@ -565,6 +578,8 @@ int main(void)
         cmocka_unit_test(test_mime_types_extensions_no_file_name_ends_in_are_skipped),
         cmocka_unit_test(test_mime_types_crlf_and_missing_final_newline),
         cmocka_unit_test(test_mime_types_embedded_nul_garbles_only_its_line),
+        cmocka_unit_test(test_mime_types_file_is_read_whole_and_parsed),
+        cmocka_unit_test(test_mime_types_parse_reads_only_len_bytes),
         cmocka_unit_test(test_empty_mime_types_file_gives_an_empty_table),
         cmocka_unit_test(test_missing_mime_types_file_leaves_the_builtin_table),
         cmocka_unit_test(test_directory_is_not_a_mime_types_file),
