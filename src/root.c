@@ -42,9 +42,7 @@ static void announce(struct sl_root *r, bool missing)
     if (!atomic_compare_exchange_strong(&r->shared->missing, &expected, missing))
         return;
     if (missing)
-        fprintf(stderr,
-                "sluice: the served directory %s is gone; answering 503 until it is "
-                "back\n",
+        fprintf(stderr, "sluice: the served directory %s is gone; answering 503 until it returns\n",
                 r->path);
     else
         fprintf(stderr, "sluice: the served directory %s is back; serving it again\n", r->path);
