@@ -140,7 +140,10 @@ static bool walk_step(struct walk *wk, char **pp, int flags, int *result)
  * stay beneath the root are followed and nothing can lead above it. Exposed for tests. */
 int sl_open_beneath_walk(int dirfd, const char *rel, int flags)
 {
-    struct walk wk = {.dirs = {dirfd}, .depth = 0, .links = 0};
+    struct walk wk; /* not zeroed: the path buffer is large, and only its string is read */
+    wk.dirs[0] = dirfd;
+    wk.depth = 0;
+    wk.links = 0;
     if (strlen(rel) >= sizeof(wk.path))
         return -ENAMETOOLONG;
     strcpy(wk.path, rel);

@@ -42,9 +42,8 @@ static bool reserve(struct sl_buf *b, size_t n)
     return false;
 }
 
-void sl_buf_append(struct sl_buf *b, const char *s, size_t n)
+void sl_buf_append_slow(struct sl_buf *b, const char *s, size_t n)
 {
-    b->need += n;
     if (!reserve(b, n))
         return;
     memcpy(b->p + b->len, s, n);

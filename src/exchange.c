@@ -80,7 +80,8 @@ size_t sl_exchange_next_request(struct sl_exchange *ex)
         memmove(ex->in, ex->in + ex->in_off, left);
     ex->in_len = left;
     ex->in_off = 0;
-    sl_request_init(&ex->parser, &ex->req);
+    if (left > 0) /* otherwise the exchange goes back to the pool, which inits it again */
+        sl_request_init(&ex->parser, &ex->req);
     return left;
 }
 

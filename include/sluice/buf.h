@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* An append-only buffer that never overflows: once something does not fit (fixed mode)
  * or cannot be allocated (growing mode), `overflow` is set and later appends are dropped.
@@ -30,7 +31,22 @@ static inline struct sl_buf sl_buf_make(char *p, size_t cap)
  * A failed allocation sets `overflow`. Release with sl_buf_take or sl_buf_free. */
 void sl_buf_init_growing(struct sl_buf *b, size_t initial_cap);
 
-void sl_buf_append(struct sl_buf *b, const char *s, size_t n);
+/* Appends when it fits (the hot path, inline: response heads are built from many small
+ * appends), else grows or overflows. */
+void sl_buf_append_slow(struct sl_buf *b, const char *s, size_t n);
+static inline void sl_buf_append(struct sl_buf *b, const char *s, size_t n)
+{
+    b->need += n;
+    /* Strictly less: a growing buffer keeps one byte for sl_buf_take's NUL, and an exact
+     * fill of a fixed one is left to the slow path. */
+    if (n < b->cap - b->len && !b->overflow) {
+        memcpy(b->p + b->len, s, n);
+        b->len += n;
+        return;
+    }
+    sl_buf_append_slow(b, s, n);
+}
+
 void sl_buf_putc(struct sl_buf *b, char c);
 void sl_buf_puts(struct sl_buf *b, const char *s);
 void sl_buf_put_u64(struct sl_buf *b, uint64_t v);
