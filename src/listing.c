@@ -19,6 +19,90 @@
 #include "sluice/encode.h"
 #include "sluice/httpdate.h"
 #include "sluice/path.h"
+#include "sluice/str.h"
+
+/* ---- natural order ---- */
+
+/* ASCII letters fold to lower case, so '_' sorts before letters as it does in most file
+ * managers; other bytes, UTF-8 included, stay as they are (no locale, no tables). */
+static unsigned char fold(unsigned char c)
+{
+    return c >= 'A' && c <= 'Z' ? (unsigned char)(c - 'A' + 'a') : c;
+}
+
+static size_t digits_end(const char *s, size_t n, size_t i)
+{
+    while (i < n && sl_is_digit((unsigned char)s[i]))
+        i++;
+    return i;
+}
+
+static int sign(int v)
+{
+    return (v > 0) - (v < 0);
+}
+
+/* Compares two runs of digits by value, on the digits themselves, so a run of any length
+ * compares right without converting it to a number that could overflow. */
+static int digits_cmp(const char *a, size_t an, const char *b, size_t bn)
+{
+    while (an > 0 && *a == '0') {
+        a++;
+        an--;
+    }
+    while (bn > 0 && *b == '0') {
+        b++;
+        bn--;
+    }
+    if (an != bn)
+        return an < bn ? -1 : 1;
+    return an > 0 ? sign(memcmp(a, b, an)) : 0;
+}
+
+/* The order before ties: digit runs by value, other bytes folded. *zeros records the first
+ * pair of equal-valued runs of different lengths (the shorter first), for the caller to
+ * apply only when nothing else differs, as it applies case. */
+static int natural_cmp(const char *a, size_t an, const char *b, size_t bn, int *zeros)
+{
+    size_t i = 0;
+    size_t j = 0;
+    while (i < an && j < bn) {
+        unsigned char x = (unsigned char)a[i];
+        unsigned char y = (unsigned char)b[j];
+        if (sl_is_digit(x) && sl_is_digit(y)) {
+            size_t ie = digits_end(a, an, i);
+            size_t je = digits_end(b, bn, j);
+            int c = digits_cmp(a + i, ie - i, b + j, je - j);
+            if (c != 0)
+                return c;
+            if (*zeros == 0 && ie - i != je - j)
+                *zeros = ie - i < je - j ? -1 : 1;
+            i = ie;
+            j = je;
+        } else if (fold(x) != fold(y)) {
+            return fold(x) < fold(y) ? -1 : 1;
+        } else {
+            i++;
+            j++;
+        }
+    }
+    return (i < an) - (j < bn); /* a name before another that goes on */
+}
+
+int sl_listing_name_cmp(const char *a, size_t an, const char *b, size_t bn)
+{
+    int zeros = 0;
+    int c = natural_cmp(a, an, b, bn, &zeros);
+    if (c != 0)
+        return c;
+    if (zeros != 0)
+        return zeros;
+    /* Names that differ only in case: byte order, so the order is total. */
+    c = memcmp(a, b, an < bn ? an : bn);
+    if (c != 0)
+        return sign(c);
+    return (an > bn) - (an < bn);
+}
 
 /* ---- reading ---- */
 
@@ -73,15 +157,16 @@ static int read_add(struct reader *r, const char *name, const struct stat *st)
     return 0;
 }
 
-/* Directories first, then byte-wise: strcmp compares as unsigned char, and names hold no
- * NUL, so this is the byte order whatever the locale. */
+/* Directories first, then in natural order: people look for "chapter10" after
+ * "chapter9" and "README" among the r's. The order is total, so qsort, which is not
+ * stable, still gives one listing for one directory. */
 static int entry_cmp(const void *a, const void *b)
 {
     const struct sl_listing_entry *x = a;
     const struct sl_listing_entry *y = b;
     if (x->is_dir != y->is_dir)
         return x->is_dir ? -1 : 1;
-    return strcmp(x->name, y->name);
+    return sl_listing_name_cmp(x->name, x->name_len, y->name, y->name_len);
 }
 
 static void read_finish(struct reader *r, struct sl_listing *out)

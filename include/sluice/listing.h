@@ -23,12 +23,19 @@ struct sl_listing {
     char *names; /* one allocation holding every name */
 };
 
+/* Natural order of two names, as strcmp returns it: runs of digits compare by value
+ * ("chapter2" < "chapter10"), other ASCII bytes case-insensitively ("apple" < "README" <
+ * "zebra"), any other byte by its value. Ties then go to the shorter of two equal-valued
+ * digit runs ("1" < "01"), then to the raw bytes ("README" < "readme"), so the order is
+ * total: 0 only for identical names. Pure. */
+int sl_listing_name_cmp(const char *a, size_t an, const char *b, size_t bn);
+
 /* Reads the directory open at dirfd (the caller keeps dirfd), which is `rel` beneath
  * root_fd. Skips "." and "..", and names starting with '.' unless show_dotfiles.
  * Entries whose stat fails are skipped. Symlinks are described by what they point to,
  * resolved beneath root_fd as the router would (root_fd < 0: followed freely); dangling
  * links and links leading outside the root are skipped. Sorted: directories first, then
- * byte-wise by name. Returns 0 or a negative errno. */
+ * by sl_listing_name_cmp. Returns 0 or a negative errno. */
 int sl_listing_read(int dirfd, int root_fd, const char *rel, bool show_dotfiles,
                     struct sl_listing *out);
 void sl_listing_free(struct sl_listing *l);

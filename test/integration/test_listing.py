@@ -259,6 +259,29 @@ def test_listing_puts_directories_first_then_files_each_sorted_by_name(srv):
     assert shown == expected
 
 
+NATURAL_DIRS = ["Docs", "assets", "v10", "v9"]
+NATURAL_FILES = ["chapter10.txt", "README", "chapter2.txt", "apple.txt", "Zebra.txt",
+                 "chapter1.txt", "rust.txt", "quux.txt", "track01.txt", "track1.txt"]
+
+
+def test_listing_sorts_numbers_by_value_and_letters_without_case(start_server, tmp_path):
+    root = tmp_path / "natural"
+    (root / "n").mkdir(parents=True)
+    for name in NATURAL_DIRS:
+        (root / "n" / name).mkdir()
+    for name in NATURAL_FILES:
+        write_file(root / "n" / name, b"x")
+    srv = start_server(root)
+    expected = ["assets", "Docs", "v9", "v10",
+                "apple.txt", "chapter1.txt", "chapter2.txt", "chapter10.txt", "quux.txt",
+                "README", "rust.txt", "track1.txt", "track01.txt", "Zebra.txt"]
+    page, _ = fetch_listing(srv, "/n/")
+    names = entries_by_name(srv, "/n/", page)
+    shown = sorted(names, key=lambda name: names[name]["index"])
+    assert shown == [n.encode() for n in expected]
+    assert list(json_entries(srv, "/n/")) == expected
+
+
 @pytest.mark.parametrize("name", list(ORDER_FILES))
 def test_listing_shows_size_and_modification_date_of_each_file(srv, name):
     size, mtime = ORDER_FILES[name]
