@@ -364,8 +364,10 @@ static void html_head(struct sl_buf *b, const char *url_path)
     sl_buf_append(b, html_style, sizeof(html_style) - 1);
     sl_buf_puts(b, "</style>\n</head>\n<body>\n<main>\n<h1>Index of ");
     sl_html_escape_buf(b, url_path, strlen(url_path));
+    /* Times are UTC (the server's zone means nothing to a visitor), and the column says so
+     * once rather than on every row. */
     sl_buf_puts(b, "</h1>\n<table>\n<thead><tr><th>Name</th><th class=\"size\">Size</th>"
-                   "<th class=\"time\">Modified</th></tr></thead>\n<tbody>\n");
+                   "<th class=\"time\">Modified (UTC)</th></tr></thead>\n<tbody>\n");
 }
 
 /* Links are relative so they work behind any path prefix, and start with "./" so that a

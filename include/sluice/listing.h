@@ -44,9 +44,10 @@ void sl_listing_free(struct sl_listing *l);
  * path with leading and trailing '/', e.g. "/docs/"; shown HTML-escaped in the title
  * and heading) as a complete HTML5 page: parent link (except at "/"), one row per entry
  * with a percent-encoded relative link (directories end in '/'), human-readable size
- * (files) and modification time (UTC, "2026-11-23 18:52"). A little CSS, no JavaScript,
- * works on a phone. Returns a malloc'd NUL-terminated body and its length in *len, or
- * NULL when out of memory. */
+ * (files) and modification time (UTC, "2026-11-23 18:52", in a <time> element with
+ * the RFC 3339 instant; the column heading says "Modified (UTC)"). A little CSS, no
+ * JavaScript, works on a phone. Returns a malloc'd NUL-terminated body and its length in
+ * *len, or NULL when out of memory. */
 char *sl_listing_html(const struct sl_listing *l, const char *url_path, size_t *len);
 
 /* The same listing as JSON: {"path":"/docs/","entries":[{"name":"a.txt","type":"file",

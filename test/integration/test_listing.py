@@ -292,6 +292,15 @@ def test_listing_shows_size_and_modification_date_of_each_file(srv, name):
     assert shows_date(row, mtime), row
 
 
+def test_listing_says_its_times_are_utc(srv):
+    _, body = fetch_listing(srv, "/order/")
+    text = body.decode()
+    assert re.search(r"<th[^>]*>[^<]*\bUTC\b[^<]*</th>", text), "no column heading says UTC"
+    mtime = ORDER_FILES["alpha.txt"][1]
+    instant = datetime.datetime.fromtimestamp(int(mtime), datetime.timezone.utc)
+    assert f'datetime="{instant:%Y-%m-%dT%H:%M:%S}Z"' in text
+
+
 def test_head_of_listing_has_same_length_and_no_body(srv):
     _, get_headers, get_body = request(srv, "/order/")
     data = raw_exchange(srv, b"HEAD /order/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")

@@ -215,7 +215,7 @@ static void test_html_is_an_html5_page_with_charset_viewport_and_title(void **st
     assert_non_null(strstr(html, "<title>Index of /docs/</title>"));
     assert_non_null(strstr(html, "<h1>Index of /docs/</h1>"));
     assert_non_null(strstr(html, "<th>Name</th><th class=\"size\">Size</th>"
-                                 "<th class=\"time\">Modified</th>"));
+                                 "<th class=\"time\">Modified (UTC)</th>"));
     assert_non_null(strstr(html, "<footer>sluice</footer>"));
     assert_string_equal(html + strlen(html) - 8, "</html>\n");
     free(html);
