@@ -56,6 +56,18 @@ char *sl_listing_html(const struct sl_listing *l, const char *url_path, size_t *
  * Returns a malloc'd body or NULL. */
 char *sl_listing_json(const struct sl_listing *l, const char *url_path, size_t *len);
 
+/* Room for sl_listing_etag's tag and its NUL: W/"<16 hex digits>-html". */
+#define SL_LISTING_ETAG_MAX 32
+
+/* A weak entity-tag (RFC 9110 §8.8.3) for the listing as rendered: a 64-bit FNV-1a hash
+ * of every entry's name, type, size and mtime, in order, then "-json" or "-html", since
+ * the two forms are different representations that must never match each other:
+ * W/"1b2c...e0-html". Weak because it is computed from what the listing shows, not from
+ * the bytes sent, so it promises an equivalent page rather than identical bytes (RFC 9110
+ * §8.8.1). Writes it and a NUL to out; returns its length, or 0 when cap is too small
+ * (SL_LISTING_ETAG_MAX always suffices). Pure. */
+size_t sl_listing_etag(const struct sl_listing *l, bool json, char *out, size_t cap);
+
 /* "1.5 KiB", "12 MiB", "512 B": at most one decimal, binary units. Pure. */
 void sl_human_size(uint64_t bytes, char out[16]);
 

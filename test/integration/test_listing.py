@@ -311,6 +311,63 @@ def test_head_of_listing_has_same_length_and_no_body(srv):
     assert int(get_headers["Content-Length"]) == len(get_body)
 
 
+# ---- validators ----
+
+def listing_etag(srv, path, headers=None):
+    status, headers, _ = request(srv, path, headers)
+    assert status == 200
+    etag = headers["ETag"]
+    assert re.fullmatch(r'W/"[0-9a-f]+-(html|json)"', etag), etag
+    return etag
+
+
+def test_listing_has_a_weak_etag_stable_across_requests(srv):
+    first = listing_etag(srv, "/order/")
+    assert listing_etag(srv, "/order/") == first
+    json_tag = listing_etag(srv, "/order/", {"Accept": "application/json"})
+    assert json_tag != first
+    assert listing_etag(srv, "/order/", {"Accept": "application/json"}) == json_tag
+
+
+def test_listing_etag_changes_when_a_file_is_added_or_touched(srv, tree):
+    before = listing_etag(srv, "/order/")
+    write_file(tree / "order" / "new.txt", b"new\n", 1600000000)
+    added = listing_etag(srv, "/order/")
+    assert added != before
+    mtime = ORDER_FILES["alpha.txt"][1]
+    os.utime(tree / "order" / "alpha.txt", (mtime + 60, mtime + 60))
+    touched = listing_etag(srv, "/order/")
+    assert touched not in (before, added)
+    write_file(tree / "order" / "alpha.txt", os.urandom(38), mtime + 60)  # size only
+    assert listing_etag(srv, "/order/") not in (before, added, touched)
+
+
+@pytest.mark.parametrize("accept", ["text/html", "application/json"])
+def test_listing_if_none_match_with_its_etag_is_304_without_body(srv, accept):
+    etag = listing_etag(srv, "/order/", {"Accept": accept})
+    request_bytes = (f"GET /order/ HTTP/1.1\r\nHost: x\r\nAccept: {accept}\r\n"
+                     f"If-None-Match: {etag}\r\nConnection: close\r\n\r\n").encode()
+    data = raw_exchange(srv, request_bytes)
+    head, _, rest = data.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    assert lines[0] == "HTTP/1.1 304 Not Modified"
+    fields = {k.lower(): v for k, _, v in (l.partition(": ") for l in lines[1:])}
+    assert fields["etag"] == etag
+    assert fields["cache-control"] == "no-cache"
+    assert fields["vary"] == "Accept"
+    assert "content-length" not in fields
+    assert rest == b""
+
+
+def test_listing_if_none_match_with_a_stale_etag_gets_the_listing(srv, tree):
+    etag = listing_etag(srv, "/order/")
+    write_file(tree / "order" / "new.txt", b"new\n", 1600000000)
+    status, headers, body = request(srv, "/order/", {"If-None-Match": etag})
+    assert status == 200
+    assert headers["ETag"] != etag
+    assert b"new.txt" in body
+
+
 # ---- escaping: every name escaped, every link encoded and working ----
 
 def test_script_name_is_escaped_and_never_appears_raw(srv):

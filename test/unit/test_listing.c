@@ -509,6 +509,83 @@ static void test_name_cmp_is_a_total_order(void **state)
     }
 }
 
+/* ---- sl_listing_etag ---- */
+
+static void etag_of(struct sl_listing_entry *entries, size_t count, bool json,
+                    char out[SL_LISTING_ETAG_MAX])
+{
+    struct sl_listing l = listing_of(entries, count);
+    size_t n = sl_listing_etag(&l, json, out, SL_LISTING_ETAG_MAX);
+    assert_int_equal(n, strlen(out));
+    assert_true(n > 0);
+}
+
+static void test_etag_is_weak_quoted_hex_hash_with_the_format(void **state)
+{
+    struct sl_listing_entry e[] = {entry("a.txt", false, 3, T_2026)};
+    char html[SL_LISTING_ETAG_MAX];
+    char json[SL_LISTING_ETAG_MAX];
+    etag_of(e, 1, false, html);
+    etag_of(e, 1, true, json);
+    assert_int_equal(strlen(html), strlen("W/\"0123456789abcdef-html\""));
+    assert_memory_equal(html, "W/\"", 3);
+    assert_int_equal(strspn(html + 3, "0123456789abcdef"), 16);
+    assert_string_equal(html + 19, "-html\"");
+    assert_string_equal(json + 19, "-json\"");
+    /* Two representations of one directory never share a tag. */
+    assert_string_not_equal(html, json);
+}
+
+static void test_etag_is_the_same_for_the_same_entries_wherever_they_are(void **state)
+{
+    char name1[] = "a.txt";
+    char name2[] = "a.txt";
+    struct sl_listing_entry e1[] = {entry(name1, false, 3, T_2026), entry("sub", true, 0, 0)};
+    struct sl_listing_entry e2[] = {entry(name2, false, 3, T_2026), entry("sub", true, 0, 0)};
+    char t1[SL_LISTING_ETAG_MAX];
+    char t2[SL_LISTING_ETAG_MAX];
+    etag_of(e1, 2, false, t1);
+    etag_of(e2, 2, false, t2);
+    assert_string_equal(t1, t2);
+}
+
+/* Any change a reader of the listing could see changes the tag. */
+static void test_etag_changes_with_every_field_and_entry(void **state)
+{
+    struct sl_listing_entry base[] = {entry("a.txt", false, 3, T_2026), entry("b", false, 0, 0)};
+    struct sl_listing_entry changed[][2] = {
+        {entry("A.txt", false, 3, T_2026), entry("b", false, 0, 0)},     /* name */
+        {entry("a.txt", true, 3, T_2026), entry("b", false, 0, 0)},      /* type */
+        {entry("a.txt", false, 4, T_2026), entry("b", false, 0, 0)},     /* size */
+        {entry("a.txt", false, 3, T_2026 + 1), entry("b", false, 0, 0)}, /* mtime */
+        {entry("b", false, 0, 0), entry("a.txt", false, 3, T_2026)},     /* order */
+        {entry("a.tx", false, 3, T_2026), entry("tb", false, 0, 0)},     /* name boundary */
+    };
+    char want[SL_LISTING_ETAG_MAX];
+    char got[SL_LISTING_ETAG_MAX];
+    etag_of(base, 2, false, want);
+    for (size_t i = 0; i < sizeof(changed) / sizeof(changed[0]); i++) {
+        etag_of(changed[i], 2, false, got);
+        if (strcmp(want, got) == 0)
+            print_error("change %zu kept the tag %s\n", i, got);
+        assert_string_not_equal(want, got);
+    }
+    etag_of(base, 1, false, got); /* an entry gone */
+    assert_string_not_equal(want, got);
+    etag_of(NULL, 0, false, got); /* all gone */
+    assert_string_not_equal(want, got);
+}
+
+static void test_etag_reports_zero_when_the_buffer_is_too_small(void **state)
+{
+    struct sl_listing l = listing_of(NULL, 0);
+    char out[SL_LISTING_ETAG_MAX];
+    size_t n = sl_listing_etag(&l, false, out, sizeof(out));
+    assert_int_equal(n, 25);
+    assert_int_equal(sl_listing_etag(&l, false, out, n), 0);
+    assert_int_equal(sl_listing_etag(&l, false, out, n + 1), n);
+}
+
 /* ---- sl_listing_read ---- */
 
 static void test_read_sorts_directories_first_then_naturally(void **state)
@@ -764,6 +841,10 @@ int main(void)
         cmocka_unit_test(test_name_cmp_prefix_and_punctuation_come_first),
         cmocka_unit_test(test_name_cmp_non_ascii_bytes_compare_bytewise_after_ascii),
         cmocka_unit_test(test_name_cmp_is_a_total_order),
+        cmocka_unit_test(test_etag_is_weak_quoted_hex_hash_with_the_format),
+        cmocka_unit_test(test_etag_is_the_same_for_the_same_entries_wherever_they_are),
+        cmocka_unit_test(test_etag_changes_with_every_field_and_entry),
+        cmocka_unit_test(test_etag_reports_zero_when_the_buffer_is_too_small),
         cmocka_unit_test_setup_teardown(test_read_sorts_directories_first_then_naturally,
                                         tmpdir_setup, tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_read_lists_only_symlinks_that_stay_beneath_the_root,
