@@ -20,6 +20,7 @@
 #include "sluice/encode.h"
 #include "sluice/httpdate.h"
 #include "sluice/path.h"
+#include "sluice/response.h"
 #include "sluice/str.h"
 
 /* ---- natural order ---- */
@@ -365,18 +366,9 @@ static size_t size_hint(size_t count)
     return count < 65536 ? count : 65536;
 }
 
-/* System fonts and colours from the browser's own palette for both schemes; names may be
- * long, so they wrap anywhere instead of pushing the size and date off a phone screen. */
-static const char html_style[] =
-    ":root{color-scheme:light dark;--fg:#1f2328;--bg:#fff;--muted:#59636e;--line:#d1d9e0;"
-    "--link:#0969da;--hover:#f6f8fa}\n"
-    "@media (prefers-color-scheme:dark){:root{--fg:#e6edf3;--bg:#0d1117;--muted:#9198a1;"
-    "--line:#3d444d;--link:#4493f8;--hover:#151b23}}\n"
-    "*{box-sizing:border-box}\n"
-    "body{margin:0;color:var(--fg);background:var(--bg);"
-    "font:15px/1.5 system-ui,-apple-system,\"Segoe UI\",Roboto,sans-serif}\n"
-    "main{max-width:60rem;margin:0 auto;padding:1rem}\n"
-    "h1{font-size:1.25rem;font-weight:600;margin:.5rem 0 1rem;overflow-wrap:anywhere}\n"
+/* The shared look (SL_PAGE_STYLE) plus the table; names may be long, so they wrap anywhere
+ * instead of pushing the size and date off a phone screen. */
+static const char html_style[] = SL_PAGE_STYLE
     "table{width:100%;border-collapse:collapse}\n"
     "th,td{padding:.4rem .5rem;border-bottom:1px solid var(--line);text-align:left;"
     "vertical-align:top}\n"
@@ -385,12 +377,8 @@ static const char html_style[] =
     ".size,.time{white-space:nowrap;color:var(--muted);font-variant-numeric:tabular-nums}\n"
     ".size{text-align:right}\n"
     "tbody tr:hover{background:var(--hover)}\n"
-    "a{color:var(--link);text-decoration:none}\n"
-    "a:hover{text-decoration:underline}\n"
     "tr.dir a{font-weight:600}\n"
-    "footer{margin-top:1rem;font-size:.8rem;color:var(--muted)}\n"
-    "@media (max-width:30rem){body{font-size:14px}main{padding:.5rem}"
-    "th,td{padding:.35rem .25rem}}\n";
+    "@media (max-width:30rem){th,td{padding:.35rem .25rem}}\n";
 
 /* U+2014 EM DASH, the size shown for directories. */
 static const char em_dash[] = "\xe2\x80\x94";
@@ -402,9 +390,7 @@ static bool is_root(const char *url_path)
 
 static void html_head(struct sl_buf *b, const char *url_path)
 {
-    sl_buf_puts(b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-                   "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-                   "<meta name=\"color-scheme\" content=\"light dark\">\n<title>Index of ");
+    sl_buf_puts(b, SL_PAGE_HEAD "Index of ");
     sl_html_escape_buf(b, url_path, strlen(url_path));
     sl_buf_puts(b, "</title>\n<style>\n");
     sl_buf_append(b, html_style, sizeof(html_style) - 1);
@@ -465,7 +451,8 @@ char *sl_listing_html(const struct sl_listing *l, const char *url_path, size_t *
         html_row(&b, &l->entries[i]);
     if (l->count == 0)
         sl_buf_puts(&b, "<tr><td colspan=\"3\">This directory is empty.</td></tr>\n");
-    sl_buf_puts(&b, "</tbody>\n</table>\n<footer>sluice</footer>\n</main>\n</body>\n</html>\n");
+    sl_buf_puts(&b, "</tbody>\n</table>\n<footer>" SL_SERVER_NAME
+                    "</footer>\n</main>\n</body>\n</html>\n");
     return sl_buf_take(&b, len);
 }
 

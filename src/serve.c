@@ -73,12 +73,16 @@ static void plan_body_after_head(struct sl_plan *plan, struct sl_buf *b, const c
     plan->body_bytes = len;
 }
 
+/* An error head holds only fixed fields and numbers (no name, no Location), well under
+ * 1 KiB, so head and page always fit in plan->out together. */
+_Static_assert(1024 + SL_ERROR_PAGE_MAX <= SL_OUT_MAX, "an error head and page fit in out");
+
 /* An error page, with Content-Range for 416 (RFC 9110 §15.5.17), Retry-After for 503. */
 static void plan_error_text(const struct sl_plan_env *env, const struct sl_request *req, int status,
                             bool must_close, uint64_t unsatisfied_size, const char *explanation,
                             struct sl_plan *plan)
 {
-    char page[1024];
+    char page[SL_ERROR_PAGE_MAX];
     struct sl_buf body = sl_buf_make(page, sizeof(page));
     if (explanation)
         sl_error_page_text(&body, status, explanation);

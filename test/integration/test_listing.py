@@ -301,6 +301,11 @@ def test_listing_says_its_times_are_utc(srv):
     assert f'datetime="{instant:%Y-%m-%dT%H:%M:%S}Z"' in text
 
 
+def test_listing_asks_the_browser_for_no_favicon(srv):
+    _, body = fetch_listing(srv, "/order/")
+    assert b'<link rel="icon" href="data:,">' in body
+
+
 def test_head_of_listing_has_same_length_and_no_body(srv):
     _, get_headers, get_body = request(srv, "/order/")
     data = raw_exchange(srv, b"HEAD /order/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")

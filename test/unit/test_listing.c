@@ -212,6 +212,7 @@ static void test_html_is_an_html5_page_with_charset_viewport_and_title(void **st
     assert_non_null(strstr(html, "<meta charset=\"utf-8\">"));
     assert_non_null(
         strstr(html, "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"));
+    assert_non_null(strstr(html, "<link rel=\"icon\" href=\"data:,\">"));
     assert_non_null(strstr(html, "<title>Index of /docs/</title>"));
     assert_non_null(strstr(html, "<h1>Index of /docs/</h1>"));
     assert_non_null(strstr(html, "<th>Name</th><th class=\"size\">Size</th>"

@@ -186,7 +186,7 @@ static void assert_mem_seg(unsigned i, const char *text)
 /* The length of sl_error_page's body for `status`. */
 static size_t error_page_len(int status)
 {
-    char page[1024];
+    char page[SL_ERROR_PAGE_MAX];
     struct sl_buf b = sl_buf_make(page, sizeof(page));
     sl_error_page(&b, status);
     return b.len;
@@ -726,6 +726,23 @@ static void test_redirect_whose_escaped_backslashes_outgrow_the_location_is_414(
     assert_int_equal(plan.segs[1].len, error_page_len(414));
 }
 
+/* The longest explanation the planner gives still leaves a whole page. */
+static void test_root_missing_is_a_whole_503_page_with_retry_after(void **state)
+{
+    parse("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    sl_serve_root_missing(&env, &req, &plan);
+    assert_int_equal(plan.status, 503);
+    assert_true(head_has("Retry-After: 1"));
+    assert_int_equal(plan.nsegs, 2);
+    const char *body = plan.segs[1].mem;
+    size_t len = (size_t)plan.segs[1].len;
+    assert_true(len < SL_ERROR_PAGE_MAX);
+    assert_memory_equal(body + len - 8, "</html>\n", 8);
+    char cl[64];
+    snprintf(cl, sizeof(cl), "Content-Length: %zu", len);
+    assert_true(head_has(cl));
+}
+
 /* ---- connection handling ---- */
 
 static void test_error_with_must_close_says_connection_close(void **state)
@@ -1004,6 +1021,7 @@ int main(void)
         T(test_redirect_escapes_backslash_as_pct_5c),
         T(test_redirect_location_up_to_url_max_plus_7_fits_and_one_more_is_414),
         T(test_redirect_whose_escaped_backslashes_outgrow_the_location_is_414),
+        T(test_root_missing_is_a_whole_503_page_with_retry_after),
         T(test_error_with_must_close_says_connection_close),
         T(test_request_with_a_body_closes_the_connection_after_the_answer),
         T(test_http10_keep_alive_is_confirmed_and_plain_http10_closes),
