@@ -190,10 +190,27 @@ static unsigned char fallback_byte(unsigned char c)
     return c;
 }
 
-/* attr-char of RFC 8187 §3.2.1. */
+/* attr-char of RFC 8187 §3.2.1: a token's tchar less the three that mean something in an
+ * ext-value ('%' starts an escape, '\'' ends the charset and language, '*' marks the
+ * parameter name). */
 static bool is_attr_char(unsigned char c)
 {
-    return sl_is_alnum(c) || (c != '\0' && strchr("!#$&+-.^_`|~", c) != NULL);
+    return sl_is_tchar(c) && c != '%' && c != '\'' && c != '*';
+}
+
+/* One '_' for each character the fallback cannot hold: a UTF-8 character is one character
+ * to whoever reads the name, however many bytes it takes ("R\xc3\xa9sum\xc3\xa9" becomes
+ * "R_sum_", not "R__sum__"), while each byte of ill-formed UTF-8 stands for itself. */
+static void put_fallback(struct sl_buf *b, const char *name, size_t len)
+{
+    const unsigned char *u = (const unsigned char *)name;
+    size_t i = 0;
+    while (i < len) {
+        size_t bad = 0;
+        size_t n = utf8_char(u + i, len - i, &bad);
+        sl_buf_putc(b, n == 1 ? (char)fallback_byte(u[i]) : '_');
+        i += n > 0 ? n : 1;
+    }
 }
 
 void sl_content_disposition_buf(struct sl_buf *b, const char *name, size_t len)
@@ -201,8 +218,7 @@ void sl_content_disposition_buf(struct sl_buf *b, const char *name, size_t len)
     static const char head[] = "attachment; filename=\"";
     static const char star[] = "\"; filename*=UTF-8''";
     sl_buf_append(b, head, sizeof(head) - 1);
-    for (size_t i = 0; i < len; i++)
-        sl_buf_putc(b, (char)fallback_byte((unsigned char)name[i]));
+    put_fallback(b, name, len);
     sl_buf_append(b, star, sizeof(star) - 1);
     pct_encode(b, name, len, is_attr_char);
 }

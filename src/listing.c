@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,91 @@
 #include "sluice/encode.h"
 #include "sluice/httpdate.h"
 #include "sluice/path.h"
+#include "sluice/response.h"
+#include "sluice/str.h"
+
+/* ---- natural order ---- */
+
+/* ASCII letters fold to lower case, so '_' sorts before letters as it does in most file
+ * managers; other bytes, UTF-8 included, stay as they are (no locale, no tables). */
+static unsigned char fold(unsigned char c)
+{
+    return c >= 'A' && c <= 'Z' ? (unsigned char)(c - 'A' + 'a') : c;
+}
+
+static size_t digits_end(const char *s, size_t n, size_t i)
+{
+    while (i < n && sl_is_digit((unsigned char)s[i]))
+        i++;
+    return i;
+}
+
+static int sign(int v)
+{
+    return (v > 0) - (v < 0);
+}
+
+/* Compares two runs of digits by value, on the digits themselves, so a run of any length
+ * compares right without converting it to a number that could overflow. */
+static int digits_cmp(const char *a, size_t an, const char *b, size_t bn)
+{
+    while (an > 0 && *a == '0') {
+        a++;
+        an--;
+    }
+    while (bn > 0 && *b == '0') {
+        b++;
+        bn--;
+    }
+    if (an != bn)
+        return an < bn ? -1 : 1;
+    return an > 0 ? sign(memcmp(a, b, an)) : 0;
+}
+
+/* The order before ties: digit runs by value, other bytes folded. *zeros records the first
+ * pair of equal-valued runs of different lengths (the shorter first), for the caller to
+ * apply only when nothing else differs, as it applies case. */
+static int natural_cmp(const char *a, size_t an, const char *b, size_t bn, int *zeros)
+{
+    size_t i = 0;
+    size_t j = 0;
+    while (i < an && j < bn) {
+        unsigned char x = (unsigned char)a[i];
+        unsigned char y = (unsigned char)b[j];
+        if (sl_is_digit(x) && sl_is_digit(y)) {
+            size_t ie = digits_end(a, an, i);
+            size_t je = digits_end(b, bn, j);
+            int c = digits_cmp(a + i, ie - i, b + j, je - j);
+            if (c != 0)
+                return c;
+            if (*zeros == 0 && ie - i != je - j)
+                *zeros = ie - i < je - j ? -1 : 1;
+            i = ie;
+            j = je;
+        } else if (fold(x) != fold(y)) {
+            return fold(x) < fold(y) ? -1 : 1;
+        } else {
+            i++;
+            j++;
+        }
+    }
+    return (i < an) - (j < bn); /* a name before another that goes on */
+}
+
+int sl_listing_name_cmp(const char *a, size_t an, const char *b, size_t bn)
+{
+    int zeros = 0;
+    int c = natural_cmp(a, an, b, bn, &zeros);
+    if (c != 0)
+        return c;
+    if (zeros != 0)
+        return zeros;
+    /* Names that differ only in case: byte order, so the order is total. */
+    c = memcmp(a, b, an < bn ? an : bn);
+    if (c != 0)
+        return sign(c);
+    return (an > bn) - (an < bn);
+}
 
 /* ---- reading ---- */
 
@@ -73,15 +159,16 @@ static int read_add(struct reader *r, const char *name, const struct stat *st)
     return 0;
 }
 
-/* Directories first, then byte-wise: strcmp compares as unsigned char, and names hold no
- * NUL, so this is the byte order whatever the locale. */
+/* Directories first, then in natural order: people look for "chapter10" after
+ * "chapter9" and "README" among the r's. The order is total, so qsort, which is not
+ * stable, still gives one listing for one directory. */
 static int entry_cmp(const void *a, const void *b)
 {
     const struct sl_listing_entry *x = a;
     const struct sl_listing_entry *y = b;
     if (x->is_dir != y->is_dir)
         return x->is_dir ? -1 : 1;
-    return strcmp(x->name, y->name);
+    return sl_listing_name_cmp(x->name, x->name_len, y->name, y->name_len);
 }
 
 static void read_finish(struct reader *r, struct sl_listing *out)
@@ -188,6 +275,51 @@ void sl_listing_free(struct sl_listing *l)
     *l = (struct sl_listing){0};
 }
 
+/* ---- validator ---- */
+
+/* FNV-1a, 64-bit (Fowler, Noll, Vo; draft-eastlake-fnv): one multiply a byte, no table,
+ * and every input bit reaches the result, which is all an equality check needs. */
+#define FNV_OFFSET 0xcbf29ce484222325u
+#define FNV_PRIME 0x100000001b3u
+
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *s = p;
+    for (size_t i = 0; i < n; i++) {
+        h ^= s[i];
+        h *= FNV_PRIME;
+    }
+    return h;
+}
+
+/* Numbers go in as 8 little-endian bytes, so a tag is the same on every host. */
+static uint64_t fnv1a_u64(uint64_t h, uint64_t v)
+{
+    unsigned char le[8];
+    for (size_t i = 0; i < sizeof(le); i++)
+        le[i] = (unsigned char)(v >> (8 * i));
+    return fnv1a(h, le, sizeof(le));
+}
+
+/* Every field has a fixed width or a length before it, so two different listings never
+ * feed the hash the same bytes ("ab","c" against "a","bc"). The version goes in too: a
+ * new release may render the same entries differently. */
+size_t sl_listing_etag(const struct sl_listing *l, bool json, char *out, size_t cap)
+{
+    uint64_t h = fnv1a(FNV_OFFSET, SLUICE_VERSION, sizeof(SLUICE_VERSION));
+    h = fnv1a_u64(h, l->count);
+    for (size_t i = 0; i < l->count; i++) {
+        const struct sl_listing_entry *e = &l->entries[i];
+        h = fnv1a_u64(h, e->name_len);
+        h = fnv1a(h, e->name, e->name_len);
+        h = fnv1a_u64(h, e->is_dir);
+        h = fnv1a_u64(h, e->size);
+        h = fnv1a_u64(h, (uint64_t)(int64_t)e->mtime);
+    }
+    int n = snprintf(out, cap, "W/\"%016" PRIx64 "-%s\"", h, json ? "json" : "html");
+    return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+}
+
 /* ---- human-readable sizes ---- */
 
 void sl_human_size(uint64_t bytes, char out[16])
@@ -234,18 +366,9 @@ static size_t size_hint(size_t count)
     return count < 65536 ? count : 65536;
 }
 
-/* System fonts and colours from the browser's own palette for both schemes; names may be
- * long, so they wrap anywhere instead of pushing the size and date off a phone screen. */
-static const char html_style[] =
-    ":root{color-scheme:light dark;--fg:#1f2328;--bg:#fff;--muted:#59636e;--line:#d1d9e0;"
-    "--link:#0969da;--hover:#f6f8fa}\n"
-    "@media (prefers-color-scheme:dark){:root{--fg:#e6edf3;--bg:#0d1117;--muted:#9198a1;"
-    "--line:#3d444d;--link:#4493f8;--hover:#151b23}}\n"
-    "*{box-sizing:border-box}\n"
-    "body{margin:0;color:var(--fg);background:var(--bg);"
-    "font:15px/1.5 system-ui,-apple-system,\"Segoe UI\",Roboto,sans-serif}\n"
-    "main{max-width:60rem;margin:0 auto;padding:1rem}\n"
-    "h1{font-size:1.25rem;font-weight:600;margin:.5rem 0 1rem;overflow-wrap:anywhere}\n"
+/* The shared look (SL_PAGE_STYLE) plus the table; names may be long, so they wrap anywhere
+ * instead of pushing the size and date off a phone screen. */
+static const char html_style[] = SL_PAGE_STYLE
     "table{width:100%;border-collapse:collapse}\n"
     "th,td{padding:.4rem .5rem;border-bottom:1px solid var(--line);text-align:left;"
     "vertical-align:top}\n"
@@ -254,12 +377,8 @@ static const char html_style[] =
     ".size,.time{white-space:nowrap;color:var(--muted);font-variant-numeric:tabular-nums}\n"
     ".size{text-align:right}\n"
     "tbody tr:hover{background:var(--hover)}\n"
-    "a{color:var(--link);text-decoration:none}\n"
-    "a:hover{text-decoration:underline}\n"
     "tr.dir a{font-weight:600}\n"
-    "footer{margin-top:1rem;font-size:.8rem;color:var(--muted)}\n"
-    "@media (max-width:30rem){body{font-size:14px}main{padding:.5rem}"
-    "th,td{padding:.35rem .25rem}}\n";
+    "@media (max-width:30rem){th,td{padding:.35rem .25rem}}\n";
 
 /* U+2014 EM DASH, the size shown for directories. */
 static const char em_dash[] = "\xe2\x80\x94";
@@ -271,16 +390,16 @@ static bool is_root(const char *url_path)
 
 static void html_head(struct sl_buf *b, const char *url_path)
 {
-    sl_buf_puts(b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-                   "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-                   "<meta name=\"color-scheme\" content=\"light dark\">\n<title>Index of ");
+    sl_buf_puts(b, SL_PAGE_HEAD "Index of ");
     sl_html_escape_buf(b, url_path, strlen(url_path));
     sl_buf_puts(b, "</title>\n<style>\n");
     sl_buf_append(b, html_style, sizeof(html_style) - 1);
     sl_buf_puts(b, "</style>\n</head>\n<body>\n<main>\n<h1>Index of ");
     sl_html_escape_buf(b, url_path, strlen(url_path));
+    /* Times are UTC (the server's zone means nothing to a visitor), and the column says so
+     * once rather than on every row. */
     sl_buf_puts(b, "</h1>\n<table>\n<thead><tr><th>Name</th><th class=\"size\">Size</th>"
-                   "<th class=\"time\">Modified</th></tr></thead>\n<tbody>\n");
+                   "<th class=\"time\">Modified (UTC)</th></tr></thead>\n<tbody>\n");
 }
 
 /* Links are relative so they work behind any path prefix, and start with "./" so that a
@@ -332,7 +451,8 @@ char *sl_listing_html(const struct sl_listing *l, const char *url_path, size_t *
         html_row(&b, &l->entries[i]);
     if (l->count == 0)
         sl_buf_puts(&b, "<tr><td colspan=\"3\">This directory is empty.</td></tr>\n");
-    sl_buf_puts(&b, "</tbody>\n</table>\n<footer>sluice</footer>\n</main>\n</body>\n</html>\n");
+    sl_buf_puts(&b, "</tbody>\n</table>\n<footer>" SL_SERVER_NAME
+                    "</footer>\n</main>\n</body>\n</html>\n");
     return sl_buf_take(&b, len);
 }
 

@@ -95,11 +95,13 @@ void sl_error_page(struct sl_buf *b, int status)
 
 void sl_error_page_text(struct sl_buf *b, int status, const char *explanation)
 {
-    sl_buf_puts(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>");
+    sl_buf_puts(b, SL_PAGE_HEAD);
     put_status_title(b, status);
-    sl_buf_puts(b, "</title></head>\n<body><h1>");
+    sl_buf_puts(b, "</title>\n<style>\n" SL_PAGE_STYLE "</style>\n</head>\n<body>\n<main>\n<h1>");
     put_status_title(b, status);
-    sl_buf_puts(b, "</h1><p>");
+    sl_buf_puts(b, "</h1>\n<p>");
     sl_buf_puts(b, explanation);
-    sl_buf_puts(b, "</p><hr><p>" SL_SERVER_NAME "</p></body></html>\n");
+    /* Someone who followed a broken link gets somewhere to go on from. */
+    sl_buf_puts(b, "</p>\n<p><a href=\"/\">Go to the home page</a></p>\n"
+                   "<footer>" SL_SERVER_NAME "</footer>\n</main>\n</body>\n</html>\n");
 }

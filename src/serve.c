@@ -73,12 +73,16 @@ static void plan_body_after_head(struct sl_plan *plan, struct sl_buf *b, const c
     plan->body_bytes = len;
 }
 
+/* An error head holds only fixed fields and numbers (no name, no Location), well under
+ * 1 KiB, so head and page always fit in plan->out together. */
+_Static_assert(1024 + SL_ERROR_PAGE_MAX <= SL_OUT_MAX, "an error head and page fit in out");
+
 /* An error page, with Content-Range for 416 (RFC 9110 §15.5.17), Retry-After for 503. */
 static void plan_error_text(const struct sl_plan_env *env, const struct sl_request *req, int status,
                             bool must_close, uint64_t unsatisfied_size, const char *explanation,
                             struct sl_plan *plan)
 {
-    char page[1024];
+    char page[SL_ERROR_PAGE_MAX];
     struct sl_buf body = sl_buf_make(page, sizeof(page));
     if (explanation)
         sl_error_page_text(&body, status, explanation);
@@ -214,13 +218,32 @@ static bool wants_json(const struct sl_request *req)
     return false;
 }
 
-void sl_serve_listing(const struct sl_plan_env *env, const struct sl_request *req,
-                      const struct sl_path *path, const struct sl_listing *list,
-                      struct sl_plan *plan)
+/* The fields a listing's 200 and 304 share (RFC 9110 §15.4.5: a 304 carries the ETag,
+ * Cache-Control and Vary the 200 would have). */
+static void add_listing_validators(struct sl_buf *b, struct sl_str etag)
+{
+    sl_head_field(b, "ETag", etag);
+    sl_head_field(b, "Cache-Control", SL_STR("no-cache"));
+    sl_head_field(b, "Vary", SL_STR("Accept"));
+}
+
+/* A listing sends no Last-Modified (a directory's mtime misses an entry's new size or
+ * time), so the date preconditions are ignored, as RFC 9110 §13.1.3-4 require when there
+ * is no modification date; only the entity-tag ones are evaluated. */
+static int listing_preconditions(const struct sl_request *req, struct sl_str etag)
+{
+    struct sl_cond_fields f = {.if_match = req->cond.if_match,
+                               .if_none_match = req->cond.if_none_match};
+    struct sl_validators v = {etag, 0};
+    return sl_cond_evaluate(&f, &v);
+}
+
+static void serve_listing_body(const struct sl_plan_env *env, const struct sl_request *req,
+                               const struct sl_path *path, const struct sl_listing *list, bool json,
+                               struct sl_str etag, struct sl_plan *plan)
 {
     char url_path[SL_PATH_MAX + 2];
     snprintf(url_path, sizeof(url_path), "/%s%s", path->rel, path->len ? "/" : "");
-    bool json = wants_json(req);
     size_t len = 0;
     char *body =
         json ? sl_listing_json(list, url_path, &len) : sl_listing_html(list, url_path, &len);
@@ -235,12 +258,32 @@ void sl_serve_listing(const struct sl_plan_env *env, const struct sl_request *re
                   json ? SL_STR("application/json; charset=utf-8")
                        : SL_STR("text/html; charset=utf-8"));
     sl_head_field_u64(&b, "Content-Length", len);
-    sl_head_field(&b, "Cache-Control", SL_STR("no-cache"));
-    sl_head_field(&b, "Vary", SL_STR("Accept"));
+    add_listing_validators(&b, etag);
     head_end(req, plan, &b);
     if (!plan->head_only) {
         plan_mem(plan, body, len);
         plan->body_bytes = len;
+    }
+}
+
+/* The tag is worked out from the entries before anything is rendered, so a revalidation
+ * that ends in 304 costs a hash of the directory, not a page. */
+void sl_serve_listing(const struct sl_plan_env *env, const struct sl_request *req,
+                      const struct sl_path *path, const struct sl_listing *list,
+                      struct sl_plan *plan)
+{
+    bool json = wants_json(req);
+    char tag[SL_LISTING_ETAG_MAX];
+    struct sl_str etag = sl_str_make(tag, sl_listing_etag(list, json, tag, sizeof(tag)));
+    int cond = listing_preconditions(req, etag);
+    if (cond == 412) {
+        plan_error(env, req, 412, false, 0, plan);
+    } else if (cond == 304) {
+        struct sl_buf b = head_begin(env, req, 304, plan);
+        add_listing_validators(&b, etag);
+        head_end(req, plan, &b);
+    } else {
+        serve_listing_body(env, req, path, list, json, etag, plan);
     }
     plan_done(env, req, plan);
 }

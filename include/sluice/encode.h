@@ -32,8 +32,9 @@ void sl_json_escape_buf(struct sl_buf *b, const char *s, size_t len);
 
 /* The value of a Content-Disposition header for an attachment named `name` (a file
  * name in UTF-8, no directory): `attachment; filename="<ascii fallback>";
- * filename*=UTF-8''<pct-encoded>`. The fallback replaces non-ASCII bytes, '"', '\\',
- * '%' and control characters with '_'. */
+ * filename*=UTF-8''<pct-encoded>`. The fallback writes one '_' for each non-ASCII UTF-8
+ * character, each byte of ill-formed UTF-8, and each '"', '\\', '%' and control
+ * character; filename* keeps the exact name. */
 size_t sl_content_disposition(char *out, size_t cap, const char *name, size_t len);
 void sl_content_disposition_buf(struct sl_buf *b, const char *name, size_t len);
 

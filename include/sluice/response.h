@@ -26,7 +26,39 @@ void sl_head_field_u64(struct sl_buf *b, const char *name, uint64_t value);
  * version needs (1.1 keeps alive by default, 1.0 only when asked), then the final CRLF. */
 void sl_head_end(struct sl_buf *b, bool keep_alive, bool http10);
 
-/* Writes a small HTML page explaining `status` into b (the body only). */
+/* The pages sluice writes itself (error pages and listings) open the same way and share
+ * one look, so a visitor who meets both sees one site. SL_PAGE_HEAD runs from the doctype
+ * to the <title> tag; besides charset and viewport it stops the browser's /favicon.ico
+ * request, which would only be a 404 in the log. */
+#define SL_PAGE_HEAD                                                                               \
+    "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"                      \
+    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"                   \
+    "<meta name=\"color-scheme\" content=\"light dark\">\n<link rel=\"icon\" href=\"data:,\">\n"   \
+    "<title>"
+
+/* The shared style sheet: system fonts, and a light and a dark palette that follow
+ * prefers-color-scheme, as variables a page's own rules can use too. */
+#define SL_PAGE_STYLE                                                                              \
+    ":root{color-scheme:light dark;--fg:#1f2328;--bg:#fff;--muted:#59636e;--line:#d1d9e0;"         \
+    "--link:#0969da;--hover:#f6f8fa}\n"                                                            \
+    "@media (prefers-color-scheme:dark){:root{--fg:#e6edf3;--bg:#0d1117;--muted:#9198a1;"          \
+    "--line:#3d444d;--link:#4493f8;--hover:#151b23}}\n"                                            \
+    "*{box-sizing:border-box}\n"                                                                   \
+    "body{margin:0;color:var(--fg);background:var(--bg);"                                          \
+    "font:15px/1.5 system-ui,-apple-system,\"Segoe UI\",Roboto,sans-serif}\n"                      \
+    "main{max-width:60rem;margin:0 auto;padding:1rem}\n"                                           \
+    "h1{font-size:1.25rem;font-weight:600;margin:.5rem 0 1rem;overflow-wrap:anywhere}\n"           \
+    "a{color:var(--link);text-decoration:none}\n"                                                  \
+    "a:hover{text-decoration:underline}\n"                                                         \
+    "footer{margin-top:1rem;font-size:.8rem;color:var(--muted)}\n"                                 \
+    "@media (max-width:30rem){body{font-size:14px}main{padding:.5rem}}\n"
+
+/* Room for any page sl_error_page or sl_error_page_text writes (with an explanation of up
+ * to a few hundred bytes): what the planner gives them. */
+#define SL_ERROR_PAGE_MAX 2048
+
+/* Writes a small HTML page explaining `status` into b (the body only): the status as title
+ * and heading, the explanation, and a link to the home page, in the shared look. */
 void sl_error_page(struct sl_buf *b, int status);
 
 /* The same page with another explanation (plain text, not escaped). */

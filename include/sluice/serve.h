@@ -36,7 +36,9 @@ int sl_serve_check(const struct sl_plan_env *env, const struct sl_request *req,
 void sl_serve_file(const struct sl_plan_env *env, const struct sl_request *req,
                    const struct sl_path *path, const struct sl_file_rep *rep, struct sl_plan *plan);
 
-/* A directory listing as HTML, or as JSON when the client asks for it. */
+/* A directory listing as HTML, or as JSON when the client asks for it, with a weak ETag
+ * (sl_listing_etag) and Cache-Control: no-cache. If-None-Match with that tag is answered
+ * 304 without rendering the page; If-Match is compared strongly, so only "*" passes it. */
 void sl_serve_listing(const struct sl_plan_env *env, const struct sl_request *req,
                       const struct sl_path *path, const struct sl_listing *list,
                       struct sl_plan *plan);

@@ -500,6 +500,19 @@ def test_error_response_has_small_html_body_and_exact_content_length(srv, core_s
     assert_still_serving(srv, core_site)
 
 
+def test_error_page_is_made_for_people_on_any_screen(srv, core_site):
+    raw = raw_exchange(srv, get("/missing.html", extra="Connection: close\r\n"))
+    (status, _, body), = parse_responses(raw)
+    assert status == 404
+    page = body.decode("utf-8")
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
+    assert "prefers-color-scheme:dark" in page and "<style>" in page
+    assert '<a href="/">Go to the home page</a>' in page
+    # An empty data: icon, so the browser does not ask for /favicon.ico after the 404.
+    assert '<link rel="icon" href="data:,">' in page
+    assert "<script" not in page
+
+
 # ---- parsing robustness ----
 
 def test_requests_sent_one_byte_at_a_time_are_parsed(srv, core_site):

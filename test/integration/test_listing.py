@@ -259,6 +259,29 @@ def test_listing_puts_directories_first_then_files_each_sorted_by_name(srv):
     assert shown == expected
 
 
+NATURAL_DIRS = ["Docs", "assets", "v10", "v9"]
+NATURAL_FILES = ["chapter10.txt", "README", "chapter2.txt", "apple.txt", "Zebra.txt",
+                 "chapter1.txt", "rust.txt", "quux.txt", "track01.txt", "track1.txt"]
+
+
+def test_listing_sorts_numbers_by_value_and_letters_without_case(start_server, tmp_path):
+    root = tmp_path / "natural"
+    (root / "n").mkdir(parents=True)
+    for name in NATURAL_DIRS:
+        (root / "n" / name).mkdir()
+    for name in NATURAL_FILES:
+        write_file(root / "n" / name, b"x")
+    srv = start_server(root)
+    expected = ["assets", "Docs", "v9", "v10",
+                "apple.txt", "chapter1.txt", "chapter2.txt", "chapter10.txt", "quux.txt",
+                "README", "rust.txt", "track1.txt", "track01.txt", "Zebra.txt"]
+    page, _ = fetch_listing(srv, "/n/")
+    names = entries_by_name(srv, "/n/", page)
+    shown = sorted(names, key=lambda name: names[name]["index"])
+    assert shown == [n.encode() for n in expected]
+    assert list(json_entries(srv, "/n/")) == expected
+
+
 @pytest.mark.parametrize("name", list(ORDER_FILES))
 def test_listing_shows_size_and_modification_date_of_each_file(srv, name):
     size, mtime = ORDER_FILES[name]
@@ -269,6 +292,20 @@ def test_listing_shows_size_and_modification_date_of_each_file(srv, name):
     assert shows_date(row, mtime), row
 
 
+def test_listing_says_its_times_are_utc(srv):
+    _, body = fetch_listing(srv, "/order/")
+    text = body.decode()
+    assert re.search(r"<th[^>]*>[^<]*\bUTC\b[^<]*</th>", text), "no column heading says UTC"
+    mtime = ORDER_FILES["alpha.txt"][1]
+    instant = datetime.datetime.fromtimestamp(int(mtime), datetime.timezone.utc)
+    assert f'datetime="{instant:%Y-%m-%dT%H:%M:%S}Z"' in text
+
+
+def test_listing_asks_the_browser_for_no_favicon(srv):
+    _, body = fetch_listing(srv, "/order/")
+    assert b'<link rel="icon" href="data:,">' in body
+
+
 def test_head_of_listing_has_same_length_and_no_body(srv):
     _, get_headers, get_body = request(srv, "/order/")
     data = raw_exchange(srv, b"HEAD /order/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
@@ -277,6 +314,63 @@ def test_head_of_listing_has_same_length_and_no_body(srv):
     assert rest == b""
     assert f"Content-Length: {len(get_body)}".encode() in head
     assert int(get_headers["Content-Length"]) == len(get_body)
+
+
+# ---- validators ----
+
+def listing_etag(srv, path, headers=None):
+    status, headers, _ = request(srv, path, headers)
+    assert status == 200
+    etag = headers["ETag"]
+    assert re.fullmatch(r'W/"[0-9a-f]+-(html|json)"', etag), etag
+    return etag
+
+
+def test_listing_has_a_weak_etag_stable_across_requests(srv):
+    first = listing_etag(srv, "/order/")
+    assert listing_etag(srv, "/order/") == first
+    json_tag = listing_etag(srv, "/order/", {"Accept": "application/json"})
+    assert json_tag != first
+    assert listing_etag(srv, "/order/", {"Accept": "application/json"}) == json_tag
+
+
+def test_listing_etag_changes_when_a_file_is_added_or_touched(srv, tree):
+    before = listing_etag(srv, "/order/")
+    write_file(tree / "order" / "new.txt", b"new\n", 1600000000)
+    added = listing_etag(srv, "/order/")
+    assert added != before
+    mtime = ORDER_FILES["alpha.txt"][1]
+    os.utime(tree / "order" / "alpha.txt", (mtime + 60, mtime + 60))
+    touched = listing_etag(srv, "/order/")
+    assert touched not in (before, added)
+    write_file(tree / "order" / "alpha.txt", os.urandom(38), mtime + 60)  # size only
+    assert listing_etag(srv, "/order/") not in (before, added, touched)
+
+
+@pytest.mark.parametrize("accept", ["text/html", "application/json"])
+def test_listing_if_none_match_with_its_etag_is_304_without_body(srv, accept):
+    etag = listing_etag(srv, "/order/", {"Accept": accept})
+    request_bytes = (f"GET /order/ HTTP/1.1\r\nHost: x\r\nAccept: {accept}\r\n"
+                     f"If-None-Match: {etag}\r\nConnection: close\r\n\r\n").encode()
+    data = raw_exchange(srv, request_bytes)
+    head, _, rest = data.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    assert lines[0] == "HTTP/1.1 304 Not Modified"
+    fields = {k.lower(): v for k, _, v in (l.partition(": ") for l in lines[1:])}
+    assert fields["etag"] == etag
+    assert fields["cache-control"] == "no-cache"
+    assert fields["vary"] == "Accept"
+    assert "content-length" not in fields
+    assert rest == b""
+
+
+def test_listing_if_none_match_with_a_stale_etag_gets_the_listing(srv, tree):
+    etag = listing_etag(srv, "/order/")
+    write_file(tree / "order" / "new.txt", b"new\n", 1600000000)
+    status, headers, body = request(srv, "/order/", {"If-None-Match": etag})
+    assert status == 200
+    assert headers["ETag"] != etag
+    assert b"new.txt" in body
 
 
 # ---- escaping: every name escaped, every link encoded and working ----

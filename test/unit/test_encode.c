@@ -266,14 +266,49 @@ static void test_disposition_percent_hash_question_mark(void **state)
 static void test_disposition_latin_accent(void **state)
 {
     expect_encoded(sl_content_disposition, "caf\xc3\xa9.txt",
-                   "attachment; filename=\"caf__.txt\"; filename*=UTF-8''caf%C3%A9.txt");
+                   "attachment; filename=\"caf_.txt\"; filename*=UTF-8''caf%C3%A9.txt");
 }
 
 static void test_disposition_japanese(void **state)
 {
     expect_encoded(sl_content_disposition, "\xe6\x97\xa5\xe6\x9c\xac.txt",
-                   "attachment; filename=\"______.txt\"; "
+                   "attachment; filename=\"__.txt\"; "
                    "filename*=UTF-8''%E6%97%A5%E6%9C%AC.txt");
+}
+
+/* One '_' per character, not per byte, whatever the character's length in UTF-8. */
+static void test_disposition_fallback_has_one_underscore_per_utf8_character(void **state)
+{
+    expect_encoded(sl_content_disposition, "R\xc3\xa9sum\xc3\xa9.pdf",
+                   "attachment; filename=\"R_sum_.pdf\"; "
+                   "filename*=UTF-8''R%C3%A9sum%C3%A9.pdf");
+    /* Two, three and four bytes: U+00E9, U+20AC EURO SIGN, U+1F600. */
+    expect_encoded(sl_content_disposition,
+                   "a\xc3\xa9"
+                   "b\xe2\x82\xac"
+                   "c\xf0\x9f\x98\x80"
+                   "d",
+                   "attachment; filename=\"a_b_c_d\"; "
+                   "filename*=UTF-8''a%C3%A9b%E2%82%ACc%F0%9F%98%80d");
+}
+
+/* Bytes that are not UTF-8 (Latin-1, a cut-off sequence, a stray continuation byte, an
+ * overlong '/', a surrogate) are one '_' each; filename* still carries every byte. */
+static void test_disposition_fallback_has_one_underscore_per_invalid_byte(void **state)
+{
+    expect_encoded(sl_content_disposition, "caf\xe9.txt",
+                   "attachment; filename=\"caf_.txt\"; filename*=UTF-8''caf%E9.txt");
+    expect_encoded(sl_content_disposition, "a\xe2\x82z",
+                   "attachment; filename=\"a__z\"; filename*=UTF-8''a%E2%82z");
+    expect_encoded(sl_content_disposition, "a\x80\xbfz",
+                   "attachment; filename=\"a__z\"; filename*=UTF-8''a%80%BFz");
+    expect_encoded(sl_content_disposition, "a\xc0\xafz",
+                   "attachment; filename=\"a__z\"; filename*=UTF-8''a%C0%AFz");
+    expect_encoded(sl_content_disposition, "a\xed\xa0\x80z",
+                   "attachment; filename=\"a___z\"; filename*=UTF-8''a%ED%A0%80z");
+    /* A sequence cut off by the end of the name. */
+    expect_encoded(sl_content_disposition, "a\xf0\x9f\x98",
+                   "attachment; filename=\"a___\"; filename*=UTF-8''a%F0%9F%98");
 }
 
 static void test_disposition_backslash_and_crlf_cannot_inject(void **state)
@@ -385,6 +420,8 @@ int main(void)
         cmocka_unit_test(test_disposition_percent_hash_question_mark),
         cmocka_unit_test(test_disposition_latin_accent),
         cmocka_unit_test(test_disposition_japanese),
+        cmocka_unit_test(test_disposition_fallback_has_one_underscore_per_utf8_character),
+        cmocka_unit_test(test_disposition_fallback_has_one_underscore_per_invalid_byte),
         cmocka_unit_test(test_disposition_backslash_and_crlf_cannot_inject),
         cmocka_unit_test(test_disposition_keeps_every_attr_char),
         cmocka_unit_test(test_disposition_encodes_non_attr_punctuation),

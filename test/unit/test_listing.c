@@ -212,10 +212,11 @@ static void test_html_is_an_html5_page_with_charset_viewport_and_title(void **st
     assert_non_null(strstr(html, "<meta charset=\"utf-8\">"));
     assert_non_null(
         strstr(html, "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"));
+    assert_non_null(strstr(html, "<link rel=\"icon\" href=\"data:,\">"));
     assert_non_null(strstr(html, "<title>Index of /docs/</title>"));
     assert_non_null(strstr(html, "<h1>Index of /docs/</h1>"));
     assert_non_null(strstr(html, "<th>Name</th><th class=\"size\">Size</th>"
-                                 "<th class=\"time\">Modified</th>"));
+                                 "<th class=\"time\">Modified (UTC)</th>"));
     assert_non_null(strstr(html, "<footer>sluice</footer>"));
     assert_string_equal(html + strlen(html) - 8, "</html>\n");
     free(html);
@@ -406,9 +407,189 @@ static void test_json_size_is_exact_byte_count_up_to_uint64_max(void **state)
     free(json);
 }
 
+/* ---- sl_listing_name_cmp ---- */
+
+static int name_cmp(const char *a, const char *b)
+{
+    return sl_listing_name_cmp(a, strlen(a), b, strlen(b));
+}
+
+/* Checks a < b both ways round, so the result is antisymmetric too. */
+static void expect_before(const char *a, const char *b)
+{
+    int ab = name_cmp(a, b);
+    int ba = name_cmp(b, a);
+    if (ab >= 0 || ba <= 0)
+        print_error("expected \"%s\" before \"%s\" (got %d, %d)\n", a, b, ab, ba);
+    assert_true(ab < 0);
+    assert_true(ba > 0);
+}
+
+static void test_name_cmp_orders_digit_runs_by_value(void **state)
+{
+    expect_before("chapter2", "chapter10");
+    expect_before("9.txt", "10.txt");
+    expect_before("x99", "x100");
+    expect_before("v1.9.2", "v1.10.0");
+    expect_before("img2-b", "img10-a");
+    /* Runs longer than any integer type still compare by value. */
+    expect_before("x99999999999999999999999999", "x100000000000000000000000000");
+    expect_before("x18446744073709551615", "x18446744073709551616");
+}
+
+static void test_name_cmp_ignores_ascii_case_so_readme_sits_among_the_rs(void **state)
+{
+    expect_before("apple", "README");
+    expect_before("README", "zebra");
+    expect_before("quux", "README");
+    expect_before("README", "rust");
+    expect_before("a.txt", "B.txt");
+    expect_before("B.txt", "c.txt");
+}
+
+static void test_name_cmp_breaks_case_ties_by_bytes(void **state)
+{
+    expect_before("B.txt", "b.txt");
+    expect_before("README", "readme");
+    expect_before("ReadMe", "readme");
+    assert_int_equal(name_cmp("readme", "readme"), 0);
+}
+
+static void test_name_cmp_leading_zeros_put_the_shorter_run_first_only_on_a_tie(void **state)
+{
+    expect_before("1", "01");
+    expect_before("01", "001");
+    expect_before("x1y", "x01y");
+    /* Equal values: what follows decides before the zeros do. */
+    expect_before("a01b", "a1c");
+    /* Unequal values: the value decides, whatever the zeros. */
+    expect_before("007", "8");
+    expect_before("0", "00");
+}
+
+static void test_name_cmp_prefix_and_punctuation_come_first(void **state)
+{
+    expect_before("", "a");
+    expect_before("a", "a1");
+    expect_before("file", "file.txt");
+    expect_before("file-1", "file1"); /* '-' is below the digits */
+    expect_before("9", "a");
+    expect_before("_x", "a"); /* letters fold down, so '_' sorts before them */
+}
+
+static void test_name_cmp_non_ascii_bytes_compare_bytewise_after_ascii(void **state)
+{
+    expect_before("zebra", "\xc3\xa9t\xc3\xa9"); /* é (C3 A9) after every ASCII letter */
+    expect_before("\xc3\x89t\xc3\xa9", "\xc3\xa9t\xc3\xa9"); /* É (C3 89): not folded */
+    expect_before("a\x7f", "a\x80");
+    expect_before("a\xfe", "a\xff");
+}
+
+/* Every triple of a mixed set is ordered consistently: antisymmetric, transitive, and 0
+ * only for the same name, which is what qsort needs to give one answer. */
+static void test_name_cmp_is_a_total_order(void **state)
+{
+    static const char *const names[] = {
+        "",      "0",     "00",     "000",    "1",      "01",       "10",       "2",
+        "a",     "A",     "a0",     "a00",    "a1",     "A1",       "a01",      "a01b",
+        "a1b",   "A1B",   "a1c",    "a10",    "a9",     "b",        "B",        "_",
+        "-",     ".",     "~",      "Z",      "z",      "\xc3\xa9", "\xc3\x89", "x1y2",
+        "x01y2", "x1y02", "x01y02", "README", "readme",
+    };
+    size_t n = sizeof(names) / sizeof(names[0]);
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < n; j++) {
+            int ij = name_cmp(names[i], names[j]);
+            assert_int_equal(ij == 0, i == j);
+            assert_int_equal(ij<0, name_cmp(names[j], names[i])> 0);
+            for (size_t k = 0; k < n; k++) {
+                if (ij < 0 && name_cmp(names[j], names[k]) < 0)
+                    assert_true(name_cmp(names[i], names[k]) < 0);
+            }
+        }
+    }
+}
+
+/* ---- sl_listing_etag ---- */
+
+static void etag_of(struct sl_listing_entry *entries, size_t count, bool json,
+                    char out[SL_LISTING_ETAG_MAX])
+{
+    struct sl_listing l = listing_of(entries, count);
+    size_t n = sl_listing_etag(&l, json, out, SL_LISTING_ETAG_MAX);
+    assert_int_equal(n, strlen(out));
+    assert_true(n > 0);
+}
+
+static void test_etag_is_weak_quoted_hex_hash_with_the_format(void **state)
+{
+    struct sl_listing_entry e[] = {entry("a.txt", false, 3, T_2026)};
+    char html[SL_LISTING_ETAG_MAX];
+    char json[SL_LISTING_ETAG_MAX];
+    etag_of(e, 1, false, html);
+    etag_of(e, 1, true, json);
+    assert_int_equal(strlen(html), strlen("W/\"0123456789abcdef-html\""));
+    assert_memory_equal(html, "W/\"", 3);
+    assert_int_equal(strspn(html + 3, "0123456789abcdef"), 16);
+    assert_string_equal(html + 19, "-html\"");
+    assert_string_equal(json + 19, "-json\"");
+    /* Two representations of one directory never share a tag. */
+    assert_string_not_equal(html, json);
+}
+
+static void test_etag_is_the_same_for_the_same_entries_wherever_they_are(void **state)
+{
+    char name1[] = "a.txt";
+    char name2[] = "a.txt";
+    struct sl_listing_entry e1[] = {entry(name1, false, 3, T_2026), entry("sub", true, 0, 0)};
+    struct sl_listing_entry e2[] = {entry(name2, false, 3, T_2026), entry("sub", true, 0, 0)};
+    char t1[SL_LISTING_ETAG_MAX];
+    char t2[SL_LISTING_ETAG_MAX];
+    etag_of(e1, 2, false, t1);
+    etag_of(e2, 2, false, t2);
+    assert_string_equal(t1, t2);
+}
+
+/* Any change a reader of the listing could see changes the tag. */
+static void test_etag_changes_with_every_field_and_entry(void **state)
+{
+    struct sl_listing_entry base[] = {entry("a.txt", false, 3, T_2026), entry("b", false, 0, 0)};
+    struct sl_listing_entry changed[][2] = {
+        {entry("A.txt", false, 3, T_2026), entry("b", false, 0, 0)},     /* name */
+        {entry("a.txt", true, 3, T_2026), entry("b", false, 0, 0)},      /* type */
+        {entry("a.txt", false, 4, T_2026), entry("b", false, 0, 0)},     /* size */
+        {entry("a.txt", false, 3, T_2026 + 1), entry("b", false, 0, 0)}, /* mtime */
+        {entry("b", false, 0, 0), entry("a.txt", false, 3, T_2026)},     /* order */
+        {entry("a.tx", false, 3, T_2026), entry("tb", false, 0, 0)},     /* name boundary */
+    };
+    char want[SL_LISTING_ETAG_MAX];
+    char got[SL_LISTING_ETAG_MAX];
+    etag_of(base, 2, false, want);
+    for (size_t i = 0; i < sizeof(changed) / sizeof(changed[0]); i++) {
+        etag_of(changed[i], 2, false, got);
+        if (strcmp(want, got) == 0)
+            print_error("change %zu kept the tag %s\n", i, got);
+        assert_string_not_equal(want, got);
+    }
+    etag_of(base, 1, false, got); /* an entry gone */
+    assert_string_not_equal(want, got);
+    etag_of(NULL, 0, false, got); /* all gone */
+    assert_string_not_equal(want, got);
+}
+
+static void test_etag_reports_zero_when_the_buffer_is_too_small(void **state)
+{
+    struct sl_listing l = listing_of(NULL, 0);
+    char out[SL_LISTING_ETAG_MAX];
+    size_t n = sl_listing_etag(&l, false, out, sizeof(out));
+    assert_int_equal(n, 25);
+    assert_int_equal(sl_listing_etag(&l, false, out, n), 0);
+    assert_int_equal(sl_listing_etag(&l, false, out, n + 1), n);
+}
+
 /* ---- sl_listing_read ---- */
 
-static void test_read_sorts_directories_first_then_bytewise(void **state)
+static void test_read_sorts_directories_first_then_naturally(void **state)
 {
     int fd = tmpdir_fd(state);
     make_file(fd, "b.txt", 1, T_2026);
@@ -417,18 +598,23 @@ static void test_read_sorts_directories_first_then_bytewise(void **state)
     make_file(fd, "\xc3\xa9.txt", 1, T_2026);
     make_file(fd, "10.txt", 1, T_2026);
     make_file(fd, "9.txt", 1, T_2026);
+    make_file(fd, "README", 1, T_2026);
+    make_file(fd, "chapter10", 1, T_2026);
+    make_file(fd, "chapter2", 1, T_2026);
     make_dir(fd, "zdir");
     make_dir(fd, "Adir");
+    make_dir(fd, "bdir");
 
     struct sl_listing l;
     assert_int_equal(sl_listing_read(fd, -1, "", false, &l), 0);
-    const char *expected[] = {"Adir",  "zdir",  "10.txt", "9.txt",
-                              "B.txt", "a.txt", "b.txt",  "\xc3\xa9.txt"};
-    assert_int_equal(l.count, 8);
-    for (size_t i = 0; i < 8; i++) {
+    const char *expected[] = {"Adir",  "bdir",  "zdir",     "9.txt",     "10.txt", "a.txt",
+                              "B.txt", "b.txt", "chapter2", "chapter10", "README", "\xc3\xa9.txt"};
+    size_t n = sizeof(expected) / sizeof(expected[0]);
+    assert_int_equal(l.count, n);
+    for (size_t i = 0; i < n; i++) {
         assert_string_equal(l.entries[i].name, expected[i]);
         assert_int_equal(l.entries[i].name_len, strlen(expected[i]));
-        assert_int_equal(l.entries[i].is_dir, i < 2);
+        assert_int_equal(l.entries[i].is_dir, i < 3);
     }
     sl_listing_free(&l);
 }
@@ -649,7 +835,18 @@ int main(void)
         cmocka_unit_test(test_json_escapes_quote_backslash_controls_and_invalid_utf8),
         cmocka_unit_test(test_json_keeps_script_tag_name_as_data),
         cmocka_unit_test(test_json_size_is_exact_byte_count_up_to_uint64_max),
-        cmocka_unit_test_setup_teardown(test_read_sorts_directories_first_then_bytewise,
+        cmocka_unit_test(test_name_cmp_orders_digit_runs_by_value),
+        cmocka_unit_test(test_name_cmp_ignores_ascii_case_so_readme_sits_among_the_rs),
+        cmocka_unit_test(test_name_cmp_breaks_case_ties_by_bytes),
+        cmocka_unit_test(test_name_cmp_leading_zeros_put_the_shorter_run_first_only_on_a_tie),
+        cmocka_unit_test(test_name_cmp_prefix_and_punctuation_come_first),
+        cmocka_unit_test(test_name_cmp_non_ascii_bytes_compare_bytewise_after_ascii),
+        cmocka_unit_test(test_name_cmp_is_a_total_order),
+        cmocka_unit_test(test_etag_is_weak_quoted_hex_hash_with_the_format),
+        cmocka_unit_test(test_etag_is_the_same_for_the_same_entries_wherever_they_are),
+        cmocka_unit_test(test_etag_changes_with_every_field_and_entry),
+        cmocka_unit_test(test_etag_reports_zero_when_the_buffer_is_too_small),
+        cmocka_unit_test_setup_teardown(test_read_sorts_directories_first_then_naturally,
                                         tmpdir_setup, tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_read_lists_only_symlinks_that_stay_beneath_the_root,
                                         tmpdir_setup, tmpdir_teardown),

@@ -97,27 +97,79 @@ static void test_reason_phrases_for_every_status_we_send(void **state)
         assert_string_equal(sl_status_reason(cases[i].status), cases[i].reason);
 }
 
-static void test_error_page_names_status_in_title_and_heading(void **state)
+/* The page for `status` as a C string, checked to fit the planner's buffer. */
+static const char *page_of(int status, char mem[SL_ERROR_PAGE_MAX])
 {
-    char mem[1024];
-    struct sl_buf b = sl_buf_make(mem, sizeof(mem) - 1);
-    sl_error_page(&b, 404);
+    struct sl_buf b = sl_buf_make(mem, SL_ERROR_PAGE_MAX - 1);
+    sl_error_page(&b, status);
     assert_false(b.overflow);
     mem[b.len] = '\0';
-    assert_non_null(strstr(mem, "<!DOCTYPE html>"));
-    assert_non_null(strstr(mem, "<title>404 Not Found</title>"));
-    assert_non_null(strstr(mem, "<h1>404 Not Found</h1>"));
+    return mem;
 }
 
-static void test_error_pages_fit_the_1k_buffer_the_server_gives_them(void **state)
+static void test_error_page_names_status_in_title_and_heading(void **state)
+{
+    char mem[SL_ERROR_PAGE_MAX];
+    const char *page = page_of(404, mem);
+    assert_non_null(strstr(page, "<!DOCTYPE html>"));
+    assert_non_null(strstr(page, "<title>404 Not Found</title>"));
+    assert_non_null(strstr(page, "<h1>404 Not Found</h1>"));
+    assert_non_null(strstr(page, "<p>Nothing is served at this address.</p>"));
+    assert_string_equal(page + strlen(page) - 8, "</html>\n");
+}
+
+static void test_error_page_fits_a_phone_and_asks_for_no_favicon(void **state)
+{
+    char mem[SL_ERROR_PAGE_MAX];
+    const char *page = page_of(500, mem);
+    assert_non_null(strstr(page, "<meta charset=\"utf-8\">"));
+    assert_non_null(
+        strstr(page, "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"));
+    assert_non_null(strstr(page, "<link rel=\"icon\" href=\"data:,\">"));
+}
+
+/* The same palette as the listings, light and dark, inline: a page that may be answering a
+ * broken server loads nothing else, and runs no script. */
+static void test_error_page_follows_the_colour_scheme_with_inline_style(void **state)
+{
+    char mem[SL_ERROR_PAGE_MAX];
+    const char *page = page_of(403, mem);
+    assert_non_null(strstr(page, "<meta name=\"color-scheme\" content=\"light dark\">"));
+    assert_non_null(strstr(page, "<style>\n" SL_PAGE_STYLE "</style>"));
+    assert_non_null(strstr(page, "@media (prefers-color-scheme:dark)"));
+    assert_null(strstr(page, "<script"));
+    assert_null(strstr(page, "<link rel=\"stylesheet\""));
+}
+
+static void test_error_page_links_to_the_home_page(void **state)
+{
+    char mem[SL_ERROR_PAGE_MAX];
+    const char *page = page_of(404, mem);
+    assert_non_null(strstr(page, "<a href=\"/\">Go to the home page</a>"));
+    assert_non_null(strstr(page, "<footer>sluice</footer>"));
+}
+
+static void test_error_page_text_uses_the_explanation_given(void **state)
+{
+    char mem[SL_ERROR_PAGE_MAX];
+    struct sl_buf b = sl_buf_make(mem, sizeof(mem) - 1);
+    sl_error_page_text(&b, 503, "Back soon.");
+    assert_false(b.overflow);
+    mem[b.len] = '\0';
+    assert_non_null(strstr(mem, "<h1>503 Service Unavailable</h1>\n<p>Back soon.</p>"));
+}
+
+/* Every page fits the buffer the planner gives it, with room for a long explanation. */
+static void test_error_pages_fit_the_buffer_the_planner_gives_them(void **state)
 {
     int statuses[] = {400, 403, 404, 405, 408, 412, 414, 416, 431, 500, 503, 505};
     for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
-        char mem[1024];
+        char mem[SL_ERROR_PAGE_MAX];
         struct sl_buf b = sl_buf_make(mem, sizeof(mem));
         sl_error_page(&b, statuses[i]);
         assert_false(b.overflow);
         assert_true(b.len > 100);
+        assert_true(b.len + 512 <= SL_ERROR_PAGE_MAX);
     }
 }
 
@@ -131,7 +183,11 @@ int main(void)
         cmocka_unit_test(test_head_end_close_says_close_for_both_versions),
         cmocka_unit_test(test_reason_phrases_for_every_status_we_send),
         cmocka_unit_test(test_error_page_names_status_in_title_and_heading),
-        cmocka_unit_test(test_error_pages_fit_the_1k_buffer_the_server_gives_them),
+        cmocka_unit_test(test_error_page_fits_a_phone_and_asks_for_no_favicon),
+        cmocka_unit_test(test_error_page_follows_the_colour_scheme_with_inline_style),
+        cmocka_unit_test(test_error_page_links_to_the_home_page),
+        cmocka_unit_test(test_error_page_text_uses_the_explanation_given),
+        cmocka_unit_test(test_error_pages_fit_the_buffer_the_planner_gives_them),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

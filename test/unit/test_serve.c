@@ -68,7 +68,8 @@ static int setup(void **state)
     memset(&rep, 0, sizeof(rep));
     cfg = (struct sl_config){.max_age = -1, .listing = true, .dotfiles = false, .root_fd = -1};
     sl_httpdate_format(NOW, date);
-    env = (struct sl_plan_env){.cfg = &cfg, .now = NOW, .date = date, .boundary = 0x0123456789abcdefu};
+    env = (struct sl_plan_env){
+        .cfg = &cfg, .now = NOW, .date = date, .boundary = 0x0123456789abcdefu};
     for (size_t i = 0; i < sizeof(data); i++)
         data[i] = (char)('a' + i % 26);
     rep.mime = "text/plain; charset=utf-8";
@@ -185,7 +186,7 @@ static void assert_mem_seg(unsigned i, const char *text)
 /* The length of sl_error_page's body for `status`. */
 static size_t error_page_len(int status)
 {
-    char page[1024];
+    char page[SL_ERROR_PAGE_MAX];
     struct sl_buf b = sl_buf_make(page, sizeof(page));
     sl_error_page(&b, status);
     return b.len;
@@ -725,6 +726,23 @@ static void test_redirect_whose_escaped_backslashes_outgrow_the_location_is_414(
     assert_int_equal(plan.segs[1].len, error_page_len(414));
 }
 
+/* The longest explanation the planner gives still leaves a whole page. */
+static void test_root_missing_is_a_whole_503_page_with_retry_after(void **state)
+{
+    parse("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    sl_serve_root_missing(&env, &req, &plan);
+    assert_int_equal(plan.status, 503);
+    assert_true(head_has("Retry-After: 1"));
+    assert_int_equal(plan.nsegs, 2);
+    const char *body = plan.segs[1].mem;
+    size_t len = (size_t)plan.segs[1].len;
+    assert_true(len < SL_ERROR_PAGE_MAX);
+    assert_memory_equal(body + len - 8, "</html>\n", 8);
+    char cl[64];
+    snprintf(cl, sizeof(cl), "Content-Length: %zu", len);
+    assert_true(head_has(cl));
+}
+
 /* ---- connection handling ---- */
 
 static void test_error_with_must_close_says_connection_close(void **state)
@@ -848,6 +866,116 @@ static void test_listing_for_head_plans_head_only_with_get_content_length(void *
     assert_true(head_has(cl));
 }
 
+/* The tag the listing carries for this request's format, from the ETag field. */
+static const char *listing_etag(char out[SL_LISTING_ETAG_MAX])
+{
+    const char *f = strstr(head_text(), "\r\nETag: ");
+    assert_non_null(f);
+    f += strlen("\r\nETag: ");
+    size_t n = strcspn(f, "\r");
+    assert_true(n < SL_LISTING_ETAG_MAX);
+    memcpy(out, f, n);
+    out[n] = '\0';
+    return out;
+}
+
+static void test_listing_sends_the_weak_etag_of_its_entries_and_format(void **state)
+{
+    char want[SL_LISTING_ETAG_MAX];
+    char got[SL_LISTING_ETAG_MAX];
+    serve_listing("GET /docs/ HTTP/1.1\r\nHost: x\r\n\r\n");
+    sl_listing_etag(&listing, false, want, sizeof(want));
+    assert_string_equal(listing_etag(got), want);
+    assert_true(starts_with(got, "W/\""));
+
+    serve_listing("GET /docs/ HTTP/1.1\r\nHost: x\r\nAccept: application/json\r\n\r\n");
+    sl_listing_etag(&listing, true, want, sizeof(want));
+    assert_string_equal(listing_etag(got), want);
+    assert_true(head_lacks("Last-Modified"));
+}
+
+/* Plans the listing for a GET with Accept `accept` (NULL: none) and the field
+ * "<name>: <value>". */
+static void serve_listing_with(const char *accept, const char *name, const char *value)
+{
+    char text[512];
+    snprintf(text, sizeof(text), "GET /docs/ HTTP/1.1\r\nHost: x\r\n%s%s%s%s: %s\r\n\r\n",
+             accept ? "Accept: " : "", accept ? accept : "", accept ? "\r\n" : "", name, value);
+    serve_listing(text);
+}
+
+static void test_listing_if_none_match_with_its_etag_returns_304_without_body(void **state)
+{
+    char tag[SL_LISTING_ETAG_MAX];
+    sl_listing_etag(&listing, false, tag, sizeof(tag));
+    serve_listing_with(NULL, "If-None-Match", tag);
+    assert_int_equal(plan.status, 304);
+    char want[512];
+    snprintf(want, sizeof(want),
+             "HTTP/1.1 304 Not Modified\r\n"
+             "Date: " NOW_DATE "\r\n"
+             "Server: sluice\r\n"
+             "ETag: %s\r\n"
+             "Cache-Control: no-cache\r\n"
+             "Vary: Accept\r\n"
+             "\r\n",
+             tag);
+    assert_string_equal(head_text(), want);
+    assert_int_equal(plan.nsegs, 1);
+    assert_int_equal(plan.body_bytes, 0);
+    assert_null(plan.heap); /* nothing was rendered */
+    assert_true(plan.keep_alive);
+}
+
+/* Weak comparison (RFC 9110 §13.1.2): the tag matches with or without W/, among others. */
+static void test_listing_if_none_match_compares_weakly_within_a_list(void **state)
+{
+    char tag[SL_LISTING_ETAG_MAX];
+    char list[64];
+    sl_listing_etag(&listing, true, tag, sizeof(tag));
+    snprintf(list, sizeof(list), "\"old\", %s", tag + 2);
+    serve_listing_with("application/json", "If-None-Match", list);
+    assert_int_equal(plan.status, 304);
+    assert_true(head_has("Vary: Accept"));
+
+    serve_listing_with(NULL, "If-None-Match", "*");
+    assert_int_equal(plan.status, 304);
+}
+
+static void test_listing_if_none_match_with_other_format_or_entries_returns_200(void **state)
+{
+    char html_tag[SL_LISTING_ETAG_MAX];
+    sl_listing_etag(&listing, false, html_tag, sizeof(html_tag));
+    serve_listing_with("application/json", "If-None-Match", html_tag);
+    assert_int_equal(plan.status, 200);
+    assert_true(head_has("Content-Type: application/json; charset=utf-8"));
+
+    serve_listing_with(NULL, "If-None-Match", "W/\"0000-html\"");
+    assert_int_equal(plan.status, 200);
+    assert_int_equal(plan.nsegs, 2);
+}
+
+/* A listing has no modification date, so If-Modified-Since cannot make it 304. */
+static void test_listing_ignores_if_modified_since(void **state)
+{
+    serve_listing_with(NULL, "If-Modified-Since", "Tue, 01 Jan 2030 00:00:00 GMT");
+    assert_int_equal(plan.status, 200);
+    assert_int_equal(plan.nsegs, 2);
+}
+
+/* If-Match compares strongly, which a weak tag never passes: only "*" does. */
+static void test_listing_if_match_passes_only_star(void **state)
+{
+    char tag[SL_LISTING_ETAG_MAX];
+    sl_listing_etag(&listing, false, tag, sizeof(tag));
+    serve_listing_with(NULL, "If-Match", tag);
+    assert_int_equal(plan.status, 412);
+    assert_true(head_lacks("ETag"));
+
+    serve_listing_with(NULL, "If-Match", "*");
+    assert_int_equal(plan.status, 200);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -893,6 +1021,7 @@ int main(void)
         T(test_redirect_escapes_backslash_as_pct_5c),
         T(test_redirect_location_up_to_url_max_plus_7_fits_and_one_more_is_414),
         T(test_redirect_whose_escaped_backslashes_outgrow_the_location_is_414),
+        T(test_root_missing_is_a_whole_503_page_with_retry_after),
         T(test_error_with_must_close_says_connection_close),
         T(test_request_with_a_body_closes_the_connection_after_the_answer),
         T(test_http10_keep_alive_is_confirmed_and_plain_http10_closes),
@@ -901,6 +1030,12 @@ int main(void)
         T(test_listing_is_json_when_accept_asks_for_it),
         T(test_listing_prefers_html_when_accept_names_it_before_json),
         T(test_listing_for_head_plans_head_only_with_get_content_length),
+        T(test_listing_sends_the_weak_etag_of_its_entries_and_format),
+        T(test_listing_if_none_match_with_its_etag_returns_304_without_body),
+        T(test_listing_if_none_match_compares_weakly_within_a_list),
+        T(test_listing_if_none_match_with_other_format_or_entries_returns_200),
+        T(test_listing_ignores_if_modified_since),
+        T(test_listing_if_match_passes_only_star),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
