@@ -29,10 +29,12 @@ void sl_responder_free(struct sl_responder *r)
     sl_root_free(&r->root);
 }
 
-static void check_root(struct sl_responder *r, uint64_t now_ms, bool force)
+static enum sl_root_change check_root(struct sl_responder *r, uint64_t now_ms, bool force)
 {
-    if (sl_root_check(&r->root, now_ms, force) != SL_ROOT_SAME)
+    enum sl_root_change change = sl_root_check(&r->root, now_ms, force);
+    if (change != SL_ROOT_SAME)
         sl_cache_clear(r->cache); /* every entry belongs to the old tree */
+    return change;
 }
 
 void sl_responder_tick(struct sl_responder *r, uint64_t now_ms)
@@ -197,12 +199,38 @@ static void respond_route(struct lookup *l, struct sl_exchange *ex, struct sl_ro
 }
 
 /* A clean path that passed the checks: found in the cache or by the router. */
-static void respond_path(struct sl_responder *r, struct lookup *l, struct sl_exchange *ex)
+/* A path the root does not have (a miss the cache did not remember), or a directory
+ * listing, may only mean that the root was deleted a moment ago by a rebuild: check the
+ * root now, before answering 404 or listing a deleted directory as empty. Hits are not
+ * checked (they stay at one check a second), nor are remembered misses. */
+static bool answer_is_suspect(const struct sl_exchange *ex, enum found found,
+                              const struct sl_route *route)
+{
+    if (found == FOUND_MISSING)
+        return ex->pinned == NULL;
+    return found == FOUND_ROUTE && route->kind == SL_ROUTE_LISTING;
+}
+
+/* A clean path that passed the checks: found in the cache or by the router. */
+static void respond_path(struct sl_responder *r, struct lookup *l, struct sl_exchange *ex,
+                         bool root_confirmed)
 {
     make_key(l);
     struct sl_route route;
     const struct sl_file_rep *rep = NULL;
-    switch (find(r, l, ex, false, &route, &rep)) {
+    enum found found = find(r, l, ex, false, &route, &rep);
+    if (!root_confirmed && answer_is_suspect(ex, found, &route) &&
+        check_root(r, l->now_ms, true) != SL_ROOT_SAME) {
+        if (found == FOUND_ROUTE)
+            sl_listing_free(&route.listing);
+        sl_exchange_end_response(ex, r->cache);
+        if (sl_root_missing(&r->root))
+            sl_serve_root_missing(&l->env, &ex->req, &ex->plan);
+        else
+            respond_path(r, l, ex, true); /* the new root, checked just now */
+        return;
+    }
+    switch (found) {
     case FOUND_FILE: sl_serve_file(&l->env, &ex->req, &l->path, rep, &ex->plan); return;
     case FOUND_MISSING: respond_missing(r, l, ex, true); return;
     case FOUND_ROUTE: respond_route(l, ex, &route); return;
@@ -223,7 +251,7 @@ void sl_respond(struct sl_responder *r, uint64_t now_ms, struct sl_exchange *ex)
     else if (status == 404)
         respond_missing(r, &l, ex, false); /* a hidden name: as if it did not exist */
     else
-        respond_path(r, &l, ex);
+        respond_path(r, &l, ex, false);
     if (!ex->plan.uses_file)
         sl_exchange_drop_file(ex); /* not held open while the head goes out */
 }
