@@ -2,6 +2,8 @@
  * here allocates or does I/O. */
 #include "sluice/response.h"
 
+#include <pthread.h>
+
 const char *sl_status_reason(int status)
 {
     switch (status) {
@@ -104,4 +106,36 @@ void sl_error_page_text(struct sl_buf *b, int status, const char *explanation)
     /* Someone who followed a broken link gets somewhere to go on from. */
     sl_buf_puts(b, "</p>\n<p><a href=\"/\">Go to the home page</a></p>\n"
                    "<footer>" SL_SERVER_NAME "</footer>\n</main>\n</body>\n</html>\n");
+}
+
+/* ---- the built-in pages, rendered once ---- */
+
+static const int page_statuses[] = {400, 403, 404, 405, 408, 412, 414,
+                                    416, 431, 500, 501, 503, 505};
+#define PAGE_COUNT (sizeof(page_statuses) / sizeof(page_statuses[0]))
+
+/* Written once by pthread_once, then only read: every loop shares them without locks. */
+static struct {
+    size_t len[PAGE_COUNT];
+    char text[PAGE_COUNT][SL_ERROR_PAGE_MAX];
+} pages;
+static pthread_once_t pages_once = PTHREAD_ONCE_INIT;
+
+static void render_pages(void)
+{
+    for (size_t i = 0; i < PAGE_COUNT; i++) {
+        struct sl_buf b = sl_buf_make(pages.text[i], sizeof(pages.text[i]));
+        sl_error_page(&b, page_statuses[i]);
+        pages.len[i] = b.overflow ? 0 : b.len;
+    }
+}
+
+struct sl_str sl_error_page_body(int status)
+{
+    pthread_once(&pages_once, render_pages);
+    for (size_t i = 0; i < PAGE_COUNT; i++) {
+        if (page_statuses[i] == status && pages.len[i] > 0)
+            return sl_str_make(pages.text[i], pages.len[i]);
+    }
+    return sl_str_make(NULL, 0);
 }

@@ -83,11 +83,15 @@ static void plan_error_text(const struct sl_plan_env *env, const struct sl_reque
                             struct sl_plan *plan)
 {
     char page[SL_ERROR_PAGE_MAX];
-    struct sl_buf body = sl_buf_make(page, sizeof(page));
-    if (explanation)
-        sl_error_page_text(&body, status, explanation);
-    else
-        sl_error_page(&body, status);
+    struct sl_str body = explanation ? sl_str_make(NULL, 0) : sl_error_page_body(status);
+    if (!body.p) {
+        struct sl_buf pb = sl_buf_make(page, sizeof(page));
+        if (explanation)
+            sl_error_page_text(&pb, status, explanation);
+        else
+            sl_error_page(&pb, status);
+        body = sl_str_make(page, pb.len);
+    }
     struct sl_buf b = head_begin(env, req, status, plan);
     if (status == 503)
         sl_head_field(&b, "Retry-After", SL_STR("1"));
@@ -99,11 +103,16 @@ static void plan_error_text(const struct sl_plan_env *env, const struct sl_reque
         sl_buf_puts(&b, "\r\n");
     }
     sl_head_field(&b, "Content-Type", SL_STR("text/html; charset=utf-8"));
-    sl_head_field_u64(&b, "Content-Length", body.len);
+    sl_head_field_u64(&b, "Content-Length", body.n);
     if (status == 405)
         sl_head_field(&b, "Allow", SL_STR("GET, HEAD"));
     head_end(req, plan, &b);
-    plan_body_after_head(plan, &b, page, body.len);
+    if (body.p == page) {
+        plan_body_after_head(plan, &b, page, body.n);
+    } else if (!plan->head_only) {
+        plan_mem(plan, body.p, body.n); /* the page rendered once: nothing to copy */
+        plan->body_bytes = body.n;
+    }
 }
 
 static void plan_error(const struct sl_plan_env *env, const struct sl_request *req, int status,

@@ -64,4 +64,9 @@ void sl_error_page(struct sl_buf *b, int status);
 /* The same page with another explanation (plain text, not escaped). */
 void sl_error_page_text(struct sl_buf *b, int status, const char *explanation);
 
+/* sl_error_page's body for `status`, rendered once per process and then only read (404s
+ * are a hot path: they are sent from here, not rendered per request); {NULL, 0} for a
+ * status without one. */
+struct sl_str sl_error_page_body(int status);
+
 #endif

@@ -23,6 +23,7 @@
 
 #include "sluice/exchange.h"
 #include "sluice/respond.h"
+#include "sluice/response.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -323,14 +324,17 @@ static void check_response(const struct sl_exchange *ex)
             CHECK(s->off <= (uint64_t)st.st_size && s->len <= (uint64_t)st.st_size - s->off);
         } else {
             CHECK(s->off <= SIZE_MAX && s->len <= SIZE_MAX - s->off);
-            /* In the exchange's own buffer (after the head), the generated body, or the
-             * cached file the response holds a reference to. */
+            /* In the exchange's own buffer (after the head), the generated body, the
+             * built-in error page, or the cached file the response holds a reference to. */
             const char *p = s->mem + s->off;
             bool in_out = within(p, s->len, ex->plan.out, sizeof(ex->plan.out));
             bool in_cache =
                 ex->pinned != NULL && ex->pinned->rep.data != NULL &&
                 within(p, s->len, ex->pinned->rep.data, (uint64_t)ex->pinned->rep.st.st_size);
-            CHECK(in_out || in_cache || (ex->plan.heap != NULL && s->mem == ex->plan.heap));
+            struct sl_str page = sl_error_page_body(ex->plan.status);
+            bool in_page = page.p != NULL && within(p, s->len, page.p, page.n);
+            CHECK(in_out || in_cache || in_page ||
+                  (ex->plan.heap != NULL && s->mem == ex->plan.heap));
             touch(p, (size_t)s->len);
         }
         body += s->len;
