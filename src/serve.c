@@ -358,15 +358,25 @@ static void put_content_type(struct sl_buf *b, const struct sl_file_rep *rep)
     }
 }
 
-static void add_representation(struct sl_buf *b, const struct sl_file_rep *rep,
-                               const struct sl_path *path)
+static void add_content_type(struct sl_buf *b, const struct sl_file_rep *rep)
 {
     sl_buf_puts(b, "Content-Type: ");
     put_content_type(b, rep);
     sl_buf_puts(b, "\r\n");
+}
+
+static void add_content_encoding(struct sl_buf *b, const struct sl_file_rep *rep)
+{
     const char *coding = sl_encoding_name(rep->encoding);
     if (coding)
         sl_head_field(b, "Content-Encoding", sl_str_cstr(coding));
+}
+
+static void add_representation(struct sl_buf *b, const struct sl_file_rep *rep,
+                               const struct sl_path *path)
+{
+    add_content_type(b, rep);
+    add_content_encoding(b, rep);
     if (query_wants_download(path)) {
         char value[3 * 255 * 2 + 128];
         size_t n = sl_content_disposition(value, sizeof(value), rep->name, rep->name_len);
@@ -467,9 +477,7 @@ static void serve_multi_range(const struct sl_plan_env *env, const struct sl_req
     sl_buf_puts(&b, "Content-Type: multipart/byteranges; boundary=");
     sl_buf_puts(&b, boundary);
     sl_buf_puts(&b, "\r\n");
-    const char *coding = sl_encoding_name(rep->encoding);
-    if (coding)
-        sl_head_field(&b, "Content-Encoding", sl_str_cstr(coding));
+    add_content_encoding(&b, rep);
     sl_head_field_u64(&b, "Content-Length", total);
     sl_head_field(&b, "Accept-Ranges", SL_STR("bytes"));
     add_validators(env, &b, rep);
@@ -556,12 +564,8 @@ void sl_serve_error_file(const struct sl_plan_env *env, const struct sl_request 
 {
     uint64_t size = (uint64_t)rep->st.st_size;
     struct sl_buf b = head_begin(env, req, status, plan);
-    sl_buf_puts(&b, "Content-Type: ");
-    put_content_type(&b, rep);
-    sl_buf_puts(&b, "\r\n");
-    const char *coding = sl_encoding_name(rep->encoding);
-    if (coding)
-        sl_head_field(&b, "Content-Encoding", sl_str_cstr(coding));
+    add_content_type(&b, rep);
+    add_content_encoding(&b, rep);
     if (rep->variants)
         sl_head_field(&b, "Vary", SL_STR("Accept-Encoding"));
     sl_head_field_u64(&b, "Content-Length", size);
