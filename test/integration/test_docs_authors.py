@@ -391,6 +391,80 @@ def test_symlink_leading_out_of_the_root_is_not_found_not_forbidden(start_server
             assert open("/etc/hostname", "rb").read().strip() not in body
 
 
+def test_follow_symlinks_serves_a_link_that_leads_out_of_the_root(start_server, tmp_path):
+    # A wrapper directory that emulates a site prefix: root/docs -> ../build/html.
+    build = tmp_path / "build" / "html"
+    build.mkdir(parents=True)
+    (build / "index.html").write_bytes(b"<p>the built docs</p>\n")
+    (tmp_path / "secret.txt").write_bytes(b"outside, reached on purpose\n")
+    root = tmp_path / "wrapper"
+    root.mkdir()
+    os.symlink(build, root / "docs")
+    os.symlink(tmp_path / "secret.txt", root / "note.txt")
+    plain = start_server(root)
+    assert fetch(plain, "/docs/")[0] == 404
+    assert fetch(plain, "/note.txt")[0] == 404
+    following = start_server(root, "--follow-symlinks")
+    status, _, body = fetch(following, "/docs/")
+    assert (status, body) == (200, b"<p>the built docs</p>\n")
+    status, _, body = fetch(following, "/note.txt")
+    assert (status, body) == (200, b"outside, reached on purpose\n")
+    # Dotfiles stay hidden and ".." still cannot climb: only symlinks are followed.
+    assert fetch(following, "/docs/../../secret.txt")[0] in (400, 404)
+
+
+# ---- types and charsets ----
+
+def test_types_come_from_the_built_in_table_then_etc_mime_types(start_server, tmp_path):
+    root = tmp_path / "types"
+    root.mkdir()
+    for name in ("a.yaml", "a.py", "a.toml", "a.md", "a.vtt", "a.webp", "a.deb", "a.zzzz"):
+        (root / name).write_bytes(b"x")
+    srv = start_server(root)
+    types = {name: fetch(srv, "/" + name)[1]["content-type"] for name in os.listdir(root)}
+    assert types["a.yaml"].startswith("text/") and "charset=utf-8" in types["a.yaml"]
+    assert types["a.py"].startswith("text/") and types["a.toml"].startswith("text/")
+    assert types["a.md"].startswith("text/markdown")
+    assert types["a.vtt"].startswith("text/vtt")
+    assert types["a.webp"] == "image/webp"
+    assert types["a.zzzz"] == "application/octet-stream"
+    if os.path.exists("/etc/mime.types"):  # Debian's media-types: the long tail
+        assert types["a.deb"] == "application/vnd.debian.binary-package"
+
+
+def test_svgz_is_svg_with_content_encoding_gzip(start_server, tmp_path):
+    import gzip
+    root = tmp_path / "svgz"
+    root.mkdir()
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1"/>'
+    (root / "logo.svgz").write_bytes(gzip.compress(svg))
+    srv = start_server(root)
+    status, fields, body = fetch(srv, "/logo.svgz")
+    assert status == 200
+    assert fields["content-type"].startswith("image/svg+xml")
+    assert fields["content-encoding"] == "gzip"
+    assert gzip.decompress(body) == svg
+
+
+@pytest.mark.parametrize("page, charset", [
+    (b'<meta http-equiv="Content-Type" content="text/html; charset=ISO-8859-1"><p>St\xe9phane',
+     "windows-1252"),
+    (b'<!-- <meta charset="koi8-r"> --><meta charset="Shift_JIS"><p>x', "shift_jis"),
+    (b'\xef\xbb\xbf<p>a BOM says utf-8', "utf-8"),
+    (b'<p>nothing declared', "utf-8"),
+    (b'<meta charset="utf-8"><p>utf-8 declared', "utf-8"),
+])
+def test_html_is_sent_with_the_charset_the_page_declares(start_server, tmp_path, page, charset):
+    root = tmp_path / "cs"
+    root.mkdir()
+    (root / "page.html").write_bytes(page)
+    srv = start_server(root)
+    for _ in range(2):  # the second answer comes from the file cache
+        status, fields, _ = fetch(srv, "/page.html")
+        assert status == 200
+        assert fields["content-type"] == f"text/html; charset={charset}"
+
+
 @pytest.mark.parametrize("method", ["GET", "HEAD"])
 def test_404_flag_serves_the_named_page_for_missing_paths(start_server, site_404, method):
     custom = b"<!DOCTYPE html><p>custom not found</p>\n"

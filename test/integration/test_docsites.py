@@ -311,3 +311,48 @@ def test_site_rebuilt_from_scratch_is_served_again_within_2_s_of_the_build_finis
     browser.navigate(srv.url("/"))
     assert browser.evaluate(NAV_STATUS) == 200
     assert get(srv, docsite.unvisited_page)[0] == 200
+
+
+# ---- what a docs tree holds besides HTML ----
+
+SOURCE_FILES = {
+    "config.yaml": b"site_name: sluice\nnav:\n  - Home: index.md\n",
+    "build.py": b"#!/usr/bin/env python3\nprint('building the docs')\n",
+    "pyproject.toml": b"[project]\nname = \"sluice-docs\"\n",
+    "README.md": b"# sluice docs\n\nRead *me* first.\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(SOURCE_FILES))
+def test_chromium_shows_source_and_config_files_instead_of_downloading_them(
+        browser, start_server, tmp_path, name):
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / name).write_bytes(SOURCE_FILES[name])
+    srv = start_server(root)
+    browser.call("Browser.setDownloadBehavior", browser=True, behavior="deny",
+                 eventsEnabled=True)
+    try:
+        browser.events.clear()
+        browser.navigate(srv.url("/" + name))
+        shown = page_text(browser)
+    finally:
+        browser.call("Browser.setDownloadBehavior", browser=True, behavior="default")
+    assert not [e for e in browser.events if e.get("method") == "Browser.downloadWillBegin"]
+    assert browser.evaluate(NAV_STATUS) == 200
+    assert shown.strip() == SOURCE_FILES[name].decode().strip()
+
+
+def test_chromium_decodes_a_latin1_page_with_the_charset_it_declares(
+        browser, start_server, tmp_path):
+    # The shape of Debian's libxslt docs: an old page that declares ISO-8859-1 in a meta
+    # and is written in it; a header saying utf-8 would show "St\ufffdphane".
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "old.html").write_bytes(
+        b'<html><head><meta http-equiv="Content-Type" content="text/html; '
+        b'charset=ISO-8859-1"><title>old</title></head><body>St\xe9phane</body></html>')
+    srv = start_server(root)
+    browser.navigate(srv.url("/old.html"))
+    assert browser.evaluate("document.characterSet") == "windows-1252"
+    assert page_text(browser).strip() == "St\u00e9phane"
