@@ -61,7 +61,9 @@ void sl_exchange_init(struct sl_exchange *ex);
 int sl_exchange_feed(struct sl_exchange *ex, size_t fresh);
 
 /* After a kept-alive response: moves pipelined bytes after the finished request to the
- * front and restarts the parser. Returns how many bytes are buffered (0: none). */
+ * front and restarts the parser. Returns how many bytes are buffered; 0: none, and the
+ * parser is left as it was (the exchange goes back to the pool, which initialises it
+ * for its next use; to keep it instead, call sl_exchange_init). */
 size_t sl_exchange_next_request(struct sl_exchange *ex);
 
 /* ---- the body file: one owner at a time ---- */
