@@ -190,10 +190,12 @@ static unsigned char fallback_byte(unsigned char c)
     return c;
 }
 
-/* attr-char of RFC 8187 §3.2.1. */
+/* attr-char of RFC 8187 §3.2.1: a token's tchar less the three that mean something in an
+ * ext-value ('%' starts an escape, '\'' ends the charset and language, '*' marks the
+ * parameter name). */
 static bool is_attr_char(unsigned char c)
 {
-    return sl_is_alnum(c) || (c != '\0' && strchr("!#$&+-.^_`|~", c) != NULL);
+    return sl_is_tchar(c) && c != '%' && c != '\'' && c != '*';
 }
 
 void sl_content_disposition_buf(struct sl_buf *b, const char *name, size_t len)

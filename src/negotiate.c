@@ -3,7 +3,6 @@
 #include "sluice/negotiate.h"
 
 #include <stdbool.h>
-#include <string.h>
 
 #include "sluice/str.h"
 
@@ -15,24 +14,6 @@
 #define Q_UNSET (-1)
 
 enum slot { SLOT_BR, SLOT_ZSTD, SLOT_GZIP, SLOT_IDENTITY, SLOT_STAR, SLOT_COUNT };
-
-static bool is_ows(char c)
-{
-    return c == ' ' || c == '\t';
-}
-
-static bool is_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
-
-/* tchar of RFC 9110 §5.6.2. */
-static bool is_tchar(char c)
-{
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c))
-        return true;
-    return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
 
 /* qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )  (RFC 9110 §12.4.2).
  * Returns thousandths, or -1 if `s` is not exactly a qvalue. */
@@ -48,7 +29,7 @@ static int parse_qvalue(struct sl_str s)
     int frac = 0;
     int scale = 100;
     for (size_t i = 2; i < s.n; i++) {
-        if (!is_digit(s.p[i]))
+        if (!sl_is_digit((unsigned char)s.p[i]))
             return -1;
         frac += (s.p[i] - '0') * scale;
         scale /= 10;
@@ -84,7 +65,7 @@ static int slot_of(struct sl_str coding)
 static bool parse_element(struct sl_str e, struct sl_str *coding, int *q)
 {
     size_t i = 0;
-    while (i < e.n && is_tchar(e.p[i]))
+    while (i < e.n && sl_is_tchar((unsigned char)e.p[i]))
         i++;
     if (i == 0)
         return false;
@@ -93,12 +74,12 @@ static bool parse_element(struct sl_str e, struct sl_str *coding, int *q)
     if (i == e.n)
         return true;
 
-    while (i < e.n && is_ows(e.p[i]))
+    while (i < e.n && sl_is_ows((unsigned char)e.p[i]))
         i++;
     if (i == e.n || e.p[i] != ';')
         return false;
     i++;
-    while (i < e.n && is_ows(e.p[i]))
+    while (i < e.n && sl_is_ows((unsigned char)e.p[i]))
         i++;
     /* "q=" is an ABNF literal, so case-insensitive; no whitespace around "=". */
     if (e.n - i < 2 || (e.p[i] != 'q' && e.p[i] != 'Q') || e.p[i + 1] != '=')

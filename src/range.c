@@ -16,19 +16,9 @@ struct cursor {
     const char *end;
 };
 
-static bool is_ows(char c)
-{
-    return c == ' ' || c == '\t';
-}
-
-static bool is_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
-
 static void skip_ows(struct cursor *c)
 {
-    while (c->p < c->end && is_ows(*c->p))
+    while (c->p < c->end && sl_is_ows((unsigned char)*c->p))
         c->p++;
 }
 
@@ -36,7 +26,7 @@ static void skip_ows(struct cursor *c)
 static bool take_digits(struct cursor *c, struct sl_str *digits)
 {
     const char *start = c->p;
-    while (c->p < c->end && is_digit(*c->p))
+    while (c->p < c->end && sl_is_digit((unsigned char)*c->p))
         c->p++;
     *digits = sl_str_make(start, (size_t)(c->p - start));
     return digits->n > 0;
@@ -208,7 +198,7 @@ static bool parse_range_set(struct cursor *c, uint64_t size, struct spec *sat, s
 
     *nsat = 0;
     for (;;) {
-        if (c->p < c->end && *c->p != ',' && !is_ows(*c->p)) {
+        if (c->p < c->end && *c->p != ',' && !sl_is_ows((unsigned char)*c->p)) {
             bool satisfiable;
             if (++nspecs > MAX_SPECS)
                 return false;

@@ -3,6 +3,8 @@
  * buffer is contiguous and never moves during a request, each piece extends the last. */
 #include "sluice/request.h"
 
+#include "sluice/str.h"
+
 static struct sl_request *request_of(llhttp_t *p)
 {
     return p->data;
@@ -170,8 +172,8 @@ void sl_request_init(llhttp_t *parser, struct sl_request *req)
 static int status_for_error(const llhttp_t *p, const struct sl_request *req)
 {
     struct sl_str v = req->version;
-    bool well_formed = v.n == 3 && v.p[0] >= '0' && v.p[0] <= '9' && v.p[1] == '.' &&
-                       v.p[2] >= '0' && v.p[2] <= '9';
+    bool well_formed = v.n == 3 && sl_is_digit((unsigned char)v.p[0]) && v.p[1] == '.' &&
+                       sl_is_digit((unsigned char)v.p[2]);
     bool supported = well_formed && v.p[0] == '1' && v.p[2] <= '1';
     if (llhttp_get_errno(p) == HPE_INVALID_VERSION && well_formed && !supported)
         return 505;

@@ -40,19 +40,13 @@ static inline bool sl_str_caseeq(struct sl_str a, struct sl_str b)
     return a.n == b.n && (a.n == 0 || strncasecmp(a.p, b.p, a.n) == 0);
 }
 
-/* Strips optional whitespace (SP / HTAB, RFC 9110 §5.6.3) from both ends. */
-static inline struct sl_str sl_str_trim(struct sl_str s)
-{
-    while (s.n > 0 && (s.p[0] == ' ' || s.p[0] == '\t')) {
-        s.p++;
-        s.n--;
-    }
-    while (s.n > 0 && (s.p[s.n - 1] == ' ' || s.p[s.n - 1] == '\t'))
-        s.n--;
-    return s;
-}
-
 /* ---- character classes and hex digits, on bytes, whatever the locale ---- */
+
+/* Optional whitespace, OWS (RFC 9110 §5.6.3): SP or HTAB. */
+static inline bool sl_is_ows(unsigned char c)
+{
+    return c == ' ' || c == '\t';
+}
 
 static inline bool sl_is_digit(unsigned char c)
 {
@@ -62,6 +56,13 @@ static inline bool sl_is_digit(unsigned char c)
 static inline bool sl_is_alnum(unsigned char c)
 {
     return sl_is_digit(c) || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+/* tchar (RFC 9110 §5.6.2): the bytes of a token, such as a method, a field name or a
+ * content-coding. */
+static inline bool sl_is_tchar(unsigned char c)
+{
+    return sl_is_alnum(c) || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
 /* Printable US-ASCII, space included: what can go into a log or a quoted-string as is. */
@@ -93,6 +94,18 @@ static inline int sl_hex_value(unsigned char c)
     if (c >= 'A' && c <= 'F')
         return c - 'A' + 10;
     return -1;
+}
+
+/* Strips optional whitespace (SP / HTAB, RFC 9110 §5.6.3) from both ends. */
+static inline struct sl_str sl_str_trim(struct sl_str s)
+{
+    while (s.n > 0 && sl_is_ows((unsigned char)s.p[0])) {
+        s.p++;
+        s.n--;
+    }
+    while (s.n > 0 && sl_is_ows((unsigned char)s.p[s.n - 1]))
+        s.n--;
+    return s;
 }
 
 #endif

@@ -10,6 +10,7 @@
 
 #include <ctype.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "sluice/str.h"
 
@@ -60,6 +61,27 @@ static void test_classes_match_the_c_locale_on_every_byte(void **state)
     }
 }
 
+/* tchar (RFC 9110 §5.6.2) is exactly ALPHA, DIGIT and these fifteen marks. */
+static void test_tchar_is_alnum_and_the_fifteen_token_marks(void **state)
+{
+    const char *marks = "!#$%&'*+-.^_`|~";
+    for (unsigned c = 0; c < 256; c++) {
+        bool mark = c != 0 && strchr(marks, (int)c) != NULL;
+        assert_int_equal(sl_is_tchar((unsigned char)c), (c < 0x80 && isalnum((int)c)) || mark);
+    }
+    assert_false(sl_is_tchar(' '));
+    assert_false(sl_is_tchar('"'));
+    assert_false(sl_is_tchar(','));
+    assert_false(sl_is_tchar(';'));
+    assert_false(sl_is_tchar('\0'));
+}
+
+static void test_ows_is_space_and_tab_only(void **state)
+{
+    for (unsigned c = 0; c < 256; c++)
+        assert_int_equal(sl_is_ows((unsigned char)c), c == ' ' || c == '\t');
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -67,6 +89,8 @@ int main(void)
         cmocka_unit_test(test_hex_byte_round_trips_every_byte_in_both_cases),
         cmocka_unit_test(test_hex_digit_uses_only_the_low_four_bits),
         cmocka_unit_test(test_classes_match_the_c_locale_on_every_byte),
+        cmocka_unit_test(test_tchar_is_alnum_and_the_fifteen_token_marks),
+        cmocka_unit_test(test_ows_is_space_and_tab_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
