@@ -125,10 +125,14 @@ static int on_headers_complete(llhttp_t *p)
     req->http_minor = p->http_minor;
     if (req->version.n == 0)
         return reject(p, 400); /* "GET /" with no version: HTTP/0.9 is not served */
-    if (p->http_major != 1 || p->http_minor > 1)
+    if (p->http_major != 1)
         return reject(p, 505);
+    /* RFC 9110 §6.2: a higher minor version of a major we speak is answered as the
+     * highest minor we speak, so HTTP/1.2 is processed (and logged) as HTTP/1.1. */
+    if (req->http_minor > 1)
+        req->http_minor = 1;
     /* RFC 9112 §3.2: a 1.1 request must carry exactly one Host field. */
-    if (req->host_count > 1 || (p->http_minor == 1 && req->host_count == 0))
+    if (req->host_count > 1 || (req->http_minor == 1 && req->host_count == 0))
         return reject(p, 400);
     /* After a CONNECT the client may start tunnelling at once (RFC 9110 §9.3.6): bytes
      * that follow are not requests, so a refused CONNECT ends the connection. */
@@ -163,20 +167,17 @@ void sl_request_init(llhttp_t *parser, struct sl_request *req)
 {
     *req = (struct sl_request){0};
     llhttp_init(parser, HTTP_REQUEST, &settings);
+    /* The one lenient flag: it only lets any single-digit version through llhttp's
+     * version check (strict llhttp refuses "HTTP/1.2" outright), so that
+     * on_headers_complete can answer by RFC 9110 §6.2 instead. */
+    llhttp_set_lenient_version(parser, 1);
     parser->data = req;
 }
 
-/* The status for a parser error llhttp found on its own. A well-formed version other
- * than 1.0/1.1 ("HTTP/1.2", "HTTP/3.0") is 505 (RFC 9110 §15.6.6); anything else
- * malformed, including junk after a valid version, is 400. */
+/* The status for a parser error llhttp found on its own: malformed, 400. (A
+ * well-formed version never is an error here: on_headers_complete answers 505.) */
 static int status_for_error(const llhttp_t *p, const struct sl_request *req)
 {
-    struct sl_str v = req->version;
-    bool well_formed = v.n == 3 && sl_is_digit((unsigned char)v.p[0]) && v.p[1] == '.' &&
-                       sl_is_digit((unsigned char)v.p[2]);
-    bool supported = well_formed && v.p[0] == '1' && v.p[2] <= '1';
-    if (llhttp_get_errno(p) == HPE_INVALID_VERSION && well_formed && !supported)
-        return 505;
     return 400;
 }
 

@@ -247,10 +247,38 @@ def test_http10_keep_alive_request_keeps_connection_and_says_so(srv, core_site):
         assert reader.closed()
 
 
-@pytest.mark.parametrize("version", ["HTTP/1.2", "HTTP/2.0", "HTTP/3.0"])
+@pytest.mark.parametrize("version", ["HTTP/0.9", "HTTP/2.0", "HTTP/3.0", "HTTP/9.9"])
 def test_unsupported_http_version_gets_505_then_close(srv, core_site, version):
     status, _, _ = exchange_one(srv, get("/hello.txt", version=version))
     assert status == 505
+    assert_still_serving(srv, core_site)
+
+
+@pytest.mark.parametrize("version", ["HTTP/1.2", "HTTP/1.9"])
+def test_higher_http1_minor_version_is_served_as_http11_and_kept_alive(srv, core_site, version):
+    # RFC 9110 §6.2: a later minor version of HTTP/1 is processed as HTTP/1.1.
+    with srv.connect(timeout=TIMEOUT) as s:
+        s.sendall(get("/hello.txt", version=version) + get("/index.html", version=version,
+                                                          extra="Connection: close\r\n"))
+        reader = Reader(s)
+        status, headers, body, raw_head = reader.response()
+        assert raw_head.startswith(b"HTTP/1.1 200 ")
+        assert body == (core_site / "hello.txt").read_bytes()
+        assert headers.get("connection", "keep-alive").lower() != "close"
+        status, _, body, _ = reader.response()
+        assert (status, body) == (200, (core_site / "index.html").read_bytes())
+        assert reader.closed()
+
+
+def test_http12_request_without_host_gets_400_as_http11_would(srv, core_site):
+    status, _, _ = exchange_one(srv, b"GET /hello.txt HTTP/1.2\r\n\r\n")
+    assert status == 400
+
+
+@pytest.mark.parametrize("version", ["HTTP/1.10", "HTTP/11.1", "HTTP/1", "HTTP/1.x"])
+def test_malformed_http_version_gets_400_then_close(srv, core_site, version):
+    status, _, _ = exchange_one(srv, get("/hello.txt", version=version))
+    assert status == 400
     assert_still_serving(srv, core_site)
 
 
@@ -481,7 +509,7 @@ ERROR_REQUESTS = {
     405: b"PUT /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
     414: get("/" + "u" * 9000),
     431: get("/", extra=f"X-Huge: {'h' * 17000}\r\n"),
-    505: get("/", version="HTTP/1.2"),
+    505: get("/", version="HTTP/2.0"),
 }
 
 
