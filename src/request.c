@@ -174,16 +174,54 @@ void sl_request_init(llhttp_t *parser, struct sl_request *req)
     parser->data = req;
 }
 
-/* The status for a parser error llhttp found on its own: malformed, 400. (A
- * well-formed version never is an error here: on_headers_complete answers 505.) */
-static int status_for_error(const llhttp_t *p, const struct sl_request *req)
+/* The methods llhttp knows for HTTP; it also knows RTSP's (DESCRIBE, PLAY, ...) and
+ * refuses those in an HTTP request only once it reaches the version. */
+static bool is_http_method(unsigned method)
 {
+    switch (method) {
+#define SL_HTTP_METHOD(num, name, string) case num:
+        HTTP_METHOD_MAP(SL_HTTP_METHOD)
+#undef SL_HTTP_METHOD
+        return true;
+    default: return false;
+    }
+}
+
+/* Whether the request starts with a method token sluice does not know: one or more
+ * tchars (RFC 9110 §9.1: a method is a token, case-sensitive, so "get" is one too),
+ * then a space or the end of what has arrived. Empty lines before the request line are
+ * skipped, as llhttp skips them (RFC 9112 §2.2). Anything else there is not a method
+ * at all ("HTTP/1.1 200", a TLS hello) and stays malformed. */
+static bool starts_with_unknown_token(const char *p, const char *end)
+{
+    while (p < end && (*p == '\r' || *p == '\n'))
+        p++;
+    const char *token = p;
+    while (p < end && sl_is_tchar((unsigned char)*p))
+        p++;
+    return p > token && (p == end || *p == ' ');
+}
+
+/* The status for a parser error llhttp found on its own. A method sluice does not
+ * recognise is 501 (RFC 9110 §9.1, §15.6.2): llhttp stops at it, so nothing after it
+ * was parsed and the connection closes after the answer all the same. Anything else
+ * malformed is 400. (A well-formed version never is an error here: on_headers_complete
+ * answers 505.) */
+static int status_for_error(const llhttp_t *p, const struct sl_request *req, const char *end)
+{
+    llhttp_errno_t err = llhttp_get_errno(p);
+    if (err == HPE_INVALID_METHOD && starts_with_unknown_token(req->start, end))
+        return 501;
+    if (err == HPE_INVALID_CONSTANT && req->method_known && !is_http_method(req->method))
+        return 501;
     return 400;
 }
 
 int sl_request_feed(llhttp_t *parser, struct sl_request *req, const char *data, size_t len,
                     size_t *consumed)
 {
+    if (req->start == NULL)
+        req->start = data;
     llhttp_errno_t err = llhttp_execute(parser, data, len);
     if (err == HPE_OK) {
         *consumed = len;
@@ -195,7 +233,7 @@ int sl_request_feed(llhttp_t *parser, struct sl_request *req, const char *data, 
     }
     if (req->error_status != 0)
         return req->error_status;
-    return status_for_error(parser, req);
+    return status_for_error(parser, req, data + len);
 }
 
 int sl_request_overflow_status(const struct sl_request *req)

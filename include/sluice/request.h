@@ -28,6 +28,7 @@ struct sl_request {
     uint16_t header_count;
     uint16_t error_status; /* set by a callback that rejects the request */
     uint8_t host_count;
+    const char *start; /* the request's first byte in the buffer */
     struct sl_str target;
     struct sl_str version; /* "1.1" */
     struct sl_str host;
@@ -44,7 +45,8 @@ struct sl_request {
 enum sl_parse_result {
     SL_PARSE_MORE = 0,  /* all bytes consumed, head incomplete */
     SL_PARSE_READY = 1, /* a request head is complete; *consumed tells where it ended */
-    /* any other value: the HTTP status to answer before closing (400, 414, 431, 505) */
+    /* any other value: the HTTP status to answer before closing (400, 414, 431, 501,
+     * 505) */
 };
 
 /* Prepares parser and request for a new request. */

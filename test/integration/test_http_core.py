@@ -190,9 +190,37 @@ def test_connect_gets_405_or_400_and_connection_closes(srv, core_site):
     assert_still_serving(srv, core_site)
 
 
+UNKNOWN_METHODS = {
+    "unknown_token": b"FOO / HTTP/1.1\r\nHost: x\r\n\r\n",
+    "lowercase_get": b"get / HTTP/1.1\r\nHost: x\r\n\r\n",
+    "known_prefix": b"GETX / HTTP/1.1\r\nHost: x\r\n\r\n",
+    "token_punctuation": b"X-MY.METHOD! / HTTP/1.1\r\nHost: x\r\n\r\n",
+    "after_empty_line": b"\r\nBREW /pot HTTP/1.1\r\nHost: x\r\n\r\n",
+    "rtsp_method": b"DESCRIBE / HTTP/1.1\r\nHost: x\r\n\r\n",
+    "rtsp_method_2": b"TEARDOWN / HTTP/1.1\r\nHost: x\r\n\r\n",
+}
+
+
+@pytest.mark.parametrize("data", UNKNOWN_METHODS.values(), ids=UNKNOWN_METHODS.keys())
+def test_unrecognised_method_gets_501_then_close(srv, core_site, data):
+    # RFC 9110 §9.1: an unrecognised method SHOULD get 501. The parser stops at the
+    # method, so the rest of the request is unknown and the connection closes.
+    status, headers, body = exchange_one(srv, data)
+    assert status == 501
+    assert "allow" not in headers
+    assert b"501" in body
+    assert_still_serving(srv, core_site)
+
+
+def test_head_sent_in_lowercase_is_an_unknown_method_whose_501_has_a_body(srv, core_site):
+    status, headers, body = exchange_one(srv, b"head / HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert status == 501
+    assert int(headers["content-length"]) == len(body) > 0
+
+
 MALFORMED_REQUESTS = {
-    "unknown_method": b"FOO / HTTP/1.1\r\nHost: x\r\n\r\n",
-    "lowercase_method": b"get / HTTP/1.1\r\nHost: x\r\n\r\n",
+    "method_with_slash": b"HTTP/1.1 200 OK\r\n\r\n",
+    "method_with_tab": b"GET\t/ HTTP/1.1\r\nHost: x\r\n\r\n",
     "no_target_no_version": b"GET\r\nHost: x\r\n\r\n",
     "http09_style_line": b"GET /\r\n\r\n",
     "no_method": b"/ HTTP/1.1\r\nHost: x\r\n\r\n",
@@ -205,7 +233,7 @@ MALFORMED_REQUESTS = {
 
 
 @pytest.mark.parametrize("data", MALFORMED_REQUESTS.values(), ids=MALFORMED_REQUESTS.keys())
-def test_unknown_method_or_malformed_request_gets_400_then_close(srv, core_site, data):
+def test_malformed_request_gets_400_then_close(srv, core_site, data):
     status, _, _ = exchange_one(srv, data)
     assert status == 400
     assert_still_serving(srv, core_site)
@@ -442,7 +470,8 @@ RESPONSE_KINDS = {
     "redirect": get("/sub", extra="Connection: close\r\n"),
     "not_found": get("/missing", extra="Connection: close\r\n"),
     "bad_method": b"DELETE / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-    "bad_request": b"FOO / HTTP/1.1\r\nHost: x\r\n\r\n",
+    "bad_request": b"GET / HTTZ/1.1\r\nHost: x\r\n\r\n",
+    "unknown_method": b"FOO / HTTP/1.1\r\nHost: x\r\n\r\n",
     "bad_version": get("/", version="HTTP/2.0"),
 }
 
@@ -504,11 +533,12 @@ def test_unknown_or_missing_extension_is_served_as_octet_stream(srv, core_site, 
 # ---- error pages ----
 
 ERROR_REQUESTS = {
-    400: b"FOO / HTTP/1.1\r\nHost: x\r\n\r\n",
+    400: b"GET / HTTZ/1.1\r\nHost: x\r\n\r\n",
     404: get("/missing.html", extra="Connection: close\r\n"),
     405: b"PUT /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
     414: get("/" + "u" * 9000),
     431: get("/", extra=f"X-Huge: {'h' * 17000}\r\n"),
+    501: b"FOO / HTTP/1.1\r\nHost: x\r\n\r\n",
     505: get("/", version="HTTP/2.0"),
 }
 
