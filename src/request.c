@@ -3,6 +3,7 @@
  * buffer is contiguous and never moves during a request, each piece extends the last. */
 #include "sluice/request.h"
 
+#include "sluice/path.h"
 #include "sluice/str.h"
 
 static struct sl_request *request_of(llhttp_t *p)
@@ -133,6 +134,10 @@ static int on_headers_complete(llhttp_t *p)
         req->http_minor = 1;
     /* RFC 9112 §3.2: a 1.1 request must carry exactly one Host field. */
     if (req->host_count > 1 || (req->http_minor == 1 && req->host_count == 0))
+        return reject(p, 400);
+    /* ... and a Host that is not a valid host and port is as bad as none (§3.2 again):
+     * userinfo ("user@host") included, which RFC 9110 §4.2.4 calls an error. */
+    if (req->host_count == 1 && !sl_host_valid(req->host.p, req->host.n))
         return reject(p, 400);
     /* After a CONNECT the client may start tunnelling at once (RFC 9110 §9.3.6): bytes
      * that follow are not requests, so a refused CONNECT ends the connection. */

@@ -218,6 +218,21 @@ def test_head_sent_in_lowercase_is_an_unknown_method_whose_501_has_a_body(srv, c
     assert int(headers["content-length"]) == len(body) > 0
 
 
+# RFC 9112 §3.2: a Host field with an invalid value MUST get 400, like a missing one.
+INVALID_HOSTS = {
+    "space": "a b",
+    "slash": "example.com/x",
+    "userinfo": "user@example.com",
+    "userinfo_with_password": "user:secret@example.com:80",
+    "port_not_digits": "example.com:80x",
+    "two_ports": "example.com:80:81",
+    "open_ip_literal": "[::1",
+    "bare_ipv6": "::1",
+    "raw_utf8": "h\u00e9.test",
+    "two_values": "a.test, b.test",
+}
+
+
 MALFORMED_REQUESTS = {
     "method_with_slash": b"HTTP/1.1 200 OK\r\n\r\n",
     "method_with_tab": b"GET\t/ HTTP/1.1\r\nHost: x\r\n\r\n",
@@ -229,6 +244,8 @@ MALFORMED_REQUESTS = {
     "space_before_colon": b"GET / HTTP/1.1\r\nHost : x\r\n\r\n",
     "header_without_colon": b"GET / HTTP/1.1\r\nHost: x\r\nNoColonHere\r\n\r\n",
     "tls_client_hello": bytes.fromhex("160301020001") + b"\x00" * 64,
+    **{f"host_{name}": f"GET / HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+       for name, host in INVALID_HOSTS.items()},
 }
 
 
@@ -251,6 +268,19 @@ def test_http11_request_with_two_host_fields_gets_400_then_close(srv, core_site)
     status, _, _ = exchange_one(srv, b"GET /hello.txt HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n")
     assert status == 400
     assert_still_serving(srv, core_site)
+
+
+def test_http10_request_with_invalid_host_gets_400_too(srv, core_site):
+    status, _, _ = exchange_one(srv, b"GET /hello.txt HTTP/1.0\r\nHost: u@h\r\n\r\n")
+    assert status == 400
+
+
+@pytest.mark.parametrize("host", ["example.com", "EXAMPLE.com:8080", "127.0.0.1:", "[::1]:80",
+                                  "[2001:db8::1]", "xn--bcher-kva.example", "a-b_c~d", ""])
+def test_valid_host_values_are_served(srv, core_site, host):
+    data = f"GET /hello.txt HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    status, _, body = exchange_one(srv, data.encode())
+    assert (status, body) == (200, (core_site / "hello.txt").read_bytes())
 
 
 def test_http10_request_is_served_and_closed_by_default(srv, core_site):
