@@ -3,6 +3,8 @@
  * buffer is contiguous and never moves during a request, each piece extends the last. */
 #include "sluice/request.h"
 
+#include <string.h>
+
 #include "sluice/path.h"
 #include "sluice/str.h"
 
@@ -69,29 +71,63 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
     return 0;
 }
 
+/* A field we act on: where its value goes, and whether it is a list (RFC 9110 §5.6.1)
+ * whose lines are combined. */
+struct field_spec {
+    struct sl_str name;
+    size_t offset;
+    bool list;
+};
+
 /* The header fields we act on; everything else is parsed (and so validated) but not kept. */
-static struct sl_str *field_slot(struct sl_request *req, struct sl_str name)
+static const struct field_spec *field_spec(struct sl_str name)
 {
-    static const struct {
-        struct sl_str name;
-        size_t offset;
-    } fields[] = {
-        {SL_STR_INIT("range"), offsetof(struct sl_request, range)},
-        {SL_STR_INIT("accept"), offsetof(struct sl_request, accept)},
-        {SL_STR_INIT("accept-encoding"), offsetof(struct sl_request, accept_encoding)},
-        {SL_STR_INIT("user-agent"), offsetof(struct sl_request, user_agent)},
-        {SL_STR_INIT("referer"), offsetof(struct sl_request, referer)},
-        {SL_STR_INIT("if-match"), offsetof(struct sl_request, cond.if_match)},
-        {SL_STR_INIT("if-none-match"), offsetof(struct sl_request, cond.if_none_match)},
-        {SL_STR_INIT("if-modified-since"), offsetof(struct sl_request, cond.if_modified_since)},
-        {SL_STR_INIT("if-unmodified-since"), offsetof(struct sl_request, cond.if_unmodified_since)},
-        {SL_STR_INIT("if-range"), offsetof(struct sl_request, cond.if_range)},
+    static const struct field_spec fields[] = {
+        {SL_STR_INIT("range"), offsetof(struct sl_request, range), false},
+        {SL_STR_INIT("accept"), offsetof(struct sl_request, accept), false},
+        {SL_STR_INIT("accept-encoding"), offsetof(struct sl_request, accept_encoding), true},
+        {SL_STR_INIT("user-agent"), offsetof(struct sl_request, user_agent), false},
+        {SL_STR_INIT("referer"), offsetof(struct sl_request, referer), false},
+        {SL_STR_INIT("if-match"), offsetof(struct sl_request, cond.if_match), true},
+        {SL_STR_INIT("if-none-match"), offsetof(struct sl_request, cond.if_none_match), true},
+        {SL_STR_INIT("if-modified-since"), offsetof(struct sl_request, cond.if_modified_since),
+         false},
+        {SL_STR_INIT("if-unmodified-since"), offsetof(struct sl_request, cond.if_unmodified_since),
+         false},
+        {SL_STR_INIT("if-range"), offsetof(struct sl_request, cond.if_range), false},
     };
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
         if (sl_str_caseeq(name, fields[i].name))
-            return (struct sl_str *)((char *)req + fields[i].offset);
+            return &fields[i];
     }
     return NULL;
+}
+
+/* RFC 9110 §5.3: a list field sent on several lines means one value, the lines joined
+ * in order with commas. The first line stays a span into the head buffer; from the
+ * second on, the joined value is written to req->joined, so cond.c and negotiate.c see
+ * one list as if it had come on one line. A value already at the end of `joined` grows
+ * in place; another one is copied after it (fields may interleave). False when the
+ * joined values do not fit. */
+static bool join_line(struct sl_request *req, struct sl_str *slot, struct sl_str line)
+{
+    bool at_end = slot->p + slot->n == req->joined + req->joined_len && slot->n > 0 &&
+                  req->joined_len >= slot->n;
+    size_t need = (at_end ? 0 : slot->n) + 2 + line.n;
+    if (need > sizeof(req->joined) - req->joined_len)
+        return false;
+    char *start = at_end ? req->joined + req->joined_len - slot->n : req->joined + req->joined_len;
+    char *w = req->joined + req->joined_len;
+    if (!at_end) {
+        memcpy(w, slot->p, slot->n);
+        w += slot->n;
+    }
+    memcpy(w, ", ", 2);
+    memcpy(w + 2, line.p, line.n);
+    w += 2 + line.n;
+    req->joined_len = (size_t)(w - req->joined);
+    *slot = sl_str_make(start, (size_t)(w - start));
+    return true;
 }
 
 static int on_header_value_complete(llhttp_t *p)
@@ -106,11 +142,13 @@ static int on_header_value_complete(llhttp_t *p)
         req->host = value;
         req->host_count++;
     } else {
-        struct sl_str *slot = field_slot(req, req->field);
-        /* The first occurrence wins; these fields are not lists we need to merge
-         * (a second If-None-Match line is rare enough to ignore safely). */
+        const struct field_spec *f = field_spec(req->field);
+        struct sl_str *slot = f ? (struct sl_str *)((char *)req + f->offset) : NULL;
+        /* A field that is not a list is one value: its first line wins. */
         if (slot != NULL && slot->p == NULL)
             *slot = value;
+        else if (slot != NULL && f->list && !join_line(req, slot, value))
+            return reject(p, 431);
     }
     req->field = (struct sl_str){NULL, 0};
     req->value = (struct sl_str){NULL, 0};
@@ -170,7 +208,8 @@ static const llhttp_settings_t settings = {
 
 void sl_request_init(llhttp_t *parser, struct sl_request *req)
 {
-    *req = (struct sl_request){0};
+    /* Everything up to `joined`, whose bytes are only read below joined_len. */
+    memset(req, 0, offsetof(struct sl_request, joined));
     llhttp_init(parser, HTTP_REQUEST, &settings);
     /* The one lenient flag: it only lets any single-digit version through llhttp's
      * version check (strict llhttp refuses "HTTP/1.2" outright), so that

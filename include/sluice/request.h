@@ -15,6 +15,8 @@
 #define SL_URL_MAX 8192    /* longer targets get 414 */
 #define SL_HEAD_MAX 16384  /* a request head that does not fit gets 431 */
 #define SL_HEADERS_MAX 100 /* more header fields get 431 */
+/* List fields sent on several lines are joined here; more than this gets 431. */
+#define SL_JOINED_MAX 2048
 
 struct sl_request {
     uint8_t method; /* enum llhttp_method */
@@ -40,6 +42,10 @@ struct sl_request {
     struct sl_cond_fields cond;
     struct sl_str field; /* the field name whose value is arriving */
     struct sl_str value; /* that value so far */
+    /* If-Match, If-None-Match and Accept-Encoding sent on several lines, joined (RFC
+     * 9110 §5.3); the fields above point here then. Last: not cleared per request. */
+    size_t joined_len;
+    char joined[SL_JOINED_MAX];
 };
 
 enum sl_parse_result {
