@@ -68,7 +68,8 @@ static int setup(void **state)
     memset(&rep, 0, sizeof(rep));
     cfg = (struct sl_config){.max_age = -1, .listing = true, .dotfiles = false, .root_fd = -1};
     sl_httpdate_format(NOW, date);
-    env = (struct sl_plan_env){.cfg = &cfg, .now = NOW, .date = date, .boundary = 0x0123456789abcdefu};
+    env = (struct sl_plan_env){
+        .cfg = &cfg, .now = NOW, .date = date, .boundary = 0x0123456789abcdefu};
     for (size_t i = 0; i < sizeof(data); i++)
         data[i] = (char)('a' + i % 26);
     rep.mime = "text/plain; charset=utf-8";
@@ -656,13 +657,21 @@ static void test_redirect_adds_final_slash_with_exact_head_and_body(void **state
     snprintf(want, sizeof(want),
              "HTTP/1.1 301 Moved Permanently\r\nDate: " NOW_DATE "\r\nServer: sluice\r\n"
              "Location: /dir/\r\nContent-Type: text/html; charset=utf-8\r\n"
-             "Content-Length: %zu\r\n\r\n",
+             "Content-Length: %zu\r\nCache-Control: no-cache\r\n\r\n",
              sizeof(body) - 1);
     assert_string_equal(head_text(), want);
     assert_int_equal(plan.nsegs, 2);
     assert_mem_seg(1, body);
     assert_int_equal(plan.body_bytes, sizeof(body) - 1);
     assert_true(plan.keep_alive);
+}
+
+static void test_redirect_follows_max_age_like_files(void **state)
+{
+    cfg.max_age = 600;
+    redirect("/dir");
+    assert_int_equal(plan.status, 301);
+    assert_true(head_has("Cache-Control: public, max-age=600"));
 }
 
 static void test_redirect_keeps_query_and_client_encoding(void **state)
@@ -888,6 +897,7 @@ int main(void)
         T(test_check_hides_dotfiles_with_404_unless_configured),
         T(test_check_serves_well_known_even_without_dotfiles),
         T(test_redirect_adds_final_slash_with_exact_head_and_body),
+        T(test_redirect_follows_max_age_like_files),
         T(test_redirect_keeps_query_and_client_encoding),
         T(test_redirect_folds_leading_slashes_so_location_is_never_network_path),
         T(test_redirect_escapes_backslash_as_pct_5c),
