@@ -237,9 +237,9 @@ void sl_serve_listing(const struct sl_plan_env *env, const struct sl_request *re
     free(plan->heap);
     plan->heap = body;
     struct sl_buf b = head_begin(env, req, 200, plan);
+    /* JSON has no charset parameter (RFC 8259 §11): it is UTF-8 by definition. */
     sl_head_field(&b, "Content-Type",
-                  json ? SL_STR("application/json; charset=utf-8")
-                       : SL_STR("text/html; charset=utf-8"));
+                  json ? SL_STR("application/json") : SL_STR("text/html; charset=utf-8"));
     sl_head_field_u64(&b, "Content-Length", len);
     sl_head_field(&b, "Cache-Control", SL_STR("no-cache"));
     sl_head_field(&b, "Vary", SL_STR("Accept"));
