@@ -261,7 +261,7 @@ static int worker_init(struct sl_worker *w, const struct sl_config *cfg, struct 
     int rc = uv_loop_init(&w->loop);
     if (rc != 0)
         return rc;
-    if ((rc = sl_log_init(&w->log, cfg->quiet ? -1 : cfg->log_fd)) != 0)
+    if ((rc = sl_log_init(&w->log, cfg->quiet ? -1 : cfg->log_fd, cfg->log_json)) != 0)
         return rc;
     uint64_t seed = uv_hrtime() ^ ((uint64_t)index << 56);
     rc = sl_conn_set_init(&w->conns, &w->loop, cfg, &w->cache, &shared->root, &w->log, seed,

@@ -24,6 +24,7 @@ struct sl_config {
     bool quiet;             /* no access log */
     const char *log_path;   /* "-" for stdout */
     int log_fd;             /* -1 when quiet */
+    bool log_json;          /* --log-format json: JSON lines, not Combined Log Format */
     unsigned threads;       /* event loops, one per thread */
     long max_age;           /* < 0: Cache-Control: no-cache */
     bool listing;           /* directory listings on */

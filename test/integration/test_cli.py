@@ -3,6 +3,7 @@ errors with exit status 1, the banner's absolute root and printed URL for -p 0 a
 binds, the access log switches (--quiet, --log FILE in Combined Log Format) and clean exit
 on SIGINT/SIGTERM, at once on a second Ctrl-C."""
 
+import json
 import os
 import re
 import shutil
@@ -21,7 +22,7 @@ from conftest import BIN, SANITIZER_MARKERS, wait_for
 RUN_TIMEOUT = 20.0  # resolving a bad host name may take a few seconds
 SOCK_TIMEOUT = 10.0
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
-OPTIONS = ["-p, --port", "-b, --bind", "--quiet", "--log", "--threads", "--max-age",
+OPTIONS = ["-p, --port", "-b, --bind", "--quiet", "--log", "--log-format", "--threads", "--max-age",
            "--no-listing", "--dotfiles", "--head-timeout", "--idle-timeout", "--send-timeout",
            "--max-conns", "--user", "--chroot", "-h, --help", "--version"]
 # host - - [day/Mon/year:hh:mm:ss +zone] "request line" status bytes "referer" "agent"
@@ -189,6 +190,7 @@ BAD_ARGUMENTS = {
     "threads_zero": ["--threads", "0"],
     "bind_bad_ipv4_literal": ["-p", "0", "-b", "256.1.1.1"],
     "bind_unresolvable_host": ["-p", "0", "-b", "no.such.host.invalid"],
+    "log_format_unknown": ["--log-format", "apache"],
 }
 
 
@@ -390,6 +392,40 @@ def test_log_file_records_status_of_errors(root, tmp_path, launched):
     line = wait_for(lambda: log.exists() and log.read_text(), timeout=5, what="a log line")
     m = COMBINED.match(line.splitlines()[0])
     assert m and m["status"] == "404" and m["request"] == "GET /missing HTTP/1.1", line
+    assert srv.stop()[0] == 0
+
+
+def test_log_format_json_writes_one_json_object_a_line(root, tmp_path, launched):
+    log = tmp_path / "access.jsonl"
+    srv = launched("-p", "0", "--threads", "1", "--log", log, "--log-format", "json", root)
+    before = time.time()
+    status, body = fetch("127.0.0.1", srv.port, "/hello.txt?x=1",
+                         ["Referer: http://example.test/from", "User-Agent: cli-test/1.0"])
+    assert status == "HTTP/1.1 200 OK"
+    # A user agent with a quote, a backslash, a C1 CSI and a byte that is not UTF-8 (llhttp
+    # already refuses C0 controls and DEL in a field value); no Referer.
+    hostile = b'evil "agent" \\ \xc2\x9b2J \xff'
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=SOCK_TIMEOUT) as s:
+        s.sendall(b"GET /missing HTTP/1.1\r\nHost: t\r\nUser-Agent: " + hostile
+                  + b"\r\nConnection: close\r\n\r\n")
+        while s.recv(65536):
+            pass
+    lines = wait_for(lambda: log.exists() and len(log.read_bytes().splitlines()) >= 2 and
+                     log.read_bytes().splitlines(), timeout=5, what="two log lines")
+    assert len(lines) == 2, lines
+    for line in lines:
+        assert all(32 <= c < 127 or c >= 0xa0 for c in line), line  # no control bytes
+        assert b"\xc2\x9b" not in line, line
+    first, second = (json.loads(line) for line in lines)
+    assert first == {
+        "time": first["time"], "remote_addr": "127.0.0.1", "method": "GET",
+        "target": "/hello.txt?x=1", "protocol": "HTTP/1.1", "status": 200,
+        "bytes": len(body), "referer": "http://example.test/from", "user_agent": "cli-test/1.0",
+    }
+    stamp = datetime.strptime(first["time"], "%Y-%m-%dT%H:%M:%S%z").timestamp()
+    assert before - 2 <= stamp <= time.time() + 1
+    assert second["status"] == 404 and second["referer"] is None
+    assert second["user_agent"] == 'evil "agent" \\ \x9b2J \ufffd'
     assert srv.stop()[0] == 0
 
 
