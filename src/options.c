@@ -169,7 +169,10 @@ static const struct number_spec number_specs[] = {
 static void store_number(int opt, long v, struct sl_config *cfg)
 {
     switch (opt) {
-    case 'p': cfg->port = (int)v; break;
+    case 'p':
+        cfg->port = (int)v;
+        cfg->listen_given = true;
+        break;
     case OPT_THREADS: cfg->threads = (unsigned)v; break;
     case OPT_MAX_AGE: cfg->max_age = v; break;
     case OPT_HEAD_TIMEOUT: cfg->head_timeout_s = (unsigned)v; break;
@@ -237,6 +240,7 @@ static int apply_option(int opt, const char *arg, struct sl_config *cfg, FILE *o
             return -1;
         }
         cfg->bind = arg;
+        cfg->listen_given = true;
         return 0;
     case OPT_QUIET: cfg->quiet = true; return 0;
     case OPT_LOG: cfg->log_path = arg; return 0;

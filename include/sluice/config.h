@@ -21,6 +21,7 @@ struct sl_config {
     int root_fd;            /* the served directory, opened once at start-up */
     const char *bind;       /* address literal or host name */
     int port;               /* 0: the kernel picks one */
+    bool listen_given;      /* --port or --bind was given (moot under socket activation) */
     bool quiet;             /* no access log */
     const char *log_path;   /* "-" for stdout */
     int log_fd;             /* -1 when quiet */

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BIN, SANITIZER_MARKERS, wait_for
+from conftest import BIN, SANITIZER_MARKERS, sluice_env, wait_for
 
 RUN_TIMEOUT = 20.0  # resolving a bad host name may take a few seconds
 SOCK_TIMEOUT = 10.0
@@ -33,13 +33,6 @@ COMBINED = re.compile(
 
 
 # ---- helpers ----
-
-def sluice_env():
-    env = dict(os.environ)
-    env.setdefault("ASAN_OPTIONS", "detect_leaks=1")
-    env.setdefault("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1")
-    return env
-
 
 def run(*args, prefix=()):
     """Runs sluice to completion (it must exit on its own) and returns the result."""
@@ -95,20 +88,9 @@ class Launched:
 
 
 @pytest.fixture
-def launched():
+def launched(spawned):
     """Factory for Launched servers; any still running at the end are killed."""
-    servers = []
-
-    def launch(*args, prefix=(), cwd=None):
-        s = Launched(*args, prefix=prefix, cwd=cwd)
-        servers.append(s)
-        return s
-
-    yield launch
-    for s in servers:
-        if s.proc.poll() is None:
-            s.proc.kill()
-            s.proc.communicate()
+    return lambda *args, **kwargs: spawned(Launched, *args, **kwargs)
 
 
 @pytest.fixture
