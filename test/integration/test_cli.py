@@ -470,3 +470,36 @@ def test_signal_exits_promptly_with_an_idle_keep_alive_connection_open(start_ser
         assert time.monotonic() - started < 3.0
     finally:
         conn.close()
+
+
+def test_a_client_connected_before_sigterm_still_gets_its_answer(start_server, root):
+    # The request arrives after the stop began: the connection was accepted before it, so
+    # the client is answered (with Connection: close), not dropped. Under a service
+    # manager holding the socket this is what makes a restart lose no connection.
+    srv = start_server(root)
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=SOCK_TIMEOUT) as s:
+        time.sleep(0.2)  # accepted by now
+        srv.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.2)  # the stop has begun
+        s.sendall(b"GET /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n")
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 ")
+    assert b"\r\nConnection: close" in head
+    assert body == (root / "hello.txt").read_bytes()
+    code, err = srv.stop()
+    assert code == 0, err
+
+
+def test_a_client_that_connects_and_sends_nothing_holds_the_stop_only_briefly(start_server,
+                                                                              root):
+    srv = start_server(root, "--head-timeout", "60")
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=SOCK_TIMEOUT) as s:
+        time.sleep(0.2)
+        started = time.monotonic()
+        code, err = srv.stop()
+        assert code == 0, err
+        assert time.monotonic() - started < 3.0, "the stop waited out the head timeout"
+        assert s.recv(65536) == b""

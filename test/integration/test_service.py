@@ -175,3 +175,114 @@ def test_listen_fds_meant_for_another_process_are_ignored(root):
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=15)
     assert proc.returncode == 0, err
+
+
+# ---- restarts with the socket held by the service manager ----
+
+# Run by systemd-socket-activate in place of sluice: it holds the socket (descriptor 3)
+# as systemd would, and starts sluice again whenever the last one exits, as
+# `systemctl restart` does (stop, then start), until DIR/stop exists. Each sluice gets
+# LISTEN_PID set to its own pid; its pid goes to DIR/pid, its exit status to DIR/status.
+SUPERVISOR = r'''
+dir=$1; shift
+n=0
+while [ ! -e "$dir/stop" ]; do
+    n=$((n + 1))
+    /bin/sh -c 'echo $$ >"$0/pid.new" && mv "$0/pid.new" "$0/pid" && LISTEN_PID=$$ exec "$@"' \
+        "$dir" "$@" >"$dir/out.$n" 2>"$dir/err.$n"
+    echo $? >>"$dir/status"
+done
+'''
+
+
+class Supervised:
+    def __init__(self, tmp_path, port, root, *args):
+        self.dir = tmp_path / "supervisor"
+        self.dir.mkdir()
+        cmd = [ACTIVATE, f"--listen=127.0.0.1:{port}", "/bin/sh", "-c", SUPERVISOR, "sh",
+               str(self.dir), BIN, *map(str, args), str(root)]
+        self.proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=sluice_env())
+        assert self.proc.stderr.readline().startswith("Listening on")
+
+    def pid(self):
+        path = self.dir / "pid"
+        return int(path.read_text()) if path.exists() else None
+
+    def restart(self):
+        """SIGTERM to the running sluice; returns once the next one has been started."""
+        old = wait_for(self.pid, what="a running sluice")
+        os.kill(old, signal.SIGTERM)
+        wait_for(lambda: self.pid() not in (None, old), what="the next sluice")
+
+    def finish(self):
+        (self.dir / "stop").touch()
+        os.kill(self.pid(), signal.SIGTERM)
+        self.proc.wait(timeout=15)
+        statuses = (self.dir / "status").read_text().split()
+        errors = "".join(p.read_text() for p in sorted(self.dir.glob("err.*")))
+        for marker in SANITIZER_MARKERS:
+            assert marker not in errors, errors
+        return statuses, errors
+
+
+@skip_under_valgrind
+def test_restart_with_the_socket_held_loses_no_request_and_finishes_responses_in_flight(
+        tmp_path, root, spawned):
+    big = os.urandom(1 << 20) * 24  # 24 MiB: far more than the socket buffers hold
+    (root / "big.bin").write_bytes(big)
+    hello = (root / "hello.txt").read_bytes()
+    port = free_port()
+    sup = spawned(Supervised, tmp_path, port, root, "--threads", "2", "--quiet")
+
+    total, restarts_at = 2000, {500, 1000, 1500}
+    done = 0
+    failures = []
+    restart_now = threading.Event()
+    restarted = threading.Event()
+
+    def client():
+        nonlocal done
+        for i in range(total):
+            if i in restarts_at:
+                restart_now.set()
+                restarted.wait(30)
+                restarted.clear()
+            try:
+                result = get(port)
+                if result != (200, hello):
+                    failures.append((i, result[0]))
+            except OSError as e:
+                failures.append((i, repr(e)))
+            done += 1
+
+    thread = threading.Thread(target=client)
+    thread.start()
+    downloads = []
+    for _ in restarts_at:
+        assert restart_now.wait(60), "the client stalled"
+        restart_now.clear()
+        # A download under way in the old process when it is told to stop, read on
+        # while the old process finishes it.
+        s = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+        s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        first = s.recv(65536)
+        assert first.startswith(b"HTTP/1.1 200 ")
+
+        def read_rest(s=s, data=first):
+            while chunk := s.recv(1 << 20):
+                data += chunk
+            s.close()
+            downloads.append(data.partition(b"\r\n\r\n")[2] == big)
+
+        reader = threading.Thread(target=read_rest)
+        reader.start()
+        sup.restart()
+        restarted.set()
+        reader.join(30)
+    thread.join(120)
+    assert not thread.is_alive()
+    statuses, errors = sup.finish()
+    assert done == total
+    assert failures == [], f"{len(failures)} of {total} requests failed: {failures[:10]}"
+    assert downloads == [True] * len(restarts_at), "a response in flight was cut short"
+    assert statuses == ["0"] * (len(restarts_at) + 1), errors
