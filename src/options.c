@@ -101,7 +101,9 @@ static void print_help(FILE *out)
             "      --version         show the version and exit\n"
             "\n"
             "Ctrl-C (SIGINT) or SIGTERM stops accepting and lets responses in flight finish\n"
-            "for up to %d seconds; a second Ctrl-C stops at once.\n",
+            "for up to %d seconds; a second Ctrl-C stops at once. Started by systemd with\n"
+            "sockets (LISTEN_FDS), sluice serves those: --port and --bind do not apply.\n"
+            "More in sluice(1).\n",
             SL_DEFAULT_PORT, SL_DEFAULT_BIND, SL_DEFAULT_HEAD_TIMEOUT, SL_DEFAULT_IDLE_TIMEOUT,
             SL_DEFAULT_SEND_TIMEOUT, SL_SHUTDOWN_GRACE_MS / 1000);
 }

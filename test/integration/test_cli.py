@@ -160,6 +160,56 @@ def test_version_prints_name_and_semantic_version():
     assert result.stderr == ""
 
 
+# ---- the documentation agrees with --help ----
+
+REPO = Path(__file__).resolve().parents[2]
+MAN_PAGE = REPO / "man" / "sluice.1"
+
+
+def help_tags(help_text):
+    """Each option as --help introduces it: "-p, --port", "--spa", "--404"."""
+    return re.findall(r"^ {2,6}((?:-\w, )?--[\w-]+)", help_text, re.M)
+
+
+def rendered_man_page():
+    if shutil.which("mandoc"):
+        cmd = ["mandoc", "-T", "ascii", str(MAN_PAGE)]
+    elif shutil.which("groff"):
+        cmd = ["groff", "-man", "-T", "ascii", "-P", "-c", str(MAN_PAGE)]
+    else:
+        pytest.skip("neither mandoc nor groff is installed")
+    text = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    return re.sub(r".\x08", "", text)  # bold and underline by overstriking
+
+
+def test_readme_usage_block_is_the_help_output_verbatim(help_result):
+    readme = (REPO / "README.md").read_text()
+    block = re.search(r"^## Usage\n\n```\n(.*?)^```$", readme, re.S | re.M)
+    assert block, "README.md has no ## Usage code block"
+    assert block.group(1) == help_result.stdout
+
+
+def test_every_help_option_is_in_the_man_page_options_and_the_readme(help_result):
+    tags = help_tags(help_result.stdout)
+    assert len(tags) >= 20 and "-p, --port" in tags and "--log-format" in tags, tags
+    man = rendered_man_page()
+    options = man.split("\nOPTIONS\n", 1)[1].split("\nHTTP\n", 1)[0]
+    man_tags = re.findall(r"^ {7}((?:-\w, )?--[\w-]+)", options, re.M)
+    readme = (REPO / "README.md").read_text()
+    assert [t for t in tags if t not in man_tags] == [], "options missing from sluice(1)"
+    assert [t for t in man_tags if t not in tags] == [], "sluice(1) options --help lacks"
+    assert [t for t in tags if t.split(", ")[-1] not in readme] == []
+
+
+@pytest.mark.parametrize("linter", [["mandoc", "-T", "lint", "-W", "all"],
+                                    ["groff", "-ww", "-z", "-man"]], ids=["mandoc", "groff"])
+def test_man_page_has_no_lint_warnings(linter):
+    if not shutil.which(linter[0]):
+        pytest.skip(f"{linter[0]} is not installed")
+    result = subprocess.run(linter + [str(MAN_PAGE)], capture_output=True, text=True)
+    assert (result.returncode, result.stdout + result.stderr) == (0, "")
+
+
 # ---- start-up errors ----
 
 BAD_ARGUMENTS = {
