@@ -2,6 +2,7 @@
 systemd's own systemd-socket-activate, no running systemd needed) and restarts that lose
 no connection while the socket stays with the service manager."""
 
+import json
 import os
 import re
 import shutil
@@ -286,3 +287,75 @@ def test_restart_with_the_socket_held_loses_no_request_and_finishes_responses_in
     assert failures == [], f"{len(failures)} of {total} requests failed: {failures[:10]}"
     assert downloads == [True] * len(restarts_at), "a response in flight was cut short"
     assert statuses == ["0"] * (len(restarts_at) + 1), errors
+
+
+# ---- meson install and the systemd units ----
+
+BUILD_DIR = Path(BIN).resolve().parent
+ANALYZE = shutil.which("systemd-analyze")
+needs_build_dir = pytest.mark.skipif(not (BUILD_DIR / "meson-private").is_dir(),
+                                     reason="SLUICE_BIN is not in a meson build directory")
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    """`meson install --destdir` of the build SLUICE_BIN comes from: (destdir, prefix)."""
+    dest = tmp_path_factory.mktemp("destdir")
+    result = subprocess.run(["meson", "install", "-C", str(BUILD_DIR), "--no-rebuild",
+                             "--destdir", str(dest)], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    options = json.loads(subprocess.run(["meson", "introspect", "--buildoptions",
+                                         str(BUILD_DIR)], capture_output=True, text=True,
+                                        timeout=60).stdout)
+    prefix = next(o["value"] for o in options if o["name"] == "prefix")
+    return dest, prefix
+
+
+@needs_build_dir
+def test_meson_install_puts_binary_man_page_and_units_under_destdir_and_prefix(installed):
+    dest, prefix = installed
+    root = dest / prefix.lstrip("/")
+    files = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+    assert files == ["bin/sluice", "lib/systemd/system/sluice.service",
+                     "lib/systemd/system/sluice.socket", "share/man/man1/sluice.1"]
+    assert os.access(root / "bin/sluice", os.X_OK)
+    service = (root / "lib/systemd/system/sluice.service").read_text()
+    assert f"\nExecStart={prefix}/bin/sluice " in service
+    assert "@" not in service.split("ExecStart=")[1].split("\n")[0], "unsubstituted @var@"
+
+
+def units_root(installed):
+    """The destdir as a root for systemd-analyze: the units, the binary they start, and
+    the host's targets they are ordered against; the man page found through MANPATH."""
+    dest, prefix = installed
+    targets = dest / "usr/lib/systemd/system"
+    targets.mkdir(parents=True, exist_ok=True)
+    for unit in Path("/lib/systemd/system").glob("*.target"):
+        if not (targets / unit.name).exists():
+            shutil.copy(unit, targets / unit.name)
+    units = dest / prefix.lstrip("/") / "lib/systemd/system"
+    env = dict(os.environ, MANPATH=f"{dest / prefix.lstrip('/') / 'share/man'}:")
+    return dest, [str(units / "sluice.socket"), str(units / "sluice.service")], env
+
+
+@needs_build_dir
+@pytest.mark.skipif(ANALYZE is None, reason="systemd-analyze missing (Debian: systemd)")
+def test_installed_units_pass_systemd_analyze_verify(installed):
+    dest, units, env = units_root(installed)
+    result = subprocess.run([ANALYZE, "verify", f"--root={dest}", *units],
+                            capture_output=True, text=True, timeout=60, env=env)
+    # verify exits 0 after warnings about ignored lines too: none may be printed.
+    assert (result.returncode, result.stdout + result.stderr) == (0, "")
+
+
+@needs_build_dir
+@pytest.mark.skipif(ANALYZE is None, reason="systemd-analyze missing (Debian: systemd)")
+def test_installed_service_is_sandboxed_to_an_exposure_of_at_most_1(installed):
+    dest, units, env = units_root(installed)
+    result = subprocess.run([ANALYZE, "security", "--offline=true", f"--root={dest}",
+                             "--threshold=10", "--no-pager", units[1]],
+                            capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    level = re.search(r"Overall exposure level for sluice\.service: (\d+\.\d+)", result.stdout)
+    assert level and float(level.group(1)) <= 1.0, result.stdout
