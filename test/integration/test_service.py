@@ -215,6 +215,18 @@ class Supervised:
         os.kill(old, signal.SIGTERM)
         wait_for(lambda: self.pid() not in (None, old), what="the next sluice")
 
+    def kill(self):
+        """After a failure: no sluice of this supervisor is left running."""
+        (self.dir / "stop").touch()
+        pid = self.pid()
+        if pid is not None:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.proc.kill()
+        self.proc.wait()
+
     def finish(self):
         (self.dir / "stop").touch()
         os.kill(self.pid(), signal.SIGTERM)
@@ -235,58 +247,67 @@ def test_restart_with_the_socket_held_loses_no_request_and_finishes_responses_in
     port = free_port()
     sup = spawned(Supervised, tmp_path, port, root, "--threads", "2", "--quiet")
 
-    total, restarts_at = 2000, {500, 1000, 1500}
+    # One client sends requests one after another, each on a new connection, without
+    # pausing, until it has sent 2,000 and the restarts are over.
+    total, restarts_at = 2000, (400, 900, 1400)
     done = 0
     failures = []
-    restart_now = threading.Event()
-    restarted = threading.Event()
+    restarts_over = threading.Event()
 
     def client():
         nonlocal done
-        for i in range(total):
-            if i in restarts_at:
-                restart_now.set()
-                restarted.wait(30)
-                restarted.clear()
+        while done < total or not restarts_over.is_set():
             try:
                 result = get(port)
                 if result != (200, hello):
-                    failures.append((i, result[0]))
+                    failures.append((done, result[0]))
             except OSError as e:
-                failures.append((i, repr(e)))
+                failures.append((done, repr(e)))
             done += 1
 
-    thread = threading.Thread(target=client)
+    thread = threading.Thread(target=client, daemon=True)
     thread.start()
-    downloads = []
-    for _ in restarts_at:
-        assert restart_now.wait(60), "the client stalled"
-        restart_now.clear()
-        # A download under way in the old process when it is told to stop, read on
-        # while the old process finishes it.
-        s = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
-        s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-        first = s.recv(65536)
-        assert first.startswith(b"HTTP/1.1 200 ")
-
-        def read_rest(s=s, data=first):
-            while chunk := s.recv(1 << 20):
-                data += chunk
-            s.close()
-            downloads.append(data.partition(b"\r\n\r\n")[2] == big)
-
-        reader = threading.Thread(target=read_rest)
-        reader.start()
-        sup.restart()
-        restarted.set()
-        reader.join(30)
-    thread.join(120)
-    assert not thread.is_alive()
-    statuses, errors = sup.finish()
-    assert done == total
-    assert failures == [], f"{len(failures)} of {total} requests failed: {failures[:10]}"
+    try:
+        during, downloads = [], []
+        for at in restarts_at:
+            wait_for(lambda: done >= at, timeout=60, what=f"request {at}")
+            before = done
+            downloads.append(restart_during_download(sup, port, big))
+            during.append(done - before)
+        restarts_over.set()
+        thread.join(120)
+        assert not thread.is_alive()
+        statuses, errors = sup.finish()
+    finally:
+        if sup.proc.poll() is None:
+            sup.kill()
+    assert done >= total
+    assert failures == [], f"{len(failures)} of {done} requests failed: {failures[:10]}"
+    assert all(n > 0 for n in during), f"requests made while restarting: {during}"
     assert downloads == [True] * len(restarts_at), "a response in flight was cut short"
     assert statuses == ["0"] * (len(restarts_at) + 1), errors
+
+
+def restart_during_download(sup, port, big):
+    """Restarts sluice (SIGTERM, then the next one starts) while a download of `big` is
+    under way in the old process, read on meanwhile; returns whether it arrived whole."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+    s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+    first = s.recv(65536)
+    assert first.startswith(b"HTTP/1.1 200 ")
+    body = []
+
+    def read_rest(data=first):
+        while chunk := s.recv(1 << 20):
+            data += chunk
+        s.close()  # as a client does at the end of a response with Connection: close
+        body.append(data.partition(b"\r\n\r\n")[2])
+
+    reader = threading.Thread(target=read_rest)
+    reader.start()
+    sup.restart()
+    reader.join(30)
+    return body == [big]
 
 
 # ---- meson install and the systemd units ----
