@@ -16,6 +16,11 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+/* At a graceful stop, a connection that is still sending its request head gets at most
+ * this long to finish it (then the deadline sweep closes it): a client that connected
+ * just before the stop has usually sent its request already or is about to. */
+#define STOP_HEAD_GRACE_MS 1000
+
 /* One sendfile(2) call moves at most this much: calls as large as the socket buffer
  * allows fill it in one go and then wait for it to drain, and measured far slower on
  * loopback (bench/RESULTS.md, scenario c); lighttpd uses the same size. */
@@ -233,6 +238,8 @@ static bool conn_parse(struct sl_conn *c, size_t fresh)
     int rc = sl_exchange_feed(c->ex, fresh);
     if (rc == SL_PARSE_MORE)
         return false;
+    if (rc == SL_PARSE_READY && set->stopping)
+        c->ex->req.keep_alive = false; /* "Connection: close": this process is going */
     if (rc == SL_PARSE_READY)
         sl_respond(&set->responder, uv_now(set->loop), c->ex);
     else
@@ -539,14 +546,51 @@ unsigned sl_conn_sending(const struct sl_conn_set *set)
     return n;
 }
 
-void sl_conn_stop_all(struct sl_conn_set *set, bool force)
+static void close_list(struct sl_conn_set *set, enum sl_list_id id)
 {
-    set->stopping = true;
-    for (int id = 0; id < SL_LIST_COUNT; id++) {
-        if (id == SL_LIST_SEND && !force)
-            continue; /* responses in flight may finish; they close afterwards */
-        struct sl_conn *c;
-        while ((c = conn_of(sl_list_first(&set->lists[id]))) != NULL)
+    struct sl_conn *c;
+    while ((c = conn_of(sl_list_first(&set->lists[id]))) != NULL)
+        sl_conn_close(c);
+}
+
+/* A graceful stop refuses no client that is already connected: under a service manager
+ * that holds the listening socket, the next process takes the clients still queued, so a
+ * restart loses none, and these are the ones already accepted. */
+static void stop_gracefully(struct sl_conn_set *set)
+{
+    /* Sending its request head: the client gets a short while to finish it. Shortening
+     * each deadline to at most now + grace keeps the list in deadline order. */
+    uint64_t grace = uv_now(set->loop) + STOP_HEAD_GRACE_MS;
+    struct sl_link *head = &set->lists[SL_LIST_HEAD];
+    for (struct sl_link *l = sl_list_first(head); l; l = sl_list_next(head, l)) {
+        struct sl_conn *c = conn_of(l);
+        if (c->deadline > grace)
+            c->deadline = grace;
+    }
+    if (set->timeout_ms[SL_LIST_HEAD] > STOP_HEAD_GRACE_MS)
+        set->timeout_ms[SL_LIST_HEAD] = STOP_HEAD_GRACE_MS;
+    /* Kept alive between requests: a request that has already arrived is answered (with
+     * Connection: close), the others close now; a client must be ready to retry on a
+     * kept-alive connection that closes (RFC 9112 §9.3.1). */
+    struct sl_conn *c;
+    while ((c = conn_of(sl_list_first(&set->lists[SL_LIST_IDLE]))) != NULL) {
+        conn_read(c); /* moves c to another list, or leaves it idle when nothing came */
+        if (c->state == SL_CONN_IDLE)
             sl_conn_close(c);
     }
+    /* Responses in flight finish and lingering closes run their course (a close with
+     * unread input would reset the response); the stop's deadline bounds them all. */
+}
+
+void sl_conn_stop_all(struct sl_conn_set *set, bool force)
+{
+    bool first = !set->stopping;
+    set->stopping = true;
+    if (!force) {
+        if (first)
+            stop_gracefully(set);
+        return;
+    }
+    for (int id = 0; id < SL_LIST_COUNT; id++)
+        close_list(set, id);
 }

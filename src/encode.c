@@ -166,9 +166,15 @@ void sl_json_escape_buf(struct sl_buf *b, const char *s, size_t len)
             char e[2] = {'\\', (char)c};
             sl_buf_append(b, e, 2);
             i++;
-        } else if (c < 0x20) {
+        } else if (c < 0x20 || c == 0x7f) {
             put_json_control(b, c);
             i++;
+        } else if (c == 0xc2 && i + 1 < len && u[i + 1] >= 0x80 && u[i + 1] <= 0x9f) {
+            /* U+0080..U+009F, the C1 controls: valid JSON as they are, but a terminal
+             * showing a JSON access log may act on them (U+009B is CSI), and DEL above
+             * with them. Escaped, the line shows them as text to every reader. */
+            put_json_control(b, u[i + 1]);
+            i += 2;
         } else {
             i += put_utf8_or_replacement(b, u + i, len - i);
         }

@@ -1,16 +1,20 @@
 /* Listening sockets: resolve the bind address, check the port is free, then one
- * SO_REUSEPORT socket per event loop, with the options every accepted socket inherits. */
+ * SO_REUSEPORT socket per event loop, with the options every accepted socket inherits;
+ * or the sockets a service manager passed (socket activation, sd_listen_fds(3)). */
 #include "sluice/listen.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Accepts "127.0.0.1", "::", "[::1]", "localhost". */
@@ -164,6 +168,97 @@ int sl_listen(const char *addr, int port, unsigned count, int *fds, int *family,
                 ((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)*bound_port);
             else
                 ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)*bound_port);
+        }
+    }
+    return 0;
+}
+
+/* ---- socket activation ---- */
+
+/* The first descriptor a service manager passes (SD_LISTEN_FDS_START in sd-daemon.h). */
+#define LISTEN_FDS_START 3
+
+/* Whether fd is a listening TCP socket (what sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1)
+ * checks, narrowed to IPv4 and IPv6: connections are logged by IP address). */
+static bool is_tcp_listener(int fd)
+{
+    struct stat st;
+    int type = 0, listening = 0, domain = 0;
+    socklen_t len = sizeof(int);
+    if (fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode))
+        return false;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM)
+        return false;
+    len = sizeof(int);
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || !listening)
+        return false;
+    len = sizeof(int);
+    return getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 &&
+           (domain == AF_INET || domain == AF_INET6);
+}
+
+/* The sd_listen_fds protocol is a few documented lines (sd_listen_fds(3)): LISTEN_PID
+ * names the process the sockets are for, LISTEN_FDS how many there are, from descriptor
+ * 3 on. libsystemd would be a dependency for these lines and would still leave the
+ * checks below to us. */
+int sl_listen_inherited(int *fds, unsigned max, unsigned *count, char *err, size_t errlen)
+{
+    *count = 0;
+    const char *pid = getenv("LISTEN_PID");
+    const char *n = getenv("LISTEN_FDS");
+    char *end;
+    long want_pid = pid ? strtol(pid, &end, 10) : 0;
+    bool ours = pid && *pid && *end == '\0' && want_pid == (long)getpid();
+    long nfds = ours && n ? strtol(n, &end, 10) : 0;
+    bool nfds_ok = ours && n && *n && *end == '\0';
+    /* Whatever they said, they were for this process only: no child should see them. */
+    unsetenv("LISTEN_PID");
+    unsetenv("LISTEN_FDS");
+    unsetenv("LISTEN_FDNAMES");
+    if (!ours)
+        return 0;
+    if (!nfds_ok || nfds < 1 || nfds > (long)max) {
+        snprintf(err, errlen,
+                 "LISTEN_FDS='%s' from the service manager: sluice takes 1 to %u sockets",
+                 n ? n : "", max);
+        return -1;
+    }
+    for (int i = 0; i < (int)nfds; i++) {
+        int fd = LISTEN_FDS_START + i;
+        if (!is_tcp_listener(fd)) {
+            snprintf(err, errlen,
+                     "descriptor %d from the service manager is not a listening TCP socket "
+                     "(use ListenStream= with an address or port)",
+                     fd);
+            return -1;
+        }
+        /* Each loop accepts until EAGAIN, and several loops share this socket. */
+        int flags = fcntl(fd, F_GETFL);
+        if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0 ||
+            fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {
+            snprintf(err, errlen, "cannot set up descriptor %d: %s", fd, strerror(errno));
+            return -1;
+        }
+        set_connection_options(fd);
+        fds[i] = fd;
+    }
+    *count = (unsigned)nfds;
+    return 0;
+}
+
+int sl_listen_share(const int *fds, unsigned count, unsigned loops, int *out, char *err,
+                    size_t errlen)
+{
+    for (unsigned loop = 0; loop < loops; loop++) {
+        for (unsigned i = 0; i < count; i++) {
+            /* A dup shares the socket and its accept queue; each loop's epoll watches its
+             * own descriptor, level-triggered, so any loop may take the next client. */
+            int fd = loop == 0 ? fds[i] : fcntl(fds[i], F_DUPFD_CLOEXEC, 0);
+            if (fd < 0) {
+                snprintf(err, errlen, "cannot share a listening socket: %s", strerror(errno));
+                return -1;
+            }
+            out[loop * count + i] = fd;
         }
     }
     return 0;

@@ -122,7 +122,26 @@ struct banner {
     const struct sl_config *cfg;
     int family;
     int port;
+    const int *inherited; /* sockets from a service manager, or NULL */
+    unsigned ninherited;
 };
+
+/* A socket from a service manager: the address it is bound to, as it is. */
+static void print_socket_url(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    char host[INET6_ADDRSTRLEN];
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+        return;
+    bool v6 = ss.ss_family == AF_INET6;
+    const void *addr = v6 ? (const void *)&((struct sockaddr_in6 *)&ss)->sin6_addr
+                          : (const void *)&((struct sockaddr_in *)&ss)->sin_addr;
+    int port =
+        ntohs(v6 ? ((struct sockaddr_in6 *)&ss)->sin6_port : ((struct sockaddr_in *)&ss)->sin_port);
+    if (inet_ntop(ss.ss_family, addr, host, sizeof(host)))
+        print_url(host, ss.ss_family, port);
+}
 
 /* Printed once the server is ready: tests and scripts may treat the banner as "up",
  * with every descriptor the loops need already open and signals handled. */
@@ -134,7 +153,10 @@ static void announce(void *arg)
     unsigned threads = cfg->threads;
     printf("sluice: serving %s on\n", cfg->root_real ? cfg->root_real : cfg->root);
     const char *b = cfg->bind;
-    if (strcmp(b, "0.0.0.0") == 0 || strcmp(b, "::") == 0 || strcmp(b, "[::]") == 0) {
+    if (banner->ninherited > 0) {
+        for (unsigned i = 0; i < banner->ninherited; i++)
+            print_socket_url(banner->inherited[i]);
+    } else if (strcmp(b, "0.0.0.0") == 0 || strcmp(b, "::") == 0 || strcmp(b, "[::]") == 0) {
         print_interface_urls(family, port);
     } else {
         char host[256];
@@ -189,9 +211,39 @@ static void load_mime_types(struct sl_mime_table *table)
                 SL_MIME_TYPES_PATH, strerror(-rc));
 }
 
+/* The listening descriptors, `listeners` per loop: the sockets a service manager passed
+ * (socket activation: shared by every loop), or our own SO_REUSEPORT group. */
+static int open_listeners(const struct sl_config *cfg, struct banner *banner, int *fds,
+                          unsigned *listeners)
+{
+    char err[256];
+    if (banner->ninherited > 0) {
+        if (cfg->listen_given)
+            fprintf(stderr,
+                    "sluice: note: serving the socket%s the service manager passed; --port and "
+                    "--bind do not apply\n",
+                    banner->ninherited == 1 ? "" : "s");
+        *listeners = banner->ninherited;
+        if (sl_listen_share(banner->inherited, banner->ninherited, cfg->threads, fds, err,
+                            sizeof(err)) != 0)
+            return die("%s%s", err, "");
+        return 0;
+    }
+    *listeners = 1;
+    if (sl_listen(cfg->bind, cfg->port, cfg->threads, fds, &banner->family, &banner->port, err,
+                  sizeof(err)) != 0)
+        return die("%s%s", err, "");
+    return 0;
+}
+
 /* From opening the root to the end of serving. */
 static int run(struct sl_config *cfg)
 {
+    int inherited[SL_LISTENERS_MAX];
+    struct banner banner = {.cfg = cfg, .family = AF_INET, .inherited = inherited};
+    char err[256];
+    if (sl_listen_inherited(inherited, SL_LISTENERS_MAX, &banner.ninherited, err, sizeof(err)) != 0)
+        return die("%s%s", err, "");
     if (open_root(cfg) != 0 || open_log(cfg) != 0)
         return 1;
     raise_fd_limit(cfg);
@@ -199,15 +251,13 @@ static int run(struct sl_config *cfg)
         unsigned n = uv_available_parallelism();
         cfg->threads = n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : n;
     }
-    int fds[MAX_THREADS];
-    int family = AF_INET, port = 0;
-    char err[256];
-    if (sl_listen(cfg->bind, cfg->port, cfg->threads, fds, &family, &port, err, sizeof(err)) != 0)
-        return die("%s%s", err, "");
+    static int fds[MAX_THREADS * SL_LISTENERS_MAX];
+    unsigned listeners = 1;
+    if (open_listeners(cfg, &banner, fds, &listeners) != 0)
+        return 1;
     if (drop_privileges(cfg) != 0)
         return 1;
-    struct banner banner = {.cfg = cfg, .family = family, .port = port};
-    int rc = sl_server_run(cfg, fds, cfg->threads, announce, &banner, err, sizeof(err));
+    int rc = sl_server_run(cfg, fds, cfg->threads, listeners, announce, &banner, err, sizeof(err));
     if (rc != 0)
         return die("%s%s", err, "");
     if (cfg->log_fd > STDOUT_FILENO)

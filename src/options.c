@@ -32,6 +32,7 @@ enum {
     OPT_NO_CLEAN_URLS,
     OPT_SPA,
     OPT_FOLLOW_SYMLINKS,
+    OPT_LOG_FORMAT,
 };
 
 static const struct option long_options[] = {
@@ -39,6 +40,7 @@ static const struct option long_options[] = {
     {"bind", required_argument, NULL, 'b'},
     {"quiet", no_argument, NULL, OPT_QUIET},
     {"log", required_argument, NULL, OPT_LOG},
+    {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
     {"threads", required_argument, NULL, OPT_THREADS},
     {"max-age", required_argument, NULL, OPT_MAX_AGE},
     {"no-listing", no_argument, NULL, OPT_NO_LISTING},
@@ -69,6 +71,8 @@ static void print_help(FILE *out)
             "                        the LAN; IPv6 literals work, with or without [ ])\n"
             "      --quiet           no access log\n"
             "      --log FILE        append the access log to FILE (- is stdout, the default)\n"
+            "      --log-format F    combined (Combined Log Format, the default) or json\n"
+            "                        (one JSON object a line, for log pipelines)\n"
             "      --threads N       event-loop threads (default: number of CPUs)\n"
             "      --max-age N       Cache-Control: public, max-age=N (default: no-cache,\n"
             "                        browsers revalidate; edits are served within 1 s)\n"
@@ -97,7 +101,9 @@ static void print_help(FILE *out)
             "      --version         show the version and exit\n"
             "\n"
             "Ctrl-C (SIGINT) or SIGTERM stops accepting and lets responses in flight finish\n"
-            "for up to %d seconds; a second Ctrl-C stops at once.\n",
+            "for up to %d seconds; a second Ctrl-C stops at once. Started by systemd with\n"
+            "sockets (LISTEN_FDS), sluice serves those: --port and --bind do not apply.\n"
+            "More in sluice(1).\n",
             SL_DEFAULT_PORT, SL_DEFAULT_BIND, SL_DEFAULT_HEAD_TIMEOUT, SL_DEFAULT_IDLE_TIMEOUT,
             SL_DEFAULT_SEND_TIMEOUT, SL_SHUTDOWN_GRACE_MS / 1000);
 }
@@ -165,7 +171,10 @@ static const struct number_spec number_specs[] = {
 static void store_number(int opt, long v, struct sl_config *cfg)
 {
     switch (opt) {
-    case 'p': cfg->port = (int)v; break;
+    case 'p':
+        cfg->port = (int)v;
+        cfg->listen_given = true;
+        break;
     case OPT_THREADS: cfg->threads = (unsigned)v; break;
     case OPT_MAX_AGE: cfg->max_age = v; break;
     case OPT_HEAD_TIMEOUT: cfg->head_timeout_s = (unsigned)v; break;
@@ -233,9 +242,17 @@ static int apply_option(int opt, const char *arg, struct sl_config *cfg, FILE *o
             return -1;
         }
         cfg->bind = arg;
+        cfg->listen_given = true;
         return 0;
     case OPT_QUIET: cfg->quiet = true; return 0;
     case OPT_LOG: cfg->log_path = arg; return 0;
+    case OPT_LOG_FORMAT:
+        if (strcmp(arg, "combined") != 0 && strcmp(arg, "json") != 0) {
+            fprintf(err, "sluice: --log-format needs combined or json, not '%s'\n", arg);
+            return -1;
+        }
+        cfg->log_json = strcmp(arg, "json") == 0;
+        return 0;
     case OPT_NO_LISTING: cfg->listing = false; return 0;
     case OPT_DOTFILES: cfg->dotfiles = true; return 0;
     case OPT_ERROR_PAGE:

@@ -4,6 +4,7 @@
 
 #include "sluice/path.h"
 
+#include <arpa/inet.h>
 #include <string.h>
 #include <strings.h>
 
@@ -53,11 +54,81 @@ static int find_path_start(const char *t, size_t len, size_t *start)
     while (i < len && t[i] != '/' && t[i] != '?' && t[i] != '#')
         i++;
     /* RFC 9110 §4.2.1: an http(s) URI with an empty host is invalid and must be
-     * rejected; "http:///etc/passwd" is not a path. */
-    if (i == authority)
+     * rejected; "http:///etc/passwd" is not a path. Userinfo ("user@host") is
+     * deprecated there and must be treated as an error (§4.2.4), which the host syntax
+     * check does: '@' is no host byte. */
+    if (i == authority || !sl_host_valid(t + authority, i - authority))
         return 400;
     *start = i;
     return 0;
+}
+
+/* unreserved / sub-delims (RFC 3986 §2.2, §2.3): a reg-name's bytes besides
+ * pct-encoded ones. */
+static bool is_reg_name_byte(unsigned char c)
+{
+    return sl_is_alnum(c) || (c != '\0' && strchr("-._~!$&'()*+,;=", c) != NULL);
+}
+
+/* The inside of an IP-literal's brackets: IPv6address / IPvFuture (RFC 3986 §3.2.2).
+ * inet_pton knows the many shapes of an IPv6 address (and takes no zone index, which
+ * RFC 3986 does not allow either). */
+static bool ip_literal_valid(const char *s, size_t n)
+{
+    if (n > 0 && (s[0] == 'v' || s[0] == 'V')) {
+        size_t i = 1;
+        while (i < n && sl_hex_value((unsigned char)s[i]) >= 0)
+            i++;
+        if (i == 1 || i + 1 >= n || s[i] != '.')
+            return false;
+        for (i++; i < n; i++) {
+            if (!is_reg_name_byte((unsigned char)s[i]) && s[i] != ':')
+                return false;
+        }
+        return true;
+    }
+    char text[INET6_ADDRSTRLEN];
+    struct in6_addr addr;
+    if (n >= sizeof(text) || memchr(s, '\0', n) != NULL) /* inet_pton would stop at one */
+        return false;
+    memcpy(text, s, n);
+    text[n] = '\0';
+    return inet_pton(AF_INET6, text, &addr) == 1;
+}
+
+bool sl_host_valid(const char *s, size_t n)
+{
+    size_t i = 0;
+    if (n > 0 && s[0] == '[') {
+        const char *close = memchr(s, ']', n);
+        if (close == NULL || !ip_literal_valid(s + 1, (size_t)(close - s) - 1))
+            return false;
+        i = (size_t)(close - s) + 1;
+    } else {
+        /* reg-name, which also covers IPv4address. */
+        while (i < n && s[i] != ':') {
+            unsigned char c = (unsigned char)s[i];
+            if (c == '%') {
+                if (n - i < 3 || sl_hex_value((unsigned char)s[i + 1]) < 0 ||
+                    sl_hex_value((unsigned char)s[i + 2]) < 0)
+                    return false;
+                i += 3;
+            } else if (is_reg_name_byte(c)) {
+                i++;
+            } else {
+                return false;
+            }
+        }
+    }
+    if (i == n)
+        return true;
+    if (s[i] != ':')
+        return false;
+    for (i++; i < n; i++) {
+        if (!sl_is_digit((unsigned char)s[i]))
+            return false;
+    }
+    return true;
 }
 
 /* Drops the last segment of rel (the ".." step of RFC 3986 §5.2.4). */

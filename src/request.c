@@ -3,6 +3,9 @@
  * buffer is contiguous and never moves during a request, each piece extends the last. */
 #include "sluice/request.h"
 
+#include <string.h>
+
+#include "sluice/path.h"
 #include "sluice/str.h"
 
 static struct sl_request *request_of(llhttp_t *p)
@@ -68,29 +71,63 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
     return 0;
 }
 
+/* A field we act on: where its value goes, and whether it is a list (RFC 9110 §5.6.1)
+ * whose lines are combined. */
+struct field_spec {
+    struct sl_str name;
+    size_t offset;
+    bool list;
+};
+
 /* The header fields we act on; everything else is parsed (and so validated) but not kept. */
-static struct sl_str *field_slot(struct sl_request *req, struct sl_str name)
+static const struct field_spec *field_spec(struct sl_str name)
 {
-    static const struct {
-        struct sl_str name;
-        size_t offset;
-    } fields[] = {
-        {SL_STR_INIT("range"), offsetof(struct sl_request, range)},
-        {SL_STR_INIT("accept"), offsetof(struct sl_request, accept)},
-        {SL_STR_INIT("accept-encoding"), offsetof(struct sl_request, accept_encoding)},
-        {SL_STR_INIT("user-agent"), offsetof(struct sl_request, user_agent)},
-        {SL_STR_INIT("referer"), offsetof(struct sl_request, referer)},
-        {SL_STR_INIT("if-match"), offsetof(struct sl_request, cond.if_match)},
-        {SL_STR_INIT("if-none-match"), offsetof(struct sl_request, cond.if_none_match)},
-        {SL_STR_INIT("if-modified-since"), offsetof(struct sl_request, cond.if_modified_since)},
-        {SL_STR_INIT("if-unmodified-since"), offsetof(struct sl_request, cond.if_unmodified_since)},
-        {SL_STR_INIT("if-range"), offsetof(struct sl_request, cond.if_range)},
+    static const struct field_spec fields[] = {
+        {SL_STR_INIT("range"), offsetof(struct sl_request, range), false},
+        {SL_STR_INIT("accept"), offsetof(struct sl_request, accept), false},
+        {SL_STR_INIT("accept-encoding"), offsetof(struct sl_request, accept_encoding), true},
+        {SL_STR_INIT("user-agent"), offsetof(struct sl_request, user_agent), false},
+        {SL_STR_INIT("referer"), offsetof(struct sl_request, referer), false},
+        {SL_STR_INIT("if-match"), offsetof(struct sl_request, cond.if_match), true},
+        {SL_STR_INIT("if-none-match"), offsetof(struct sl_request, cond.if_none_match), true},
+        {SL_STR_INIT("if-modified-since"), offsetof(struct sl_request, cond.if_modified_since),
+         false},
+        {SL_STR_INIT("if-unmodified-since"), offsetof(struct sl_request, cond.if_unmodified_since),
+         false},
+        {SL_STR_INIT("if-range"), offsetof(struct sl_request, cond.if_range), false},
     };
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
         if (sl_str_caseeq(name, fields[i].name))
-            return (struct sl_str *)((char *)req + fields[i].offset);
+            return &fields[i];
     }
     return NULL;
+}
+
+/* RFC 9110 §5.3: a list field sent on several lines means one value, the lines joined
+ * in order with commas. The first line stays a span into the head buffer; from the
+ * second on, the joined value is written to req->joined, so cond.c and negotiate.c see
+ * one list as if it had come on one line. A value already at the end of `joined` grows
+ * in place; another one is copied after it (fields may interleave). False when the
+ * joined values do not fit. */
+static bool join_line(struct sl_request *req, struct sl_str *slot, struct sl_str line)
+{
+    bool at_end = slot->p + slot->n == req->joined + req->joined_len && slot->n > 0 &&
+                  req->joined_len >= slot->n;
+    size_t need = (at_end ? 0 : slot->n) + 2 + line.n;
+    if (need > sizeof(req->joined) - req->joined_len)
+        return false;
+    char *start = at_end ? req->joined + req->joined_len - slot->n : req->joined + req->joined_len;
+    char *w = req->joined + req->joined_len;
+    if (!at_end) {
+        memcpy(w, slot->p, slot->n);
+        w += slot->n;
+    }
+    memcpy(w, ", ", 2);
+    memcpy(w + 2, line.p, line.n);
+    w += 2 + line.n;
+    req->joined_len = (size_t)(w - req->joined);
+    *slot = sl_str_make(start, (size_t)(w - start));
+    return true;
 }
 
 static int on_header_value_complete(llhttp_t *p)
@@ -105,11 +142,13 @@ static int on_header_value_complete(llhttp_t *p)
         req->host = value;
         req->host_count++;
     } else {
-        struct sl_str *slot = field_slot(req, req->field);
-        /* The first occurrence wins; these fields are not lists we need to merge
-         * (a second If-None-Match line is rare enough to ignore safely). */
+        const struct field_spec *f = field_spec(req->field);
+        struct sl_str *slot = f ? (struct sl_str *)((char *)req + f->offset) : NULL;
+        /* A field that is not a list is one value: its first line wins. */
         if (slot != NULL && slot->p == NULL)
             *slot = value;
+        else if (slot != NULL && f->list && !join_line(req, slot, value))
+            return reject(p, 431);
     }
     req->field = (struct sl_str){NULL, 0};
     req->value = (struct sl_str){NULL, 0};
@@ -125,10 +164,18 @@ static int on_headers_complete(llhttp_t *p)
     req->http_minor = p->http_minor;
     if (req->version.n == 0)
         return reject(p, 400); /* "GET /" with no version: HTTP/0.9 is not served */
-    if (p->http_major != 1 || p->http_minor > 1)
+    if (p->http_major != 1)
         return reject(p, 505);
+    /* RFC 9110 §6.2: a higher minor version of a major we speak is answered as the
+     * highest minor we speak, so HTTP/1.2 is processed (and logged) as HTTP/1.1. */
+    if (req->http_minor > 1)
+        req->http_minor = 1;
     /* RFC 9112 §3.2: a 1.1 request must carry exactly one Host field. */
-    if (req->host_count > 1 || (p->http_minor == 1 && req->host_count == 0))
+    if (req->host_count > 1 || (req->http_minor == 1 && req->host_count == 0))
+        return reject(p, 400);
+    /* ... and a Host that is not a valid host and port is as bad as none (§3.2 again):
+     * userinfo ("user@host") included, which RFC 9110 §4.2.4 calls an error. */
+    if (req->host_count == 1 && !sl_host_valid(req->host.p, req->host.n))
         return reject(p, 400);
     /* After a CONNECT the client may start tunnelling at once (RFC 9110 §9.3.6): bytes
      * that follow are not requests, so a refused CONNECT ends the connection. */
@@ -161,28 +208,64 @@ static const llhttp_settings_t settings = {
 
 void sl_request_init(llhttp_t *parser, struct sl_request *req)
 {
-    *req = (struct sl_request){0};
+    /* Everything up to `joined`, whose bytes are only read below joined_len. */
+    memset(req, 0, offsetof(struct sl_request, joined));
     llhttp_init(parser, HTTP_REQUEST, &settings);
+    /* The one lenient flag: it only lets any single-digit version through llhttp's
+     * version check (strict llhttp refuses "HTTP/1.2" outright), so that
+     * on_headers_complete can answer by RFC 9110 §6.2 instead. */
+    llhttp_set_lenient_version(parser, 1);
     parser->data = req;
 }
 
-/* The status for a parser error llhttp found on its own. A well-formed version other
- * than 1.0/1.1 ("HTTP/1.2", "HTTP/3.0") is 505 (RFC 9110 §15.6.6); anything else
- * malformed, including junk after a valid version, is 400. */
-static int status_for_error(const llhttp_t *p, const struct sl_request *req)
+/* The methods llhttp knows for HTTP; it also knows RTSP's (DESCRIBE, PLAY, ...) and
+ * refuses those in an HTTP request only once it reaches the version. */
+static bool is_http_method(unsigned method)
 {
-    struct sl_str v = req->version;
-    bool well_formed = v.n == 3 && sl_is_digit((unsigned char)v.p[0]) && v.p[1] == '.' &&
-                       sl_is_digit((unsigned char)v.p[2]);
-    bool supported = well_formed && v.p[0] == '1' && v.p[2] <= '1';
-    if (llhttp_get_errno(p) == HPE_INVALID_VERSION && well_formed && !supported)
-        return 505;
+    switch (method) {
+#define SL_HTTP_METHOD(num, name, string) case num:
+        HTTP_METHOD_MAP(SL_HTTP_METHOD)
+#undef SL_HTTP_METHOD
+        return true;
+    default: return false;
+    }
+}
+
+/* Whether the request starts with a method token sluice does not know: one or more
+ * tchars (RFC 9110 §9.1: a method is a token, case-sensitive, so "get" is one too),
+ * then a space or the end of what has arrived. Empty lines before the request line are
+ * skipped, as llhttp skips them (RFC 9112 §2.2). Anything else there is not a method
+ * at all ("HTTP/1.1 200", a TLS hello) and stays malformed. */
+static bool starts_with_unknown_token(const char *p, const char *end)
+{
+    while (p < end && (*p == '\r' || *p == '\n'))
+        p++;
+    const char *token = p;
+    while (p < end && sl_is_tchar((unsigned char)*p))
+        p++;
+    return p > token && (p == end || *p == ' ');
+}
+
+/* The status for a parser error llhttp found on its own. A method sluice does not
+ * recognise is 501 (RFC 9110 §9.1, §15.6.2): llhttp stops at it, so nothing after it
+ * was parsed and the connection closes after the answer all the same. Anything else
+ * malformed is 400. (A well-formed version never is an error here: on_headers_complete
+ * answers 505.) */
+static int status_for_error(const llhttp_t *p, const struct sl_request *req, const char *end)
+{
+    llhttp_errno_t err = llhttp_get_errno(p);
+    if (err == HPE_INVALID_METHOD && starts_with_unknown_token(req->start, end))
+        return 501;
+    if (err == HPE_INVALID_CONSTANT && req->method_known && !is_http_method(req->method))
+        return 501;
     return 400;
 }
 
 int sl_request_feed(llhttp_t *parser, struct sl_request *req, const char *data, size_t len,
                     size_t *consumed)
 {
+    if (req->start == NULL)
+        req->start = data;
     llhttp_errno_t err = llhttp_execute(parser, data, len);
     if (err == HPE_OK) {
         *consumed = len;
@@ -194,7 +277,7 @@ int sl_request_feed(llhttp_t *parser, struct sl_request *req, const char *data, 
     }
     if (req->error_status != 0)
         return req->error_status;
-    return status_for_error(parser, req);
+    return status_for_error(parser, req, data + len);
 }
 
 int sl_request_overflow_status(const struct sl_request *req)

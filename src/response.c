@@ -21,6 +21,7 @@ const char *sl_status_reason(int status)
     case 416: return "Range Not Satisfiable";
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
     case 503: return "Service Unavailable";
     case 505: return "HTTP Version Not Supported";
     default: return "Unknown";
@@ -77,6 +78,7 @@ static const char *error_explanation(int status)
     case 414: return "The request target is too long.";
     case 416: return "The requested range lies outside the file.";
     case 431: return "The request header is too large.";
+    case 501: return "This server does not know the request method; it answers GET and HEAD.";
     case 503: return "The server is too busy; try again shortly.";
     case 505: return "Only HTTP/1.0 and HTTP/1.1 are supported.";
     default: return "The server could not complete the request.";

@@ -160,6 +160,8 @@ int sl_serve_check(const struct sl_plan_env *env, const struct sl_request *req,
 
 /* ---- redirects ---- */
 
+static void add_cache_control(const struct sl_plan_env *env, struct sl_buf *b);
+
 /* The Location for a directory redirect: the client's own encoded path with one '/'
  * added, its query kept, and any run of leading slashes folded into one so the result
  * can never be read as a network-path reference ("//host/...", CVE-2021-28861).
@@ -205,6 +207,10 @@ void sl_serve_redirect(const struct sl_plan_env *env, const struct sl_request *r
     sl_head_field(&b, "Location", sl_str_make(location, len));
     sl_head_field(&b, "Content-Type", SL_STR("text/html; charset=utf-8"));
     sl_head_field_u64(&b, "Content-Length", sizeof(body) - 1);
+    /* As the files: browsers keep a 301 without Cache-Control for as long as they like
+     * (RFC 9110 §15.4.2: heuristically cacheable), so a directory that later becomes a
+     * file would stay redirected; with the files' policy they revalidate it the same. */
+    add_cache_control(env, &b);
     head_end(req, plan, &b);
     plan_body_after_head(plan, &b, body, sizeof(body) - 1);
     plan_done(env, req, plan);
@@ -263,9 +269,9 @@ static void serve_listing_body(const struct sl_plan_env *env, const struct sl_re
     free(plan->heap);
     plan->heap = body;
     struct sl_buf b = head_begin(env, req, 200, plan);
+    /* JSON has no charset parameter (RFC 8259 §11): it is UTF-8 by definition. */
     sl_head_field(&b, "Content-Type",
-                  json ? SL_STR("application/json; charset=utf-8")
-                       : SL_STR("text/html; charset=utf-8"));
+                  json ? SL_STR("application/json") : SL_STR("text/html; charset=utf-8"));
     sl_head_field_u64(&b, "Content-Length", len);
     add_listing_validators(&b, etag);
     head_end(req, plan, &b);

@@ -17,6 +17,7 @@
 
 #include "sluice/conn.h"
 #include "sluice/filecache.h"
+#include "sluice/listen.h"
 #include "sluice/log.h"
 
 #define ACCEPT_BATCH 64
@@ -42,15 +43,22 @@ struct shared {
     atomic_uint stop_sending; /* their sum */
 };
 
+/* One listening socket as a loop sees it: its own descriptor (a dup when the socket
+ * came from a service manager and several loops serve it) and the poll handle. */
+struct listener {
+    uv_poll_t poll; /* first: the poll callback finds the listener from its handle */
+    int fd;
+};
+
 struct sl_worker {
     uv_loop_t loop;
     const struct sl_config *cfg;
     unsigned index;
     uv_thread_t thread;
 
-    int listen_fd;
-    uv_poll_t listen_poll;
-    bool accepting;         /* listen_poll is started */
+    struct listener listeners[SL_LISTENERS_MAX];
+    unsigned nlisteners;
+    bool accepting;         /* the listeners' polls are started */
     uv_timer_t accept_wait; /* resumes accepting after EMFILE */
     int spare_fd;           /* released to shed one connection when out of descriptors */
     unsigned max_conns;
@@ -75,7 +83,8 @@ static void accept_start(struct sl_worker *w)
 {
     if (w->accepting || w->stopping)
         return;
-    uv_poll_start(&w->listen_poll, UV_READABLE, on_listen_readable);
+    for (unsigned i = 0; i < w->nlisteners; i++)
+        uv_poll_start(&w->listeners[i].poll, UV_READABLE, on_listen_readable);
     w->accepting = true;
 }
 
@@ -83,7 +92,8 @@ static void accept_stop(struct sl_worker *w)
 {
     if (!w->accepting)
         return;
-    uv_poll_stop(&w->listen_poll);
+    for (unsigned i = 0; i < w->nlisteners; i++)
+        uv_poll_stop(&w->listeners[i].poll);
     w->accepting = false;
 }
 
@@ -98,11 +108,11 @@ static void on_accept_wait(uv_timer_t *t)
  * socket stays readable), spinning a core. Give back the spare descriptor, accept and
  * drop one pending connection so the client hears a close instead of hanging, take the
  * spare again, and stop accepting for a moment. */
-static void shed_load(struct sl_worker *w)
+static void shed_load(struct sl_worker *w, int listen_fd)
 {
     if (w->spare_fd >= 0) {
         close(w->spare_fd);
-        int fd = accept4(w->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
         if (fd >= 0)
             close(fd);
         w->spare_fd = fcntl(w->cfg->root_fd, F_DUPFD_CLOEXEC, 0);
@@ -114,6 +124,7 @@ static void shed_load(struct sl_worker *w)
 static void on_listen_readable(uv_poll_t *handle, int status, int events)
 {
     struct sl_worker *w = handle->data;
+    int listen_fd = ((struct listener *)handle)->fd;
     for (int i = 0; i < ACCEPT_BATCH; i++) {
         if (w->conns.count >= w->max_conns) {
             accept_stop(w); /* resumes when a connection closes */
@@ -121,11 +132,10 @@ static void on_listen_readable(uv_poll_t *handle, int status, int events)
         }
         struct sockaddr_storage peer;
         socklen_t len = sizeof(peer);
-        int fd =
-            accept4(w->listen_fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = accept4(listen_fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
-                shed_load(w);
+                shed_load(w, listen_fd);
             /* EAGAIN: drained. ECONNABORTED and friends: that client is gone; the next
              * readiness event brings the rest. */
             return;
@@ -142,19 +152,24 @@ static void on_listen_readable(uv_poll_t *handle, int status, int events)
 
 /* Refuses new clients from now on. uv_close stops the poll handle (epoll_ctl DEL) before
  * returning, so the descriptor can be closed right after it, at once: a client that
- * connects after this is refused rather than queued and then reset. */
-static void close_listener(struct sl_worker *w)
+ * connects after this is refused rather than queued and then reset. When the socket
+ * belongs to a service manager, this closes only our descriptor: the socket stays open
+ * in the manager and queues clients for the next process (zero-downtime restart). */
+static void close_listeners(struct sl_worker *w)
 {
-    if (uv_is_closing((uv_handle_t *)&w->listen_poll))
-        return;
-    uv_close((uv_handle_t *)&w->listen_poll, NULL);
-    close(w->listen_fd);
-    w->listen_fd = -1;
+    for (unsigned i = 0; i < w->nlisteners; i++) {
+        struct listener *l = &w->listeners[i];
+        if (uv_is_closing((uv_handle_t *)&l->poll))
+            continue;
+        uv_close((uv_handle_t *)&l->poll, NULL);
+        close(l->fd);
+        l->fd = -1;
+    }
 }
 
 static void close_worker_handles(struct sl_worker *w)
 {
-    close_listener(w);
+    close_listeners(w);
     uv_close((uv_handle_t *)&w->accept_wait, NULL);
     uv_close((uv_handle_t *)&w->tick, NULL);
     uv_close((uv_handle_t *)&w->stop_async, NULL);
@@ -218,7 +233,7 @@ static void on_stop(uv_async_t *a)
         uv_timer_stop(&w->accept_wait);
         w->stopping = true;
         w->stop_deadline = uv_now(&w->loop) + SL_SHUTDOWN_GRACE_MS;
-        close_listener(w);
+        close_listeners(w);
         sl_log_flush(&w->log);
         if (!now)
             report_finishing(w);
@@ -233,12 +248,17 @@ static void on_stop(uv_async_t *a)
 static int worker_handles_init(struct sl_worker *w)
 {
     int rc;
-    if ((rc = uv_poll_init_socket(&w->loop, &w->listen_poll, w->listen_fd)) != 0 ||
-        (rc = uv_timer_init(&w->loop, &w->accept_wait)) != 0 ||
+    for (unsigned i = 0; i < w->nlisteners; i++) {
+        struct listener *l = &w->listeners[i];
+        if ((rc = uv_poll_init_socket(&w->loop, &l->poll, l->fd)) != 0)
+            return rc;
+        l->poll.data = w;
+    }
+    if ((rc = uv_timer_init(&w->loop, &w->accept_wait)) != 0 ||
         (rc = uv_timer_init(&w->loop, &w->tick)) != 0 ||
         (rc = uv_async_init(&w->loop, &w->stop_async, on_stop)) != 0)
         return rc;
-    w->listen_poll.data = w->accept_wait.data = w->tick.data = w->stop_async.data = w;
+    w->accept_wait.data = w->tick.data = w->stop_async.data = w;
     if ((rc = uv_timer_start(&w->tick, on_tick, TICK_MS, TICK_MS)) != 0)
         return rc;
     accept_start(w);
@@ -246,13 +266,16 @@ static int worker_handles_init(struct sl_worker *w)
 }
 
 static int worker_init(struct sl_worker *w, const struct sl_config *cfg, struct shared *shared,
-                       unsigned index, int listen_fd, unsigned max_conns)
+                       unsigned index, const int *listen_fds, unsigned nlisteners,
+                       unsigned max_conns)
 {
     memset(w, 0, sizeof(*w));
     w->cfg = cfg;
     w->shared = shared;
     w->index = index;
-    w->listen_fd = listen_fd;
+    w->nlisteners = nlisteners;
+    for (unsigned i = 0; i < nlisteners; i++)
+        w->listeners[i].fd = listen_fds[i];
     w->max_conns = max_conns;
     /* Cached descriptors take at most a sixteenth of the descriptor table between them. */
     unsigned max_fds = cfg->fd_ceiling > 0 ? (unsigned)cfg->fd_ceiling / 16 / cfg->threads : 64;
@@ -261,7 +284,7 @@ static int worker_init(struct sl_worker *w, const struct sl_config *cfg, struct 
     int rc = uv_loop_init(&w->loop);
     if (rc != 0)
         return rc;
-    if ((rc = sl_log_init(&w->log, cfg->quiet ? -1 : cfg->log_fd)) != 0)
+    if ((rc = sl_log_init(&w->log, cfg->quiet ? -1 : cfg->log_fd, cfg->log_json)) != 0)
         return rc;
     uint64_t seed = uv_hrtime() ^ ((uint64_t)index << 56);
     rc = sl_conn_set_init(&w->conns, &w->loop, cfg, &w->cache, &shared->root, &w->log, seed,
@@ -288,8 +311,10 @@ static void worker_destroy(struct sl_worker *w)
     sl_cache_free(&w->cache);
     if (w->spare_fd >= 0)
         close(w->spare_fd);
-    if (w->listen_fd >= 0)
-        close(w->listen_fd);
+    for (unsigned i = 0; i < w->nlisteners; i++) {
+        if (w->listeners[i].fd >= 0)
+            close(w->listeners[i].fd);
+    }
 }
 
 /* ---- signals ---- */
@@ -364,13 +389,14 @@ static void stop_started(struct sl_worker *workers, unsigned count)
 
 /* Sets up every worker and the main thread's loop, then starts the threads. Returns 0,
  * or -1 with one line in err. */
-static int start_workers(const struct sl_config *cfg, const int *fds, struct control *ctl,
-                         char *err, size_t errlen)
+static int start_workers(const struct sl_config *cfg, const int *fds, unsigned listeners,
+                         struct control *ctl, char *err, size_t errlen)
 {
     unsigned count = ctl->count;
     unsigned per_worker = (cfg->max_conns + count - 1) / count;
     for (unsigned i = 0; i < count; i++) {
-        int rc = worker_init(&ctl->workers[i], cfg, &ctl->shared, i, fds[i], per_worker);
+        int rc = worker_init(&ctl->workers[i], cfg, &ctl->shared, i, fds + i * listeners, listeners,
+                             per_worker);
         if (rc != 0) {
             snprintf(err, errlen, "cannot start event loop: %s", uv_strerror(rc));
             return -1;
@@ -391,8 +417,8 @@ static int start_workers(const struct sl_config *cfg, const int *fds, struct con
     return 0;
 }
 
-int sl_server_run(const struct sl_config *cfg, const int *fds, unsigned count, sl_ready_fn *ready,
-                  void *ready_arg, char *err, size_t errlen)
+int sl_server_run(const struct sl_config *cfg, const int *fds, unsigned count, unsigned listeners,
+                  sl_ready_fn *ready, void *ready_arg, char *err, size_t errlen)
 {
     /* A client that hangs up mid-response would otherwise kill the process with the
      * first EPIPE (send uses MSG_NOSIGNAL, but sendfile has no such flag). */
@@ -403,7 +429,7 @@ int sl_server_run(const struct sl_config *cfg, const int *fds, unsigned count, s
         return -1;
     }
     struct control ctl = {.workers = workers, .count = count, .shared.workers = count};
-    if (start_workers(cfg, fds, &ctl, err, errlen) != 0)
+    if (start_workers(cfg, fds, listeners, &ctl, err, errlen) != 0)
         return -1;
     ready(ready_arg); /* every loop is set up, signals are handled, nothing failed */
     uv_run(&ctl.loop, UV_RUN_DEFAULT);

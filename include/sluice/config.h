@@ -21,9 +21,11 @@ struct sl_config {
     int root_fd;            /* the served directory, opened once at start-up */
     const char *bind;       /* address literal or host name */
     int port;               /* 0: the kernel picks one */
+    bool listen_given;      /* --port or --bind was given (moot under socket activation) */
     bool quiet;             /* no access log */
     const char *log_path;   /* "-" for stdout */
     int log_fd;             /* -1 when quiet */
+    bool log_json;          /* --log-format json: JSON lines, not Combined Log Format */
     unsigned threads;       /* event loops, one per thread */
     long max_age;           /* < 0: Cache-Control: no-cache */
     bool listing;           /* directory listings on */

@@ -87,8 +87,10 @@ void sl_conn_sweep(struct sl_conn_set *set, uint64_t now);
 /* How many responses are being sent now. */
 unsigned sl_conn_sending(const struct sl_conn_set *set);
 
-/* Graceful stop: idle and reading connections close now; responses in flight finish
- * and then close (force: they close now too). */
+/* Graceful stop: kept-alive connections close now unless a request has arrived on them;
+ * a connection sending its request head gets a second more to finish it; every request
+ * received is answered with Connection: close, and responses in flight finish and then
+ * close. force: everything closes now. */
 void sl_conn_stop_all(struct sl_conn_set *set, bool force);
 
 #endif

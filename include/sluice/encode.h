@@ -24,9 +24,10 @@ void sl_html_escape_buf(struct sl_buf *b, const char *s, size_t len);
 size_t sl_pct_encode_segment(char *out, size_t cap, const char *s, size_t len);
 void sl_pct_encode_segment_buf(struct sl_buf *b, const char *s, size_t len);
 
-/* Escapes a string for a JSON string literal (without the surrounding quotes):
- * " \ and control characters; bytes >= 0x80 pass through (names are assumed UTF-8;
- * invalid UTF-8 is replaced by U+FFFD so the output is always valid JSON). */
+/* Escapes a string for a JSON string literal (without the surrounding quotes, RFC 8259
+ * §7): " \ and control characters (C0, DEL and C1, so no terminal acts on them); other
+ * bytes >= 0x80 pass through (names are assumed UTF-8; invalid UTF-8 is replaced by
+ * U+FFFD so the output is always valid JSON). */
 size_t sl_json_escape(char *out, size_t cap, const char *s, size_t len);
 void sl_json_escape_buf(struct sl_buf *b, const char *s, size_t len);
 

@@ -27,9 +27,16 @@ struct sl_path {
 /* Resolves an origin-form ("/a/b?q") or absolute-form ("http://host/a/b") target.
  * Query and fragment are set aside. `+` stays a plus. Returns 0, or an HTTP status:
  * 400 for invalid escapes, NUL, an encoded '/', a path that climbs above the root,
- * or a target that is not origin- or absolute-form; 414 when the decoded path does not
+ * a target that is not origin- or absolute-form, or an authority that is not a valid
+ * host and port (userinfo included); 414 when the decoded path does not
  * fit in SL_PATH_MAX. */
 int sl_path_resolve(const char *target, size_t len, struct sl_path *out);
+
+/* Whether s[0..n) is `uri-host [ ":" port ]` (RFC 3986 §3.2.2, §3.2.3): what a Host
+ * field holds (RFC 9110 §7.2) and an http URI's authority without userinfo. An IP
+ * literal in brackets, or a reg-name (unreserved, sub-delims, pct-encoded; empty
+ * allowed), then optionally ':' and digits (possibly none). No spaces, '/', '@'. */
+bool sl_host_valid(const char *s, size_t n);
 
 /* True when a segment of `rel` starts with '.' (a dotfile or dot-directory), except a
  * leading ".well-known" segment, which is always served. */

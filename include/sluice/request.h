@@ -15,6 +15,8 @@
 #define SL_URL_MAX 8192    /* longer targets get 414 */
 #define SL_HEAD_MAX 16384  /* a request head that does not fit gets 431 */
 #define SL_HEADERS_MAX 100 /* more header fields get 431 */
+/* List fields sent on several lines are joined here; more than this gets 431. */
+#define SL_JOINED_MAX 2048
 
 struct sl_request {
     uint8_t method; /* enum llhttp_method */
@@ -28,6 +30,7 @@ struct sl_request {
     uint16_t header_count;
     uint16_t error_status; /* set by a callback that rejects the request */
     uint8_t host_count;
+    const char *start; /* the request's first byte in the buffer */
     struct sl_str target;
     struct sl_str version; /* "1.1" */
     struct sl_str host;
@@ -39,12 +42,17 @@ struct sl_request {
     struct sl_cond_fields cond;
     struct sl_str field; /* the field name whose value is arriving */
     struct sl_str value; /* that value so far */
+    /* If-Match, If-None-Match and Accept-Encoding sent on several lines, joined (RFC
+     * 9110 §5.3); the fields above point here then. Last: not cleared per request. */
+    size_t joined_len;
+    char joined[SL_JOINED_MAX];
 };
 
 enum sl_parse_result {
     SL_PARSE_MORE = 0,  /* all bytes consumed, head incomplete */
     SL_PARSE_READY = 1, /* a request head is complete; *consumed tells where it ended */
-    /* any other value: the HTTP status to answer before closing (400, 414, 431, 505) */
+    /* any other value: the HTTP status to answer before closing (400, 414, 431, 501,
+     * 505) */
 };
 
 /* Prepares parser and request for a new request. */

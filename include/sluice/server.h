@@ -1,4 +1,4 @@
-/* Server: one event loop per thread over the listening sockets, signals and graceful
+/* Server: one event loop per thread over its listening sockets, signals and graceful
  * shutdown. What main.c needs; the workers themselves are private to server.c. */
 #ifndef SLUICE_SERVER_H
 #define SLUICE_SERVER_H
@@ -12,10 +12,11 @@
  * up. Not called when any of that failed. */
 typedef void sl_ready_fn(void *arg);
 
-/* Runs one worker per listening socket until SIGINT/SIGTERM, then drains and returns 0.
- * When the server cannot start, returns -1 with one line in err (the process should
- * then exit: what was set up is not unwound). */
-int sl_server_run(const struct sl_config *cfg, const int *fds, unsigned count, sl_ready_fn *ready,
-                  void *ready_arg, char *err, size_t errlen);
+/* Runs `count` workers until SIGINT/SIGTERM, then drains and returns 0. Worker i serves
+ * the `listeners` (1..SL_LISTENERS_MAX) listening descriptors fds[i * listeners ...], each
+ * its own. When the server cannot start, returns -1 with one line in err (the process
+ * should then exit: what was set up is not unwound). */
+int sl_server_run(const struct sl_config *cfg, const int *fds, unsigned count, unsigned listeners,
+                  sl_ready_fn *ready, void *ready_arg, char *err, size_t errlen);
 
 #endif

@@ -1,7 +1,8 @@
 /* Fuzz target for request-target resolution, the router's security boundary: whatever
  * the target, an accepted path must be root-relative and free of empty, "." and ".."
  * segments and of NULs, fit SL_PATH_MAX, point its raw spans into the target, and
- * resolve to itself again once re-encoded. The whole input is the target. */
+ * resolve to itself again once re-encoded. The whole input is the target, and also a
+ * Host value: an accepted one never holds userinfo, a path or whitespace. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,6 +69,24 @@ static void check_resolved(const struct sl_path *out)
     }
 }
 
+/* A Host value sl_host_valid accepts: printable ASCII without '@', '/', '?', '#', '\\'
+ * or a space, a port of digits only after a host that is not a bracketed literal. */
+static void check_host(const char *h, size_t n)
+{
+    if (!sl_host_valid(h, n))
+        return;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)h[i];
+        CHECK(c > ' ' && c < 0x7f);
+        CHECK(memchr("@/?#\\\"<>{}|^`", c, 13) == NULL);
+    }
+    const char *close = n > 0 && h[0] == '[' ? memchr(h, ']', n) : NULL;
+    const char *port = memchr(close ? close : h, ':', n - (size_t)((close ? close : h) - h));
+    if (port != NULL)
+        for (const char *p = port + 1; p < h + n; p++)
+            CHECK(*p >= '0' && *p <= '9');
+}
+
 /* Percent-encodes rel (every byte but unreserved ones and '/') as an origin-form
  * target; resolving it must give back the same path. */
 static void check_reencoded(const struct sl_path *out)
@@ -132,6 +151,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     /* Not only on clean paths: any bytes, exact size. */
     CHECK(sl_path_has_hidden_segment(target, size) == expect_hidden(target, size));
+    check_host(target, size);
 
     free(out);
     free(target);

@@ -53,6 +53,33 @@ def wait_for(predicate, timeout=10.0, interval=0.01, what="condition"):
         time.sleep(interval)
 
 
+def sluice_env():
+    """The environment for a sluice a test starts: sanitizers report leaks and stop at
+    the first undefined behaviour."""
+    env = dict(os.environ)
+    env.setdefault("ASAN_OPTIONS", "detect_leaks=1")
+    env.setdefault("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1")
+    return env
+
+
+@pytest.fixture
+def spawned():
+    """Factory: spawned(make, *args, **kwargs) returns make(*args, **kwargs), an object
+    whose .proc is a Popen, and kills it at the end of the test if it still runs."""
+    made = []
+
+    def spawn(make, *args, **kwargs):
+        obj = make(*args, **kwargs)
+        made.append(obj)
+        return obj
+
+    yield spawn
+    for obj in made:
+        if obj.proc.poll() is None:
+            obj.proc.kill()
+            obj.proc.communicate()
+
+
 class Server:
     """One running sluice process."""
 
@@ -65,9 +92,7 @@ class Server:
             cmd = VALGRIND_CMD + cmd
         if user_cmd:
             cmd = list(user_cmd) + cmd
-        full_env = dict(os.environ)
-        full_env.setdefault("ASAN_OPTIONS", "detect_leaks=1")
-        full_env.setdefault("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1")
+        full_env = sluice_env()
         if env:
             full_env.update(env)
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -3,6 +3,7 @@ errors with exit status 1, the banner's absolute root and printed URL for -p 0 a
 binds, the access log switches (--quiet, --log FILE in Combined Log Format) and clean exit
 on SIGINT/SIGTERM, at once on a second Ctrl-C."""
 
+import json
 import os
 import re
 import shutil
@@ -16,12 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BIN, SANITIZER_MARKERS, wait_for
+from conftest import BIN, SANITIZER_MARKERS, sluice_env, wait_for
 
 RUN_TIMEOUT = 20.0  # resolving a bad host name may take a few seconds
 SOCK_TIMEOUT = 10.0
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
-OPTIONS = ["-p, --port", "-b, --bind", "--quiet", "--log", "--threads", "--max-age",
+OPTIONS = ["-p, --port", "-b, --bind", "--quiet", "--log", "--log-format", "--threads", "--max-age",
            "--no-listing", "--dotfiles", "--head-timeout", "--idle-timeout", "--send-timeout",
            "--max-conns", "--user", "--chroot", "-h, --help", "--version"]
 # host - - [day/Mon/year:hh:mm:ss +zone] "request line" status bytes "referer" "agent"
@@ -32,13 +33,6 @@ COMBINED = re.compile(
 
 
 # ---- helpers ----
-
-def sluice_env():
-    env = dict(os.environ)
-    env.setdefault("ASAN_OPTIONS", "detect_leaks=1")
-    env.setdefault("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1")
-    return env
-
 
 def run(*args, prefix=()):
     """Runs sluice to completion (it must exit on its own) and returns the result."""
@@ -94,20 +88,9 @@ class Launched:
 
 
 @pytest.fixture
-def launched():
+def launched(spawned):
     """Factory for Launched servers; any still running at the end are killed."""
-    servers = []
-
-    def launch(*args, prefix=(), cwd=None):
-        s = Launched(*args, prefix=prefix, cwd=cwd)
-        servers.append(s)
-        return s
-
-    yield launch
-    for s in servers:
-        if s.proc.poll() is None:
-            s.proc.kill()
-            s.proc.communicate()
+    return lambda *args, **kwargs: spawned(Launched, *args, **kwargs)
 
 
 @pytest.fixture
@@ -177,6 +160,56 @@ def test_version_prints_name_and_semantic_version():
     assert result.stderr == ""
 
 
+# ---- the documentation agrees with --help ----
+
+REPO = Path(__file__).resolve().parents[2]
+MAN_PAGE = REPO / "man" / "sluice.1"
+
+
+def help_tags(help_text):
+    """Each option as --help introduces it: "-p, --port", "--spa", "--404"."""
+    return re.findall(r"^ {2,6}((?:-\w, )?--[\w-]+)", help_text, re.M)
+
+
+def rendered_man_page():
+    if shutil.which("mandoc"):
+        cmd = ["mandoc", "-T", "ascii", str(MAN_PAGE)]
+    elif shutil.which("groff"):
+        cmd = ["groff", "-man", "-T", "ascii", "-P", "-c", str(MAN_PAGE)]
+    else:
+        pytest.skip("neither mandoc nor groff is installed")
+    text = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    return re.sub(r".\x08", "", text)  # bold and underline by overstriking
+
+
+def test_readme_usage_block_is_the_help_output_verbatim(help_result):
+    readme = (REPO / "README.md").read_text()
+    block = re.search(r"^## Usage\n\n```\n(.*?)^```$", readme, re.S | re.M)
+    assert block, "README.md has no ## Usage code block"
+    assert block.group(1) == help_result.stdout
+
+
+def test_every_help_option_is_in_the_man_page_options_and_the_readme(help_result):
+    tags = help_tags(help_result.stdout)
+    assert len(tags) >= 20 and "-p, --port" in tags and "--log-format" in tags, tags
+    man = rendered_man_page()
+    options = man.split("\nOPTIONS\n", 1)[1].split("\nHTTP\n", 1)[0]
+    man_tags = re.findall(r"^ {7}((?:-\w, )?--[\w-]+)", options, re.M)
+    readme = (REPO / "README.md").read_text()
+    assert [t for t in tags if t not in man_tags] == [], "options missing from sluice(1)"
+    assert [t for t in man_tags if t not in tags] == [], "sluice(1) options --help lacks"
+    assert [t for t in tags if t.split(", ")[-1] not in readme] == []
+
+
+@pytest.mark.parametrize("linter", [["mandoc", "-T", "lint", "-W", "all"],
+                                    ["groff", "-ww", "-z", "-man"]], ids=["mandoc", "groff"])
+def test_man_page_has_no_lint_warnings(linter):
+    if not shutil.which(linter[0]):
+        pytest.skip(f"{linter[0]} is not installed")
+    result = subprocess.run(linter + [str(MAN_PAGE)], capture_output=True, text=True)
+    assert (result.returncode, result.stdout + result.stderr) == (0, "")
+
+
 # ---- start-up errors ----
 
 BAD_ARGUMENTS = {
@@ -189,6 +222,7 @@ BAD_ARGUMENTS = {
     "threads_zero": ["--threads", "0"],
     "bind_bad_ipv4_literal": ["-p", "0", "-b", "256.1.1.1"],
     "bind_unresolvable_host": ["-p", "0", "-b", "no.such.host.invalid"],
+    "log_format_unknown": ["--log-format", "apache"],
 }
 
 
@@ -393,6 +427,40 @@ def test_log_file_records_status_of_errors(root, tmp_path, launched):
     assert srv.stop()[0] == 0
 
 
+def test_log_format_json_writes_one_json_object_a_line(root, tmp_path, launched):
+    log = tmp_path / "access.jsonl"
+    srv = launched("-p", "0", "--threads", "1", "--log", log, "--log-format", "json", root)
+    before = time.time()
+    status, body = fetch("127.0.0.1", srv.port, "/hello.txt?x=1",
+                         ["Referer: http://example.test/from", "User-Agent: cli-test/1.0"])
+    assert status == "HTTP/1.1 200 OK"
+    # A user agent with a quote, a backslash, a C1 CSI and a byte that is not UTF-8 (llhttp
+    # already refuses C0 controls and DEL in a field value); no Referer.
+    hostile = b'evil "agent" \\ \xc2\x9b2J \xff'
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=SOCK_TIMEOUT) as s:
+        s.sendall(b"GET /missing HTTP/1.1\r\nHost: t\r\nUser-Agent: " + hostile
+                  + b"\r\nConnection: close\r\n\r\n")
+        while s.recv(65536):
+            pass
+    lines = wait_for(lambda: log.exists() and len(log.read_bytes().splitlines()) >= 2 and
+                     log.read_bytes().splitlines(), timeout=5, what="two log lines")
+    assert len(lines) == 2, lines
+    for line in lines:
+        assert all(32 <= c < 127 or c >= 0xa0 for c in line), line  # no control bytes
+        assert b"\xc2\x9b" not in line, line
+    first, second = (json.loads(line) for line in lines)
+    assert first == {
+        "time": first["time"], "remote_addr": "127.0.0.1", "method": "GET",
+        "target": "/hello.txt?x=1", "protocol": "HTTP/1.1", "status": 200,
+        "bytes": len(body), "referer": "http://example.test/from", "user_agent": "cli-test/1.0",
+    }
+    stamp = datetime.strptime(first["time"], "%Y-%m-%dT%H:%M:%S%z").timestamp()
+    assert before - 2 <= stamp <= time.time() + 1
+    assert second["status"] == 404 and second["referer"] is None
+    assert second["user_agent"] == 'evil "agent" \\ \x9b2J \ufffd'
+    assert srv.stop()[0] == 0
+
+
 # ---- signals ----
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
@@ -452,3 +520,36 @@ def test_signal_exits_promptly_with_an_idle_keep_alive_connection_open(start_ser
         assert time.monotonic() - started < 3.0
     finally:
         conn.close()
+
+
+def test_a_client_connected_before_sigterm_still_gets_its_answer(start_server, root):
+    # The request arrives after the stop began: the connection was accepted before it, so
+    # the client is answered (with Connection: close), not dropped. Under a service
+    # manager holding the socket this is what makes a restart lose no connection.
+    srv = start_server(root)
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=SOCK_TIMEOUT) as s:
+        time.sleep(0.2)  # accepted by now
+        srv.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.2)  # the stop has begun
+        s.sendall(b"GET /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n")
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 ")
+    assert b"\r\nConnection: close" in head
+    assert body == (root / "hello.txt").read_bytes()
+    code, err = srv.stop()
+    assert code == 0, err
+
+
+def test_a_client_that_connects_and_sends_nothing_holds_the_stop_only_briefly(start_server,
+                                                                              root):
+    srv = start_server(root, "--head-timeout", "60")
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=SOCK_TIMEOUT) as s:
+        time.sleep(0.2)
+        started = time.monotonic()
+        code, err = srv.stop()
+        assert code == 0, err
+        assert time.monotonic() - started < 3.0, "the stop waited out the head timeout"
+        assert s.recv(65536) == b""

@@ -235,6 +235,18 @@ def test_absolute_form_authority_overrides_host_field(server, site):
     assert responses[0][2] == (site / "sub" / "page.html").read_bytes()
 
 
+@pytest.mark.parametrize("target", ["http://user@127.0.0.1/hello.txt",
+                                    "http://user:pass@127.0.0.1:1/hello.txt",
+                                    "http://127.0.0.1:x/hello.txt",
+                                    "http://a%/hello.txt"])
+def test_absolute_form_with_userinfo_or_bad_authority_gets_400(server, site, target):
+    # RFC 9110 §4.2.4: userinfo in an http URI is an error.
+    request = (f"GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").encode()
+    responses = exchange(server, request)
+    assert [r[0] for r in responses] == [400]
+    assert_still_serves(server, site)
+
+
 def test_options_asterisk_form_is_answered_with_allow(server, site):
     responses = exchange(server, b"OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     assert len(responses) == 1

@@ -190,9 +190,52 @@ def test_connect_gets_405_or_400_and_connection_closes(srv, core_site):
     assert_still_serving(srv, core_site)
 
 
+UNKNOWN_METHODS = {
+    "unknown_token": b"FOO / HTTP/1.1\r\nHost: x\r\n\r\n",
+    "lowercase_get": b"get / HTTP/1.1\r\nHost: x\r\n\r\n",
+    "known_prefix": b"GETX / HTTP/1.1\r\nHost: x\r\n\r\n",
+    "token_punctuation": b"X-MY.METHOD! / HTTP/1.1\r\nHost: x\r\n\r\n",
+    "after_empty_line": b"\r\nBREW /pot HTTP/1.1\r\nHost: x\r\n\r\n",
+    "rtsp_method": b"DESCRIBE / HTTP/1.1\r\nHost: x\r\n\r\n",
+    "rtsp_method_2": b"TEARDOWN / HTTP/1.1\r\nHost: x\r\n\r\n",
+}
+
+
+@pytest.mark.parametrize("data", UNKNOWN_METHODS.values(), ids=UNKNOWN_METHODS.keys())
+def test_unrecognised_method_gets_501_then_close(srv, core_site, data):
+    # RFC 9110 §9.1: an unrecognised method SHOULD get 501. The parser stops at the
+    # method, so the rest of the request is unknown and the connection closes.
+    status, headers, body = exchange_one(srv, data)
+    assert status == 501
+    assert "allow" not in headers
+    assert b"501" in body
+    assert_still_serving(srv, core_site)
+
+
+def test_head_sent_in_lowercase_is_an_unknown_method_whose_501_has_a_body(srv, core_site):
+    status, headers, body = exchange_one(srv, b"head / HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert status == 501
+    assert int(headers["content-length"]) == len(body) > 0
+
+
+# RFC 9112 §3.2: a Host field with an invalid value MUST get 400, like a missing one.
+INVALID_HOSTS = {
+    "space": "a b",
+    "slash": "example.com/x",
+    "userinfo": "user@example.com",
+    "userinfo_with_password": "user:secret@example.com:80",
+    "port_not_digits": "example.com:80x",
+    "two_ports": "example.com:80:81",
+    "open_ip_literal": "[::1",
+    "bare_ipv6": "::1",
+    "raw_utf8": "h\u00e9.test",
+    "two_values": "a.test, b.test",
+}
+
+
 MALFORMED_REQUESTS = {
-    "unknown_method": b"FOO / HTTP/1.1\r\nHost: x\r\n\r\n",
-    "lowercase_method": b"get / HTTP/1.1\r\nHost: x\r\n\r\n",
+    "method_with_slash": b"HTTP/1.1 200 OK\r\n\r\n",
+    "method_with_tab": b"GET\t/ HTTP/1.1\r\nHost: x\r\n\r\n",
     "no_target_no_version": b"GET\r\nHost: x\r\n\r\n",
     "http09_style_line": b"GET /\r\n\r\n",
     "no_method": b"/ HTTP/1.1\r\nHost: x\r\n\r\n",
@@ -201,11 +244,13 @@ MALFORMED_REQUESTS = {
     "space_before_colon": b"GET / HTTP/1.1\r\nHost : x\r\n\r\n",
     "header_without_colon": b"GET / HTTP/1.1\r\nHost: x\r\nNoColonHere\r\n\r\n",
     "tls_client_hello": bytes.fromhex("160301020001") + b"\x00" * 64,
+    **{f"host_{name}": f"GET / HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+       for name, host in INVALID_HOSTS.items()},
 }
 
 
 @pytest.mark.parametrize("data", MALFORMED_REQUESTS.values(), ids=MALFORMED_REQUESTS.keys())
-def test_unknown_method_or_malformed_request_gets_400_then_close(srv, core_site, data):
+def test_malformed_request_gets_400_then_close(srv, core_site, data):
     status, _, _ = exchange_one(srv, data)
     assert status == 400
     assert_still_serving(srv, core_site)
@@ -223,6 +268,19 @@ def test_http11_request_with_two_host_fields_gets_400_then_close(srv, core_site)
     status, _, _ = exchange_one(srv, b"GET /hello.txt HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n")
     assert status == 400
     assert_still_serving(srv, core_site)
+
+
+def test_http10_request_with_invalid_host_gets_400_too(srv, core_site):
+    status, _, _ = exchange_one(srv, b"GET /hello.txt HTTP/1.0\r\nHost: u@h\r\n\r\n")
+    assert status == 400
+
+
+@pytest.mark.parametrize("host", ["example.com", "EXAMPLE.com:8080", "127.0.0.1:", "[::1]:80",
+                                  "[2001:db8::1]", "xn--bcher-kva.example", "a-b_c~d", ""])
+def test_valid_host_values_are_served(srv, core_site, host):
+    data = f"GET /hello.txt HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    status, _, body = exchange_one(srv, data.encode())
+    assert (status, body) == (200, (core_site / "hello.txt").read_bytes())
 
 
 def test_http10_request_is_served_and_closed_by_default(srv, core_site):
@@ -247,10 +305,38 @@ def test_http10_keep_alive_request_keeps_connection_and_says_so(srv, core_site):
         assert reader.closed()
 
 
-@pytest.mark.parametrize("version", ["HTTP/1.2", "HTTP/2.0", "HTTP/3.0"])
+@pytest.mark.parametrize("version", ["HTTP/0.9", "HTTP/2.0", "HTTP/3.0", "HTTP/9.9"])
 def test_unsupported_http_version_gets_505_then_close(srv, core_site, version):
     status, _, _ = exchange_one(srv, get("/hello.txt", version=version))
     assert status == 505
+    assert_still_serving(srv, core_site)
+
+
+@pytest.mark.parametrize("version", ["HTTP/1.2", "HTTP/1.9"])
+def test_higher_http1_minor_version_is_served_as_http11_and_kept_alive(srv, core_site, version):
+    # RFC 9110 §6.2: a later minor version of HTTP/1 is processed as HTTP/1.1.
+    with srv.connect(timeout=TIMEOUT) as s:
+        s.sendall(get("/hello.txt", version=version) + get("/index.html", version=version,
+                                                          extra="Connection: close\r\n"))
+        reader = Reader(s)
+        status, headers, body, raw_head = reader.response()
+        assert raw_head.startswith(b"HTTP/1.1 200 ")
+        assert body == (core_site / "hello.txt").read_bytes()
+        assert headers.get("connection", "keep-alive").lower() != "close"
+        status, _, body, _ = reader.response()
+        assert (status, body) == (200, (core_site / "index.html").read_bytes())
+        assert reader.closed()
+
+
+def test_http12_request_without_host_gets_400_as_http11_would(srv, core_site):
+    status, _, _ = exchange_one(srv, b"GET /hello.txt HTTP/1.2\r\n\r\n")
+    assert status == 400
+
+
+@pytest.mark.parametrize("version", ["HTTP/1.10", "HTTP/11.1", "HTTP/1", "HTTP/1.x"])
+def test_malformed_http_version_gets_400_then_close(srv, core_site, version):
+    status, _, _ = exchange_one(srv, get("/hello.txt", version=version))
+    assert status == 400
     assert_still_serving(srv, core_site)
 
 
@@ -414,7 +500,8 @@ RESPONSE_KINDS = {
     "redirect": get("/sub", extra="Connection: close\r\n"),
     "not_found": get("/missing", extra="Connection: close\r\n"),
     "bad_method": b"DELETE / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-    "bad_request": b"FOO / HTTP/1.1\r\nHost: x\r\n\r\n",
+    "bad_request": b"GET / HTTZ/1.1\r\nHost: x\r\n\r\n",
+    "unknown_method": b"FOO / HTTP/1.1\r\nHost: x\r\n\r\n",
     "bad_version": get("/", version="HTTP/2.0"),
 }
 
@@ -476,12 +563,13 @@ def test_unknown_or_missing_extension_is_served_as_octet_stream(srv, core_site, 
 # ---- error pages ----
 
 ERROR_REQUESTS = {
-    400: b"FOO / HTTP/1.1\r\nHost: x\r\n\r\n",
+    400: b"GET / HTTZ/1.1\r\nHost: x\r\n\r\n",
     404: get("/missing.html", extra="Connection: close\r\n"),
     405: b"PUT /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
     414: get("/" + "u" * 9000),
     431: get("/", extra=f"X-Huge: {'h' * 17000}\r\n"),
-    505: get("/", version="HTTP/1.2"),
+    501: b"FOO / HTTP/1.1\r\nHost: x\r\n\r\n",
+    505: get("/", version="HTTP/2.0"),
 }
 
 

@@ -47,9 +47,11 @@ def request(srv, path, headers=None, method="GET"):
 def raw_get(srv, path, headers=None, method="GET"):
     """One request with Connection: close over a raw socket; returns (status, headers with
     lower-case names, body) where body is every byte after the head, so a wrong
-    Content-Length cannot go unnoticed."""
+    Content-Length cannot go unnoticed. headers: a dict, or (name, value) pairs to send a
+    field on several lines."""
     lines = [f"{method} {path} HTTP/1.1", f"Host: 127.0.0.1:{srv.port}", "Connection: close"]
-    lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+    pairs = headers.items() if isinstance(headers, dict) else headers or []
+    lines += [f"{name}: {value}" for name, value in pairs]
     data = raw_exchange(srv, ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
     head, sep, body = data.partition(b"\r\n\r\n")
     assert sep, f"no complete response head: {data[:300]!r}"
@@ -636,6 +638,68 @@ def test_failed_if_match_wins_over_range(data_server):
                                  {"If-Match": '"other"', "Range": "bytes=0-9"})
     assert status == 412
     assert "Content-Range" not in headers
+
+
+# ---- list fields sent on several lines (RFC 9110 §5.3) ----
+
+def test_if_none_match_matching_on_a_second_line_returns_304(data_server):
+    etag = request(data_server, "/data.bin")[1]["ETag"]
+    lines = [("If-None-Match", '"aaa"'), ("If-None-Match", f'"bbb", {etag}')]
+    status, fields, body = raw_get(data_server, "/data.bin", lines)
+    assert (status, body) == (304, b"")
+    assert fields["etag"] == etag
+
+
+def test_if_none_match_lines_combine_around_other_fields_in_any_case(data_server):
+    etag = request(data_server, "/data.bin")[1]["ETag"]
+    lines = [("If-None-Match", '"aaa"'), ("Accept-Encoding", "gzip"), ("X-Other", "1"),
+             ("if-none-match", '"zzz"'), ("Accept-Encoding", "br"), ("IF-NONE-MATCH", etag)]
+    assert raw_get(data_server, "/data.bin", lines)[0] == 304
+
+
+def test_if_none_match_lines_none_matching_return_200(data_server, data):
+    lines = [("If-None-Match", '"aaa"'), ("If-None-Match", 'W/"bbb"')]
+    assert raw_get(data_server, "/data.bin", lines)[::2] == (200, data)
+
+
+def test_if_none_match_star_with_a_second_line_is_no_longer_star(data_server, data):
+    # "*, "x"" is neither "*" nor a list of entity-tags: the field is invalid and the
+    # condition does not hold, as if the value had come on one line.
+    lines = [("If-None-Match", "*"), ("If-None-Match", '"x"')]
+    assert raw_get(data_server, "/data.bin", lines)[::2] == (200, data)
+    assert raw_get(data_server, "/data.bin", {"If-None-Match": '*, "x"'})[::2] == (200, data)
+
+
+def test_if_match_matching_on_a_second_line_proceeds(data_server, data):
+    etag = request(data_server, "/data.bin")[1]["ETag"]
+    lines = [("If-Match", '"aaa"'), ("If-Match", etag)]
+    assert raw_get(data_server, "/data.bin", lines)[::2] == (200, data)
+
+
+def test_if_match_with_a_malformed_second_line_fails_with_412(data_server):
+    etag = request(data_server, "/data.bin")[1]["ETag"]
+    lines = [("If-Match", etag), ("If-Match", "garbage")]
+    assert raw_get(data_server, "/data.bin", lines)[0] == 412
+
+
+@pytest.mark.parametrize("lines, coding", [
+    ([("Accept-Encoding", "gzip;q=0.5"), ("Accept-Encoding", "br")], "br"),
+    ([("Accept-Encoding", "identity;q=0"), ("Accept-Encoding", "zstd")], "zstd"),
+    ([("Accept-Encoding", "br;q=0"), ("Accept-Encoding", "br, gzip")], "gzip"),
+    ([("Accept-Encoding", ""), ("Accept-Encoding", "gzip")], "gzip"),
+])
+def test_accept_encoding_lines_are_one_list(pc_server, pc_root, lines, coding):
+    status, headers, body = raw_get(pc_server, "/app.js", lines)
+    assert status == 200
+    assert headers.get("content-encoding") == coding
+    assert body == (pc_root / ("app.js" + SUFFIX[coding])).read_bytes()
+
+
+def test_list_lines_too_long_to_combine_get_431_then_close(data_server):
+    tags = ", ".join(f'"{i:040d}"' for i in range(30))  # about 1.3 KB a line
+    lines = [("If-None-Match", tags), ("If-None-Match", tags)]
+    assert raw_get(data_server, "/data.bin", lines)[0] == 431
+    assert request(data_server, "/note.txt")[0] == 200
 
 
 # ---- Cache-Control ----

@@ -511,6 +511,21 @@ def test_directory_without_trailing_slash_redirects_to_it(
     assert not resp.headers["location"].startswith("//")
 
 
+@pytest.mark.parametrize("args, cache_control", [
+    ((), "no-cache"),
+    (("--max-age", "600"), "public, max-age=600"),
+])
+def test_directory_redirect_has_the_same_cache_control_as_files(start_server, tree, args,
+                                                               cache_control):
+    # A 301 without Cache-Control is cached as long as a browser likes (RFC 9110
+    # §15.4.2); with the files' policy it is revalidated like them.
+    srv = start_server(tree.root, *args)
+    resp = fetch(srv, "/sub")
+    assert resp.status == 301, resp.raw[:300]
+    assert resp.headers["cache-control"] == cache_control
+    assert fetch(srv, "/sub/page.txt").headers["cache-control"] == cache_control
+
+
 def test_redirect_with_a_query_near_the_url_limit_keeps_it_whole(start_server, tree):
     # A Location of almost 8 KiB plus the other fields once overflowed the response head
     # buffer and went out cut short (found by fuzz_request).

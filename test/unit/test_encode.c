@@ -168,16 +168,25 @@ static void test_json_escapes_nul_byte(void **state)
     expect_encoded_n(sl_json_escape, "a\0b", 3, "a\\u0000b");
 }
 
-static void test_json_keeps_valid_utf8_and_del(void **state)
+static void test_json_keeps_valid_utf8(void **state)
 {
-    const char *s = "caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80 \x7f /<>";
+    const char *s = "caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80 /<>";
     expect_encoded(sl_json_escape, s, s);
+}
+
+static void test_json_escapes_del_and_c1_controls(void **state)
+{
+    /* DEL, U+0080, U+009B (CSI), U+009F; U+00A0 is no control and stays. */
+    expect_encoded(sl_json_escape, "\x7f\xc2\x80\xc2\x9b[2J\xc2\x9f\xc2\xa0",
+                   "\\u007f\\u0080\\u009b[2J\\u009f\xc2\xa0");
+    /* A lone C2 at the end is ill-formed, not a control. */
+    expect_encoded(sl_json_escape, "a\xc2", "a\xef\xbf\xbd");
 }
 
 static void test_json_keeps_boundary_code_points(void **state)
 {
-    /* U+0080, U+07FF, U+0800, U+D7FF, U+E000, U+FFFF, U+10000, U+10FFFF */
-    const char *s = "\xc2\x80\xdf\xbf\xe0\xa0\x80\xed\x9f\xbf\xee\x80\x80\xef\xbf\xbf"
+    /* U+00A0, U+07FF, U+0800, U+D7FF, U+E000, U+FFFF, U+10000, U+10FFFF */
+    const char *s = "\xc2\xa0\xdf\xbf\xe0\xa0\x80\xed\x9f\xbf\xee\x80\x80\xef\xbf\xbf"
                     "\xf0\x90\x80\x80\xf4\x8f\xbf\xbf";
     expect_encoded(sl_json_escape, s, s);
 }
@@ -402,7 +411,8 @@ int main(void)
         cmocka_unit_test(test_json_escapes_quote_and_backslash),
         cmocka_unit_test(test_json_escapes_controls_with_short_and_long_forms),
         cmocka_unit_test(test_json_escapes_nul_byte),
-        cmocka_unit_test(test_json_keeps_valid_utf8_and_del),
+        cmocka_unit_test(test_json_keeps_valid_utf8),
+        cmocka_unit_test(test_json_escapes_del_and_c1_controls),
         cmocka_unit_test(test_json_keeps_boundary_code_points),
         cmocka_unit_test(test_json_replaces_stray_continuation_byte),
         cmocka_unit_test(test_json_replaces_each_byte_of_two_byte_overlong),

@@ -350,6 +350,88 @@ static void test_absolute_form_without_path_is_root(void **state)
     assert_null(result.raw_query);
 }
 
+static void test_absolute_form_with_userinfo_is_400(void **state)
+{
+    expect_status("http://user@host/a", 400);
+    expect_status("http://user:pass@host:80/a", 400);
+    expect_status("http://@host/a", 400);
+}
+
+static void test_absolute_form_with_bad_port_or_host_is_400(void **state)
+{
+    expect_status("http://host:80x/a", 400);
+    expect_status("http://ho st/a", 400);
+    expect_status("http://[::1/a", 400);
+    expect_status("http://host\\evil/a", 400);
+}
+
+static void test_absolute_form_with_ip_literal_resolves(void **state)
+{
+    expect_rel("http://[::1]:8080/a", "a", false);
+    expect_rel("http://[v1.x:y]/a", "a", false);
+    expect_rel("http://127.0.0.1:/a", "a", false);
+}
+
+/* ---- Host (uri-host [ ":" port ]) ---- */
+
+static bool host(const char *s)
+{
+    /* A heap copy of exactly strlen(s) bytes: AddressSanitizer catches reading past n. */
+    size_t n = strlen(s);
+    char *copy = malloc(n > 0 ? n : 1);
+    assert_non_null(copy);
+    memcpy(copy, s, n);
+    bool ok = sl_host_valid(copy, n);
+    free(copy);
+    return ok;
+}
+
+static void test_host_names_addresses_and_ports_are_valid(void **state)
+{
+    const char *good[] = {
+        "localhost",
+        "example.com",
+        "example.com:8080",
+        "127.0.0.1",
+        "127.0.0.1:",
+        "[::1]",
+        "[::1]:80",
+        "[2001:db8::7]:443",
+        "[::ffff:1.2.3.4]",
+        "[v7.fe80::a+en1]",
+        "xn--bcher-kva.example",
+        "a_b~c!$&'()*+,;=",
+        "%41%62.test",
+        "",
+        "EXAMPLE.COM:99999",
+    };
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        if (!host(good[i]))
+            fail_msg("'%s' should be a valid host", good[i]);
+    }
+}
+
+static void test_host_with_userinfo_space_slash_or_bad_port_is_invalid(void **state)
+{
+    const char *bad[] = {
+        "user@host", "user:pw@host:80", "@host",          "ho st",  "host/",    "host/path",
+        "host:8o",   "host:80:80",      "host:-1",        "[::1",   "::1",      "[::1]x",
+        "[::1]:a",   "[fe80::1%eth0]",  "[v.x]",          "[v1.]",  "[vg.x]",   "[1.2.3.4]",
+        "host%zz",   "host%4",          "h\xc3\xa9.test", "host\t", "\"host\"",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (host(bad[i]))
+            fail_msg("'%s' should not be a valid host", bad[i]);
+    }
+}
+
+static void test_host_ip_literal_with_nul_is_invalid(void **state)
+{
+    assert_false(sl_host_valid("[::\0]", 5));
+    assert_false(sl_host_valid("[::1\0]", 6));
+    assert_false(sl_host_valid("a\0b", 3));
+}
+
 static void test_absolute_form_with_query_but_no_path_is_root(void **state)
 {
     const char *t = "http://host?x=1";
@@ -748,6 +830,12 @@ int main(void)
         cmocka_unit_test(test_absolute_form_scheme_is_case_insensitive),
         cmocka_unit_test(test_absolute_form_without_path_is_root),
         cmocka_unit_test(test_absolute_form_with_query_but_no_path_is_root),
+        cmocka_unit_test(test_absolute_form_with_userinfo_is_400),
+        cmocka_unit_test(test_absolute_form_with_bad_port_or_host_is_400),
+        cmocka_unit_test(test_absolute_form_with_ip_literal_resolves),
+        cmocka_unit_test(test_host_names_addresses_and_ports_are_valid),
+        cmocka_unit_test(test_host_with_userinfo_space_slash_or_bad_port_is_invalid),
+        cmocka_unit_test(test_host_ip_literal_with_nul_is_invalid),
         cmocka_unit_test(test_query_with_dotdots_is_ignored),
         cmocka_unit_test(test_fragment_with_dotdots_is_ignored),
         cmocka_unit_test(test_fragment_ends_query),

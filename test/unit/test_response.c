@@ -90,6 +90,7 @@ static void test_reason_phrases_for_every_status_we_send(void **state)
         {416, "Range Not Satisfiable"},
         {431, "Request Header Fields Too Large"},
         {500, "Internal Server Error"},
+        {501, "Not Implemented"},
         {505, "HTTP Version Not Supported"},
         {299, "Unknown"},
     };

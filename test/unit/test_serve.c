@@ -658,13 +658,21 @@ static void test_redirect_adds_final_slash_with_exact_head_and_body(void **state
     snprintf(want, sizeof(want),
              "HTTP/1.1 301 Moved Permanently\r\nDate: " NOW_DATE "\r\nServer: sluice\r\n"
              "Location: /dir/\r\nContent-Type: text/html; charset=utf-8\r\n"
-             "Content-Length: %zu\r\n\r\n",
+             "Content-Length: %zu\r\nCache-Control: no-cache\r\n\r\n",
              sizeof(body) - 1);
     assert_string_equal(head_text(), want);
     assert_int_equal(plan.nsegs, 2);
     assert_mem_seg(1, body);
     assert_int_equal(plan.body_bytes, sizeof(body) - 1);
     assert_true(plan.keep_alive);
+}
+
+static void test_redirect_follows_max_age_like_files(void **state)
+{
+    cfg.max_age = 600;
+    redirect("/dir");
+    assert_int_equal(plan.status, 301);
+    assert_true(head_has("Cache-Control: public, max-age=600"));
 }
 
 static void test_redirect_keeps_query_and_client_encoding(void **state)
@@ -833,7 +841,7 @@ static void test_listing_is_json_when_accept_asks_for_it(void **state)
 {
     serve_listing("GET /docs/ HTTP/1.1\r\nHost: x\r\nAccept: application/json\r\n\r\n");
     assert_int_equal(plan.status, 200);
-    assert_true(head_has("Content-Type: application/json; charset=utf-8"));
+    assert_true(head_has("Content-Type: application/json"));
     assert_true(head_has("Vary: Accept"));
     const char *want = "{\"path\":\"/docs/\",\"entries\":["
                        "{\"name\":\"sub\",\"type\":\"directory\",\"size\":4096,"
@@ -949,7 +957,7 @@ static void test_listing_if_none_match_with_other_format_or_entries_returns_200(
     sl_listing_etag(&listing, false, html_tag, sizeof(html_tag));
     serve_listing_with("application/json", "If-None-Match", html_tag);
     assert_int_equal(plan.status, 200);
-    assert_true(head_has("Content-Type: application/json; charset=utf-8"));
+    assert_true(head_has("Content-Type: application/json"));
 
     serve_listing_with(NULL, "If-None-Match", "W/\"0000-html\"");
     assert_int_equal(plan.status, 200);
@@ -1017,6 +1025,7 @@ int main(void)
         T(test_check_hides_dotfiles_with_404_unless_configured),
         T(test_check_serves_well_known_even_without_dotfiles),
         T(test_redirect_adds_final_slash_with_exact_head_and_body),
+        T(test_redirect_follows_max_age_like_files),
         T(test_redirect_keeps_query_and_client_encoding),
         T(test_redirect_folds_leading_slashes_so_location_is_never_network_path),
         T(test_redirect_escapes_backslash_as_pct_5c),
