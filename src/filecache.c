@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "sluice/str.h"
+
 void sl_cache_init(struct sl_cache *c, unsigned max_fds, struct sl_cache_epochs *epochs)
 {
     memset(c, 0, sizeof(*c));
@@ -30,12 +32,7 @@ static unsigned epoch_bump(struct sl_cache *c, uint64_t h)
 
 static uint64_t hash_key(const char *key, size_t len)
 {
-    uint64_t h = 14695981039346656037u; /* FNV-1a */
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)key[i];
-        h *= 1099511628211u;
-    }
-    return h;
+    return sl_str_hash(sl_str_make(key, len));
 }
 
 static struct sl_cache_entry *lru_entry(struct sl_link *l)

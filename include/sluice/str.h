@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
@@ -50,6 +51,17 @@ static inline struct sl_str sl_str_trim(struct sl_str s)
     while (s.n > 0 && (s.p[s.n - 1] == ' ' || s.p[s.n - 1] == '\t'))
         s.n--;
     return s;
+}
+
+/* FNV-1a over the span: the one hash for tables keyed by path (file cache, watcher). */
+static inline uint64_t sl_str_hash(struct sl_str s)
+{
+    uint64_t h = 14695981039346656037u;
+    for (size_t i = 0; i < s.n; i++) {
+        h ^= (unsigned char)s.p[i];
+        h *= 1099511628211u;
+    }
+    return h;
 }
 
 /* ---- character classes and hex digits, on bytes, whatever the locale ---- */
