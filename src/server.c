@@ -190,6 +190,8 @@ static void on_tick(uv_timer_t *t)
     sl_conn_sweep(&w->conns, now);
     sl_cache_expire(&w->cache, now);
     sl_responder_tick(&w->conns.responder, now);
+    if (w->cfg->live)
+        sl_conn_heartbeat(&w->conns, now);
     if (w->stopping && now >= w->stop_deadline)
         sl_conn_stop_all(&w->conns, true);
     sl_log_flush(&w->log);
