@@ -81,8 +81,8 @@ static void plan_html(struct sl_plan *plan, const char *body, size_t len, bool i
     struct sl_str script = sl_inject_script();
     plan_mem(plan, body, at);
     plan_mem(plan, script.p, script.n);
-    if (at < len)
-        plan_mem(plan, body + at, len - at);
+    if (at < len) /* the same memory, from `at` on */
+        plan->segs[plan->nsegs++] = (struct sl_seg){.mem = body, .off = at, .len = len - at};
 }
 
 /* Appends a small body after the head in plan->out and plans it (not for HEAD), with
