@@ -302,6 +302,26 @@ def test_a_replaced_root_is_watched_anew(start_server, live_site):
     assert s.event(2 * SLOWDOWN)["event"] == "reload"
 
 
+def test_a_root_reached_through_a_swapped_symlink_is_watched_anew(start_server, tmp_path):
+    """Atomic deploys point a symlink at a new build; the old directory sends no event."""
+    for name in ("build-1", "build-2"):
+        build_site(tmp_path / name, title=name)
+    link = tmp_path / "current"
+    link.symlink_to("build-1")
+    srv = start_server(link, "--live")
+    s = open_stream(srv)
+    tmp = tmp_path / "current.new"
+    tmp.symlink_to("build-2")
+    tmp.rename(link)
+    assert s.event(2 * SLOWDOWN)["event"] == "reload"
+    assert b"build-2" in get(srv, "/")[2]
+    s.events_during(0.3)
+    write(tmp_path / "build-1" / "notes.txt", "the old build is not watched any more")
+    assert s.events_during(0.5 * SLOWDOWN) == []
+    write(tmp_path / "build-2" / "notes.txt", "the new one is")
+    assert s.event(2 * SLOWDOWN)["event"] == "reload"
+
+
 def test_stream_outlives_the_idle_timeout_and_gets_a_heartbeat(start_server, live_site):
     srv = start_server(live_site, "--live", "--idle-timeout", "1")
     s = open_stream(srv)
