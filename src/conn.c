@@ -2,6 +2,7 @@
  *
  *   IDLE --bytes--> READING --head complete--> SENDING --done--> READING (pipelined
  *   bytes buffered) | IDLE (keep-alive) | LINGERING (closing) --EOF/deadline--> CLOSED
+ *   | STREAMING (--live's event stream) --client gone/stop--> CLOSED
  *
  * Every exit goes through sl_conn_close(); memory is freed only in on_closed(). */
 #include "sluice/conn.h"
@@ -68,6 +69,8 @@ int sl_conn_set_init(struct sl_conn_set *set, uv_loop_t *loop, const struct sl_c
     set->log = log;
     for (int id = 0; id < SL_LIST_COUNT; id++)
         sl_list_init(&set->lists[id]);
+    sl_list_init(&set->streams);
+    set->beat_at = uv_now(loop);
     set->timeout_ms[SL_LIST_HEAD] = (uint64_t)cfg->head_timeout_s * 1000;
     set->timeout_ms[SL_LIST_IDLE] = (uint64_t)cfg->idle_timeout_s * 1000;
     set->timeout_ms[SL_LIST_SEND] = (uint64_t)cfg->send_timeout_s * 1000;
@@ -151,6 +154,8 @@ static void conn_linger(struct sl_conn *c)
     conn_watch(c, UV_READABLE);
 }
 
+/* Reads and drops what the client sends (a lingering close, or an event stream, which
+ * takes no requests): closes at its end, on an error, or when it keeps sending. */
 static void linger_drain(struct sl_conn *c)
 {
     char sink[4096];
@@ -163,6 +168,49 @@ static void linger_drain(struct sl_conn *c)
         break; /* EOF or error: the client is done */
     }
     sl_conn_close(c);
+}
+
+/* ---- event streams (--live) ---- */
+
+/* The stream's head and hello are out: from now on the connection only waits for
+ * notices. Its exchange goes back to the pool, so it costs what an idle keep-alive
+ * connection costs; it is in no deadline list (no idle timeout) and counts toward
+ * --max-conns like any connection. Readable only tells that the client went. */
+static void conn_stream(struct sl_conn *c)
+{
+    struct sl_conn_set *set = set_of(c);
+    conn_release_exchange(set, c);
+    c->state = SL_CONN_STREAMING;
+    sl_list_remove(&c->link);
+    sl_list_push_back(&set->streams, &c->link);
+    conn_watch(c, UV_READABLE);
+}
+
+/* A stream whose socket cannot take a notice whole, at once, is closed: notices are a
+ * few bytes, so its client has not read for a long time; a browser reconnects. Never
+ * buffered, so a stream holds no memory of its own. */
+void sl_conn_broadcast(struct sl_conn_set *set, const char *msg, size_t len)
+{
+    struct sl_link *l = sl_list_first(&set->streams);
+    while (l) {
+        struct sl_link *next = sl_list_next(&set->streams, l);
+        struct sl_conn *c = conn_of(l);
+        ssize_t n;
+        do
+            n = send(c->fd, msg, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        while (n < 0 && errno == EINTR);
+        if (n != (ssize_t)len)
+            sl_conn_close(c);
+        l = next;
+    }
+}
+
+void sl_conn_heartbeat(struct sl_conn_set *set, uint64_t now)
+{
+    if (now - set->beat_at < SL_STREAM_HEARTBEAT_MS)
+        return;
+    set->beat_at = now;
+    sl_conn_broadcast(set, ":\n\n", 3); /* a comment: the browser dispatches nothing */
 }
 
 /* ---- start ---- */
@@ -286,6 +334,10 @@ static void conn_continue(struct sl_conn *c)
         if (!conn_send(c))
             return;
         conn_log(c, c->ex);
+        if (c->ex->plan.stream && !set_of(c)->stopping) {
+            conn_stream(c);
+            return;
+        }
         if (!c->ex->plan.keep_alive || set_of(c)->stopping) {
             conn_linger(c);
             return;
@@ -523,7 +575,8 @@ static void on_poll(uv_poll_t *handle, int status, int events)
         if (events & UV_WRITABLE)
             conn_continue(c); /* drained: resume at the saved offsets */
         break;
-    case SL_CONN_LINGERING: linger_drain(c); break;
+    case SL_CONN_LINGERING:
+    case SL_CONN_STREAMING: linger_drain(c); break;
     default: break;
     }
 }
@@ -582,10 +635,20 @@ static void stop_gracefully(struct sl_conn_set *set)
      * unread input would reset the response); the stop's deadline bounds them all. */
 }
 
+/* Event streams never end on their own: a stop closes them at once (their script
+ * reconnects to the next server). */
+static void close_streams(struct sl_conn_set *set)
+{
+    struct sl_conn *c;
+    while ((c = conn_of(sl_list_first(&set->streams))) != NULL)
+        sl_conn_close(c);
+}
+
 void sl_conn_stop_all(struct sl_conn_set *set, bool force)
 {
     bool first = !set->stopping;
     set->stopping = true;
+    close_streams(set);
     if (!force) {
         if (first)
             stop_gracefully(set);

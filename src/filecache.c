@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "sluice/str.h"
+
 void sl_cache_init(struct sl_cache *c, unsigned max_fds, struct sl_cache_epochs *epochs)
 {
     memset(c, 0, sizeof(*c));
@@ -30,12 +32,7 @@ static unsigned epoch_bump(struct sl_cache *c, uint64_t h)
 
 static uint64_t hash_key(const char *key, size_t len)
 {
-    uint64_t h = 14695981039346656037u; /* FNV-1a */
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)key[i];
-        h *= 1099511628211u;
-    }
-    return h;
+    return sl_str_hash(sl_str_make(key, len));
 }
 
 static struct sl_cache_entry *lru_entry(struct sl_link *l)
@@ -76,6 +73,11 @@ static void evict(struct sl_cache *c, struct sl_cache_entry *e)
     e->dead = true;
     if (e->refs == 0)
         entry_free(e);
+}
+
+void sl_cache_set_generation(struct sl_cache *c, unsigned gen)
+{
+    c->gen = gen;
 }
 
 void sl_cache_clear(struct sl_cache *c)
@@ -123,7 +125,8 @@ struct sl_cache_entry *sl_cache_get(struct sl_cache *c, const char *key, size_t 
     struct sl_cache_entry *e = find(c, key, key_len, hash_key(key, key_len));
     if (!e)
         return NULL;
-    if (now - e->checked_at >= SL_CACHE_TTL_MS || e->epoch != epoch_now(c, e->hash))
+    if (now - e->checked_at >= SL_CACHE_TTL_MS || e->gen != c->gen ||
+        e->epoch != epoch_now(c, e->hash))
         return NULL; /* the caller re-opens the path, then keeps or replaces the entry */
     if (e->fd >= 0) {
         /* The length we promise must be the descriptor's own, now: an fstat per use
@@ -153,6 +156,7 @@ static void insert(struct sl_cache *c, struct sl_cache_entry *e, uint64_t h, uin
 {
     e->hash = h;
     e->epoch = epoch_bump(c, h);
+    e->gen = c->gen;
     e->checked_at = now;
     e->used_at = now;
     e->refs = 0;
@@ -204,6 +208,7 @@ struct sl_cache_entry *sl_cache_put(struct sl_cache *c, const char *key, size_t 
     struct sl_cache_entry *old = find(c, key, key_len, h);
     if (old && old->status == 0 && same_file(&old->rep.st, &rep->st)) {
         old->checked_at = now;
+        old->gen = c->gen;
         old->epoch = epoch_now(c, h);
         return use(c, old, now);
     }
@@ -242,6 +247,7 @@ void sl_cache_put_missing(struct sl_cache *c, const char *key, size_t key_len, u
     if (old && old->status == 404) {
         /* Still missing: nothing new to tell the other loops. */
         old->checked_at = now;
+        old->gen = c->gen;
         old->epoch = epoch_now(c, h);
         return;
     }

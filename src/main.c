@@ -167,7 +167,8 @@ static void announce(void *arg)
             snprintf(host, sizeof(host), "%s", b);
         print_url(host, strchr(host, ':') ? AF_INET6 : AF_INET, port);
     }
-    printf("(%u thread%s; Ctrl-C to stop)\n", threads, threads == 1 ? "" : "s");
+    printf("(%u thread%s%s; Ctrl-C to stop)\n", threads, threads == 1 ? "" : "s",
+           cfg->live ? ", live reload" : "");
     fflush(stdout);
 }
 

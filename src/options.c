@@ -33,6 +33,7 @@ enum {
     OPT_SPA,
     OPT_FOLLOW_SYMLINKS,
     OPT_LOG_FORMAT,
+    OPT_LIVE,
 };
 
 static const struct option long_options[] = {
@@ -55,6 +56,7 @@ static const struct option long_options[] = {
     {"no-clean-urls", no_argument, NULL, OPT_NO_CLEAN_URLS},
     {"spa", optional_argument, NULL, OPT_SPA},
     {"follow-symlinks", no_argument, NULL, OPT_FOLLOW_SYMLINKS},
+    {"live", no_argument, NULL, OPT_LIVE},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -76,6 +78,8 @@ static void print_help(FILE *out)
             "      --threads N       event-loop threads (default: number of CPUs)\n"
             "      --max-age N       Cache-Control: public, max-age=N (default: no-cache,\n"
             "                        browsers revalidate; edits are served within 1 s)\n"
+            "      --live            reload open pages when a file under ROOT changes, and\n"
+            "                        serve edits at once (docs: sluice --live _build/html)\n"
             "      --no-listing      answer 403 for directories without index.html\n"
             "      --dotfiles        serve and list names starting with '.' (default: 404,\n"
             "                        except .well-known/)\n"
@@ -263,6 +267,7 @@ static int apply_option(int opt, const char *arg, struct sl_config *cfg, FILE *o
         cfg->spa = page_option("--spa", arg ? arg : "index.html", err);
         return cfg->spa ? 0 : -1;
     case OPT_FOLLOW_SYMLINKS: cfg->follow_symlinks = true; return 0;
+    case OPT_LIVE: cfg->live = true; return 0;
     case OPT_USER: cfg->user = arg; return 0;
     case OPT_CHROOT: cfg->chroot = true; return 0;
     case 'h': print_help(out); return 1;

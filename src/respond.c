@@ -20,6 +20,7 @@ int sl_responder_init(struct sl_responder *r, const struct sl_config *cfg, struc
     r->date_sec = -1;
     r->date[0] = '\0';
     r->boundary = seed;
+    r->live = NULL;
     /* Inside a chroot the root's path means nothing: keep serving what is held. */
     return sl_root_init(&r->root, cfg->chroot ? NULL : cfg->root, cfg->root_fd, shared);
 }
@@ -40,6 +41,22 @@ static enum sl_root_change check_root(struct sl_responder *r, uint64_t now_ms, b
 void sl_responder_tick(struct sl_responder *r, uint64_t now_ms)
 {
     check_root(r, now_ms, false);
+}
+
+void sl_responder_follow(struct sl_responder *r, const struct sl_live_shared *live)
+{
+    r->live = live;
+}
+
+/* --live: one atomic load per request. Acquire pairs with the watcher's release: what
+ * it saw happened before this request's lookups. */
+static void follow_watcher(struct sl_responder *r, uint64_t now_ms)
+{
+    unsigned gen = atomic_load_explicit(&r->live->generation, memory_order_acquire);
+    if (gen == r->cache->gen)
+        return;
+    sl_cache_set_generation(r->cache, gen);
+    check_root(r, now_ms, true);
 }
 
 /* This second, with its HTTP-date formatted once per second. */
@@ -242,9 +259,13 @@ void sl_respond(struct sl_responder *r, uint64_t now_ms, struct sl_exchange *ex)
     struct lookup l; /* not zeroed: it is large and every field is written before use */
     l.env = plan_env(r);
     l.now_ms = now_ms;
+    if (r->live)
+        follow_watcher(r, now_ms);
     check_root(r, now_ms, false);
     int status = sl_serve_check(&l.env, &ex->req, &l.path);
-    if (status != 0 && status != 404)
+    if (status == SL_SERVE_EVENT_STREAM)
+        sl_serve_event_stream(&l.env, &ex->req, r->live ? r->live->boot : 0, &ex->plan);
+    else if (status != 0 && status != 404)
         sl_serve_error(&l.env, &ex->req, status, status == 400, &ex->plan);
     else if (sl_root_missing(&r->root))
         sl_serve_root_missing(&l.env, &ex->req, &ex->plan);

@@ -14,6 +14,7 @@
 
 #include "sluice/beneath.h"
 #include "sluice/charset.h"
+#include "sluice/inject.h"
 #include "sluice/listing.h"
 #include "sluice/mime.h"
 #include "sluice/negotiate.h"
@@ -83,6 +84,11 @@ static unsigned open_variants(const struct sl_config *cfg, int root_fd, const ch
     return available;
 }
 
+static bool is_html(const struct sl_file_rep *rep)
+{
+    return strncmp(rep->mime, "text/html", 9) == 0;
+}
+
 /* Looks for variants of route->file even without Accept-Encoding (the identity response
  * of a file that has variants must say Vary too) and, when the client accepts one,
  * switches the route to it: its descriptor, its stat, its encoding. */
@@ -93,8 +99,10 @@ static void choose_variant(const struct sl_config *cfg, int root_fd, struct sl_s
     struct stat sts[SL_VARIANTS];
     unsigned available = open_variants(cfg, root_fd, route->file, &route->rep.st, fds, sts);
     route->rep.variants = available;
-    int enc = available ? sl_negotiate_encoding(accept_encoding.p, accept_encoding.n, available)
-                        : SL_ENC_IDENTITY;
+    /* With --live a page is sent as it is, so that the script can be put into it. */
+    bool identity = !available || (cfg->live && is_html(&route->rep));
+    int enc = identity ? SL_ENC_IDENTITY
+                       : sl_negotiate_encoding(accept_encoding.p, accept_encoding.n, available);
     for (int i = 0; i < SL_VARIANTS; i++) {
         if (fds[i] < 0)
             continue;
@@ -123,7 +131,7 @@ static void route_error(struct sl_route *route, int status)
  * override a latin-1 page's own declaration and garble it. Read once per cache entry. */
 static void declare_charset(int fd, struct sl_file_rep *rep)
 {
-    if (strncmp(rep->mime, "text/html", 9) != 0)
+    if (!is_html(rep))
         return;
     char head[SL_CHARSET_PRESCAN_MAX];
     ssize_t n = pread(fd, head, sizeof(head), 0);
@@ -132,6 +140,24 @@ static void declare_charset(int fd, struct sl_file_rep *rep)
         rep->mime = "text/html";
         rep->charset = charset;
     }
+}
+
+/* With --live, where the script goes in an HTML page: before its last </body>, looked
+ * for in the last SL_INJECT_TAIL bytes (where it is in any page that has one), read once
+ * per cache entry like the charset. Never into a compressed variant or a UTF-16 page:
+ * the script is ASCII. */
+static uint64_t inject_point(const struct sl_config *cfg, int fd, const struct sl_file_rep *rep)
+{
+    if (!cfg->live || !is_html(rep) || rep->encoding != SL_ENC_IDENTITY ||
+        (rep->charset && strncmp(rep->charset, "utf-16", 6) == 0))
+        return SL_INJECT_NONE;
+    uint64_t size = (uint64_t)rep->st.st_size;
+    uint64_t start = size > SL_INJECT_TAIL ? size - SL_INJECT_TAIL : 0;
+    char tail[SL_INJECT_TAIL];
+    ssize_t n = size > start ? pread(fd, tail, (size_t)(size - start), (off_t)start) : 0;
+    if (n < 0)
+        return SL_INJECT_NONE;
+    return start + sl_inject_find(tail, (size_t)n);
 }
 
 /* route->fd is open on the regular file route->file: describe it (type from its name,
@@ -156,6 +182,7 @@ static void route_file(const struct sl_config *cfg, int root_fd, struct sl_str a
     if (rep->encoding == SL_ENC_IDENTITY && sl_mime_encoding(rep->name, rep->name_len))
         rep->encoding = SL_ENC_GZIP;
     rep->data = NULL;
+    rep->inject_at = inject_point(cfg, route->fd, rep);
     rep->etag_len = sl_etag_format(rep->etag, (uint64_t)rep->st.st_size, rep->st.st_mtim.tv_sec,
                                    rep->st.st_mtim.tv_nsec, sl_encoding_name(rep->encoding));
     sl_httpdate_format(rep->st.st_mtim.tv_sec, rep->last_modified);
@@ -249,7 +276,9 @@ void sl_router_resolve(const struct sl_config *cfg, int root_fd, const struct sl
 {
     route->fd = -1;
     route->is_index = false;
-    if (!cfg->dotfiles && sl_path_has_hidden_segment(path->rel, path->len)) {
+    /* The event stream's path names no file, whatever the tree holds. */
+    bool refused = cfg->live && sl_inject_is_stream(path->rel, path->len);
+    if (refused || (!cfg->dotfiles && sl_path_has_hidden_segment(path->rel, path->len))) {
         route_error(route, 404);
         return;
     }
@@ -285,7 +314,11 @@ void sl_router_resolve_file(const struct sl_config *cfg, int root_fd, const char
 {
     route->fd = -1;
     route->is_index = false;
-    int rc = set_file(route, "", 0, rel) ? open_regular(cfg, root_fd, route) : -ENAMETOOLONG;
+    int rc = -ENAMETOOLONG;
+    if (cfg->live && sl_inject_is_stream(rel, strlen(rel)))
+        rc = -ENOENT; /* the event stream's path names no file */
+    else if (set_file(route, "", 0, rel))
+        rc = open_regular(cfg, root_fd, route);
     if (rc != 0) {
         route_error(route, rc == -EISDIR || rc == -EINVAL ? 404 : sl_status_for_errno(-rc));
         return;

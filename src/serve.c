@@ -11,6 +11,7 @@
 
 #include "sluice/cond.h"
 #include "sluice/encode.h"
+#include "sluice/inject.h"
 #include "sluice/negotiate.h"
 #include "sluice/range.h"
 #include "sluice/response.h"
@@ -46,6 +47,7 @@ static struct sl_buf head_begin(const struct sl_plan_env *env, const struct sl_r
     plan->body_bytes = 0;
     plan->overflow = false;
     plan->uses_file = false;
+    plan->stream = false;
     struct sl_buf b = sl_buf_make(plan->out, sizeof(plan->out));
     sl_head_begin(&b, status, env->date);
     return b;
@@ -60,27 +62,51 @@ static void head_end(const struct sl_request *req, struct sl_plan *plan, struct 
     plan->overflow |= b->overflow;
 }
 
-/* Appends a small body after the head in plan->out and plans it (not for HEAD). */
+/* The bytes the --live script adds to an HTML body (0 when it is not put in). */
+static size_t script_len(bool inject)
+{
+    return inject ? sl_inject_script().n : 0;
+}
+
+/* Plans an HTML body held in memory, with the --live script before its </body> when
+ * `inject`. */
+static void plan_html(struct sl_plan *plan, const char *body, size_t len, bool inject)
+{
+    plan->body_bytes = len + script_len(inject);
+    if (!inject) {
+        plan_mem(plan, body, len);
+        return;
+    }
+    size_t at = sl_inject_find(body, len);
+    struct sl_str script = sl_inject_script();
+    plan_mem(plan, body, at);
+    plan_mem(plan, script.p, script.n);
+    if (at < len) /* the same memory, from `at` on */
+        plan->segs[plan->nsegs++] = (struct sl_seg){.mem = body, .off = at, .len = len - at};
+}
+
+/* Appends a small body after the head in plan->out and plans it (not for HEAD), with
+ * the --live script in it when `inject`. */
 static void plan_body_after_head(struct sl_plan *plan, struct sl_buf *b, const char *body,
-                                 size_t len)
+                                 size_t len, bool inject)
 {
     size_t at = b->len;
     sl_buf_append(b, body, len);
     plan->overflow |= b->overflow;
     if (b->overflow || plan->head_only)
         return;
-    plan_mem(plan, plan->out + at, len);
-    plan->body_bytes = len;
+    plan_html(plan, plan->out + at, len, inject);
 }
 
 /* An error head holds only fixed fields and numbers (no name, no Location), well under
  * 1 KiB, so head and page always fit in plan->out together. */
 _Static_assert(1024 + SL_ERROR_PAGE_MAX <= SL_OUT_MAX, "an error head and page fit in out");
 
-/* An error page, with Content-Range for 416 (RFC 9110 §15.5.17), Retry-After for 503. */
+/* An error page, with Content-Range for 416 (RFC 9110 §15.5.17), Retry-After for 503,
+ * and the --live script when `inject`. */
 static void plan_error_text(const struct sl_plan_env *env, const struct sl_request *req, int status,
                             bool must_close, uint64_t unsatisfied_size, const char *explanation,
-                            struct sl_plan *plan)
+                            bool inject, struct sl_plan *plan)
 {
     char page[SL_ERROR_PAGE_MAX];
     struct sl_str body = explanation ? sl_str_make(NULL, 0) : sl_error_page_body(status);
@@ -103,22 +129,20 @@ static void plan_error_text(const struct sl_plan_env *env, const struct sl_reque
         sl_buf_puts(&b, "\r\n");
     }
     sl_head_field(&b, "Content-Type", SL_STR("text/html; charset=utf-8"));
-    sl_head_field_u64(&b, "Content-Length", body.n);
+    sl_head_field_u64(&b, "Content-Length", body.n + script_len(inject));
     if (status == 405)
         sl_head_field(&b, "Allow", SL_STR("GET, HEAD"));
     head_end(req, plan, &b);
-    if (body.p == page) {
-        plan_body_after_head(plan, &b, page, body.n);
-    } else if (!plan->head_only) {
-        plan_mem(plan, body.p, body.n); /* the page rendered once: nothing to copy */
-        plan->body_bytes = body.n;
-    }
+    if (body.p == page)
+        plan_body_after_head(plan, &b, page, body.n, inject);
+    else if (!plan->head_only)
+        plan_html(plan, body.p, body.n, inject); /* the page rendered once: nothing to copy */
 }
 
 static void plan_error(const struct sl_plan_env *env, const struct sl_request *req, int status,
                        bool must_close, uint64_t unsatisfied_size, struct sl_plan *plan)
 {
-    plan_error_text(env, req, status, must_close, unsatisfied_size, NULL, plan);
+    plan_error_text(env, req, status, must_close, unsatisfied_size, NULL, false, plan);
 }
 
 /* A head that did not fit (a long Location or Content-Disposition) must never go out
@@ -142,7 +166,25 @@ void sl_serve_root_missing(const struct sl_plan_env *env, const struct sl_reques
     plan_error_text(env, req, 503, false, 0,
                     "The directory this server serves is missing right now, perhaps being "
                     "rebuilt. Try again in a moment.",
-                    plan);
+                    env->cfg->live, plan);
+}
+
+void sl_serve_event_stream(const struct sl_plan_env *env, const struct sl_request *req,
+                           uint32_t boot, struct sl_plan *plan)
+{
+    struct sl_buf b = head_begin(env, req, 200, plan);
+    /* No length: the body ends when the connection does (RFC 9112 §6.3). */
+    plan->keep_alive = false;
+    sl_head_field(&b, "Content-Type", SL_STR("text/event-stream"));
+    sl_head_field(&b, "Cache-Control", SL_STR("no-cache"));
+    head_end(req, plan, &b);
+    /* retry: how soon the browser reconnects when the stream ends (sluice restarting). */
+    char hello[64];
+    int n =
+        snprintf(hello, sizeof(hello), "retry: 500\nevent: hello\ndata: %08x\n\n", (unsigned)boot);
+    plan_body_after_head(plan, &b, hello, (size_t)n, false);
+    plan->stream = !plan->head_only && !plan->overflow;
+    plan_done(env, req, plan);
 }
 
 int sl_serve_check(const struct sl_plan_env *env, const struct sl_request *req,
@@ -153,6 +195,8 @@ int sl_serve_check(const struct sl_plan_env *env, const struct sl_request *req,
     int rc = sl_path_resolve(req->target.p, req->target.n, path);
     if (rc != 0)
         return rc;
+    if (env->cfg->live && sl_inject_is_stream(path->rel, path->len))
+        return SL_SERVE_EVENT_STREAM;
     if (!env->cfg->dotfiles && sl_path_has_hidden_segment(path->rel, path->len))
         return 404;
     return 0;
@@ -212,7 +256,7 @@ void sl_serve_redirect(const struct sl_plan_env *env, const struct sl_request *r
      * file would stay redirected; with the files' policy they revalidate it the same. */
     add_cache_control(env, &b);
     head_end(req, plan, &b);
-    plan_body_after_head(plan, &b, body, sizeof(body) - 1);
+    plan_body_after_head(plan, &b, body, sizeof(body) - 1, false);
     plan_done(env, req, plan);
 }
 
@@ -268,17 +312,16 @@ static void serve_listing_body(const struct sl_plan_env *env, const struct sl_re
     }
     free(plan->heap);
     plan->heap = body;
+    bool inject = env->cfg->live && !json; /* a listing follows the tree as a page does */
     struct sl_buf b = head_begin(env, req, 200, plan);
     /* JSON has no charset parameter (RFC 8259 §11): it is UTF-8 by definition. */
     sl_head_field(&b, "Content-Type",
                   json ? SL_STR("application/json") : SL_STR("text/html; charset=utf-8"));
-    sl_head_field_u64(&b, "Content-Length", len);
+    sl_head_field_u64(&b, "Content-Length", len + script_len(inject));
     add_listing_validators(&b, etag);
     head_end(req, plan, &b);
-    if (!plan->head_only) {
-        plan_mem(plan, body, len);
-        plan->body_bytes = len;
-    }
+    if (!plan->head_only)
+        plan_html(plan, body, len, inject);
 }
 
 /* The tag is worked out from the entries before anything is rendered, so a revalidation
@@ -500,21 +543,33 @@ static void serve_multi_range(const struct sl_plan_env *env, const struct sl_req
     plan_multipart_body(plan, rep, r, count, plan->out + base, part_end, pb.len);
 }
 
+/* The whole file, or with inject_at != SL_INJECT_NONE the page with the --live script
+ * put in there: file[0, at) + script + file[at, end), never a byte read to do it. */
 static void serve_whole(const struct sl_plan_env *env, const struct sl_request *req,
                         const struct sl_file_rep *rep, const struct sl_path *path,
-                        struct sl_plan *plan)
+                        uint64_t inject_at, struct sl_plan *plan)
 {
     uint64_t size = (uint64_t)rep->st.st_size;
+    bool inject = inject_at != SL_INJECT_NONE;
+    uint64_t at = inject && inject_at < size ? inject_at : size;
+    uint64_t length = size + script_len(inject);
     struct sl_buf b = head_begin(env, req, 200, plan);
     add_representation(&b, rep, path);
-    sl_head_field_u64(&b, "Content-Length", size);
+    sl_head_field_u64(&b, "Content-Length", length);
     sl_head_field(&b, "Accept-Ranges", SL_STR("bytes"));
     add_validators(env, &b, rep);
     head_end(req, plan, &b);
-    if (!plan->head_only && size > 0) {
-        plan_body(plan, rep, 0, size);
-        plan->body_bytes = size;
+    if (plan->head_only || length == 0)
+        return;
+    if (at > 0)
+        plan_body(plan, rep, 0, at);
+    if (inject) {
+        struct sl_str script = sl_inject_script();
+        plan_mem(plan, script.p, script.n);
     }
+    if (at < size)
+        plan_body(plan, rep, at, size - at);
+    plan->body_bytes = length;
 }
 
 /* If-Range with a date only holds when that date is a strong validator: a
@@ -545,13 +600,26 @@ static void serve_ranges(const struct sl_plan_env *env, const struct sl_request 
             serve_multi_range(env, req, rep, ranges, count, plan);
         break;
     case SL_RANGE_UNSATISFIABLE: plan_error(env, req, 416, false, size, plan); break;
-    case SL_RANGE_IGNORE: serve_whole(env, req, rep, path, plan); break;
+    case SL_RANGE_IGNORE: serve_whole(env, req, rep, path, SL_INJECT_NONE, plan); break;
     }
 }
 
 void sl_serve_file(const struct sl_plan_env *env, const struct sl_request *req,
                    const struct sl_path *path, const struct sl_file_rep *rep, struct sl_plan *plan)
 {
+    /* --live: the page with the script is a representation of its own, with its own
+     * ETag, so that no cache mixes it with the file's bytes (which a Range request
+     * gets, byte for byte as without --live). */
+    struct sl_file_rep injected;
+    uint64_t inject_at = SL_INJECT_NONE;
+    if (env->cfg->live && rep->inject_at != SL_INJECT_NONE && !req->range.p) {
+        injected = *rep;
+        injected.etag_len = sl_inject_etag(injected.etag, rep->etag, rep->etag_len);
+        if (injected.etag_len > 0) {
+            rep = &injected;
+            inject_at = rep->inject_at;
+        }
+    }
     struct sl_validators v = {sl_str_make(rep->etag, rep->etag_len), rep->st.st_mtim.tv_sec};
     int cond = sl_cond_evaluate(&req->cond, &v);
     if (cond == 412)
@@ -559,7 +627,7 @@ void sl_serve_file(const struct sl_plan_env *env, const struct sl_request *req,
     else if (cond != 0)
         serve_not_modified(env, req, rep, plan);
     else if (!req->range.p || !if_range_ok(env, req, &v))
-        serve_whole(env, req, rep, path, plan);
+        serve_whole(env, req, rep, path, inject_at, plan);
     else
         serve_ranges(env, req, path, rep, plan);
     plan_done(env, req, plan);

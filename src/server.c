@@ -18,6 +18,7 @@
 #include "sluice/conn.h"
 #include "sluice/filecache.h"
 #include "sluice/listen.h"
+#include "sluice/live.h"
 #include "sluice/log.h"
 
 #define ACCEPT_BATCH 64
@@ -33,11 +34,13 @@ enum sl_stop {
 };
 
 /* What the loops share on purpose (everything else is a loop's own): the file caches'
- * change epochs, whether the root is missing, and the count of responses still to
- * finish when a graceful stop begins. Atomics only. */
+ * change epochs, whether the root is missing, the count of responses still to finish
+ * when a graceful stop begins, and with --live the watcher's hub (its generation, and
+ * its notices under a lock). Atomics otherwise. */
 struct shared {
     struct sl_cache_epochs epochs;
     struct sl_root_shared root;
+    struct sl_live *live; /* NULL without --live */
     unsigned workers;
     atomic_uint stop_reports; /* workers that have counted their responses in flight */
     atomic_uint stop_sending; /* their sum */
@@ -65,6 +68,8 @@ struct sl_worker {
 
     uv_timer_t tick; /* the one timer: deadline sweep and log flush, once a second */
     uv_async_t stop_async;
+    uv_async_t live_async; /* --live: a notice was posted */
+    uint64_t live_seen;    /* notices taken so far */
     atomic_int stop_level; /* enum sl_stop, written by the main thread */
     atomic_int finished;   /* the loop has returned */
     uv_async_t *done;      /* tells the main thread so */
@@ -173,6 +178,8 @@ static void close_worker_handles(struct sl_worker *w)
     uv_close((uv_handle_t *)&w->accept_wait, NULL);
     uv_close((uv_handle_t *)&w->tick, NULL);
     uv_close((uv_handle_t *)&w->stop_async, NULL);
+    if (w->shared->live)
+        uv_close((uv_handle_t *)&w->live_async, NULL);
 }
 
 /* The last connection of a stopping worker is gone: close the loop's own handles so
@@ -205,6 +212,8 @@ static void on_tick(uv_timer_t *t)
     sl_conn_sweep(&w->conns, now);
     sl_cache_expire(&w->cache, now);
     sl_responder_tick(&w->conns.responder, now);
+    if (w->shared->live)
+        sl_conn_heartbeat(&w->conns, now);
     if (w->stopping && now >= w->stop_deadline)
         sl_conn_stop_all(&w->conns, true);
     sl_log_flush(&w->log);
@@ -243,6 +252,16 @@ static void on_stop(uv_async_t *a)
         finish_stop(w);
 }
 
+/* --live: the hub posted notices; send them to this loop's event streams. */
+static void on_live(uv_async_t *a)
+{
+    struct sl_worker *w = a->data;
+    char msg[SL_LIVE_MSG_MAX];
+    size_t n;
+    while ((n = sl_live_take(w->shared->live, &w->live_seen, msg, sizeof(msg))) > 0)
+        sl_conn_broadcast(&w->conns, msg, n);
+}
+
 /* The loop's own handles: each finds its worker through its data pointer (the loop's
  * belongs to the connection set). */
 static int worker_handles_init(struct sl_worker *w)
@@ -259,6 +278,12 @@ static int worker_handles_init(struct sl_worker *w)
         (rc = uv_async_init(&w->loop, &w->stop_async, on_stop)) != 0)
         return rc;
     w->accept_wait.data = w->tick.data = w->stop_async.data = w;
+    if (w->shared->live) {
+        if ((rc = uv_async_init(&w->loop, &w->live_async, on_live)) != 0)
+            return rc;
+        w->live_async.data = w;
+        sl_responder_follow(&w->conns.responder, &w->shared->live->shared);
+    }
     if ((rc = uv_timer_start(&w->tick, on_tick, TICK_MS, TICK_MS)) != 0)
         return rc;
     accept_start(w);
@@ -330,6 +355,7 @@ struct control {
     unsigned signals;
     unsigned finished;
     struct shared shared;
+    struct sl_live live; /* --live: the watcher, on this loop */
 };
 
 /* The first SIGINT/SIGTERM stops gracefully; a second one (Ctrl-C again) closes every
@@ -337,6 +363,9 @@ struct control {
 static void on_signal(uv_signal_t *s, int signum)
 {
     struct control *ctl = s->loop->data;
+    /* No notice may wake a loop that is closing its handles. */
+    if (ctl->shared.live)
+        sl_live_stop(ctl->shared.live);
     int level = ++ctl->signals >= 2 ? SL_STOP_NOW : SL_STOP_GRACEFUL;
     for (unsigned i = 0; i < ctl->count; i++) {
         atomic_store(&ctl->workers[i].stop_level, level);
@@ -356,6 +385,16 @@ static void on_worker_done(uv_async_t *a)
     uv_close((uv_handle_t *)&ctl->sigint, NULL);
     uv_close((uv_handle_t *)&ctl->sigterm, NULL);
     uv_close((uv_handle_t *)&ctl->worker_done, NULL);
+    if (ctl->shared.live)
+        sl_live_stop(ctl->shared.live);
+}
+
+/* --live: the hub posted a notice; every loop takes it from the hub. */
+static void notify_workers(void *arg)
+{
+    struct control *ctl = arg;
+    for (unsigned i = 0; i < ctl->count; i++)
+        uv_async_send(&ctl->workers[i].live_async);
 }
 
 /* The main thread's loop: SIGINT/SIGTERM, and the workers' "I am done" wake-up. */
@@ -407,6 +446,11 @@ static int start_workers(const struct sl_config *cfg, const int *fds, unsigned l
         snprintf(err, errlen, "cannot set up signal handling: %s", uv_strerror(rc));
         return -1;
     }
+    /* Every directory is watched before the banner says the server is up. */
+    if (cfg->live && (rc = sl_live_start(&ctl->live, &ctl->loop, cfg, notify_workers, ctl)) != 0) {
+        snprintf(err, errlen, "cannot set up --live: %s", uv_strerror(rc));
+        return -1;
+    }
     for (unsigned i = 0; i < count; i++) {
         if (uv_thread_create(&ctl->workers[i].thread, worker_run, &ctl->workers[i]) != 0) {
             stop_started(ctl->workers, i);
@@ -429,6 +473,8 @@ int sl_server_run(const struct sl_config *cfg, const int *fds, unsigned count, u
         return -1;
     }
     struct control ctl = {.workers = workers, .count = count, .shared.workers = count};
+    if (cfg->live)
+        ctl.shared.live = &ctl.live;
     if (start_workers(cfg, fds, listeners, &ctl, err, errlen) != 0)
         return -1;
     ready(ready_arg); /* every loop is set up, signals are handled, nothing failed */
@@ -438,6 +484,8 @@ int sl_server_run(const struct sl_config *cfg, const int *fds, unsigned count, u
     for (unsigned i = 0; i < count; i++)
         worker_destroy(&workers[i]);
     uv_loop_close(&ctl.loop);
+    if (cfg->live)
+        sl_live_free(&ctl.live);
     free(workers);
     return 0;
 }

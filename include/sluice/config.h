@@ -32,6 +32,7 @@ struct sl_config {
     bool dotfiles;          /* serve and list names starting with '.' */
     bool clean_urls;        /* "/a/b" falls back to "a/b.html" */
     bool follow_symlinks;   /* serve symlinks that lead outside the root (a risk) */
+    bool live;              /* watch the tree: reload pages, invalidate caches at once */
     const char *error_page; /* root-relative page for 404s, when it exists */
     const char *spa;        /* root-relative fallback for missing pages, or NULL */
     unsigned head_timeout_s;

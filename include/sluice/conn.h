@@ -22,6 +22,7 @@ enum sl_conn_state {
     SL_CONN_SENDING,   /* a response is going out */
     SL_CONN_IDLE,      /* keep-alive, nothing buffered: owns no exchange */
     SL_CONN_LINGERING, /* response done, write side shut, draining input before close */
+    SL_CONN_STREAMING, /* --live: an event stream, open until the client goes */
     SL_CONN_CLOSED,    /* uv_close called; only the close callback may touch it */
 };
 
@@ -36,6 +37,10 @@ enum sl_list_id {
     SL_LIST_COUNT,
 };
 
+/* How often an event stream gets a comment line when nothing else was sent: it keeps
+ * proxies from closing it and finds clients that vanished without a word. */
+#define SL_STREAM_HEARTBEAT_MS 15000
+
 /* Called when a connection's memory is gone (its slot is free again). */
 typedef void sl_conn_gone_fn(void *arg);
 
@@ -47,8 +52,10 @@ struct sl_conn_set {
     struct sl_exchange_pool pool;
     struct sl_link lists[SL_LIST_COUNT];
     uint64_t timeout_ms[SL_LIST_COUNT];
-    unsigned count; /* connections open */
-    bool stopping;  /* responses in flight finish, then their connections close */
+    struct sl_link streams; /* event streams: no deadline, closed only by the client or a stop */
+    uint64_t beat_at;       /* when the streams last had a heartbeat */
+    unsigned count;         /* connections open */
+    bool stopping;          /* responses in flight finish, then their connections close */
     sl_conn_gone_fn *gone;
     void *gone_arg;
 };
@@ -88,9 +95,16 @@ void sl_conn_sweep(struct sl_conn_set *set, uint64_t now);
 unsigned sl_conn_sending(const struct sl_conn_set *set);
 
 /* Graceful stop: kept-alive connections close now unless a request has arrived on them;
- * a connection sending its request head gets a second more to finish it; every request
- * received is answered with Connection: close, and responses in flight finish and then
- * close. force: everything closes now. */
+ * a connection sending its request head gets a second more to finish it; event streams
+ * close now; every request received is answered with Connection: close, and responses
+ * in flight finish and then close. force: everything closes now. */
 void sl_conn_stop_all(struct sl_conn_set *set, bool force);
+
+/* Sends a live-reload notice (Server-Sent Events text) to every event stream. */
+void sl_conn_broadcast(struct sl_conn_set *set, const char *msg, size_t len);
+
+/* From the loop's tick: a comment line to every event stream each
+ * SL_STREAM_HEARTBEAT_MS. */
+void sl_conn_heartbeat(struct sl_conn_set *set, uint64_t now);
 
 #endif

@@ -49,6 +49,7 @@ struct sl_cache_entry {
     int fd;              /* a larger file's descriptor, or -1 */
     bool dead;           /* evicted or replaced: freed when refs drops to 0 */
     unsigned epoch;      /* the path's change epoch when it was last checked */
+    unsigned gen;        /* the cache's generation when it was last checked */
     struct sl_file_rep rep;
     size_t key_len;
     char *key;
@@ -65,12 +66,17 @@ struct sl_cache {
     unsigned fds;                   /* descriptor entries */
     unsigned max_fds;               /* beyond this, larger files are not cached */
     struct sl_cache_epochs *epochs; /* shared with the other loops; NULL: none */
+    unsigned gen; /* --live: the watcher's generation; entries from another are re-checked */
 };
 
 /* max_fds bounds the descriptors the cache may hold (a share of the process limit);
  * epochs (or NULL) is the table shared with the other loops' caches. */
 void sl_cache_init(struct sl_cache *c, unsigned max_fds, struct sl_cache_epochs *epochs);
 void sl_cache_free(struct sl_cache *c);
+
+/* --live: the file system changed (the watcher's generation moved on to gen): every
+ * entry is re-checked (re-opened, kept when unchanged) before it is used again. */
+void sl_cache_set_generation(struct sl_cache *c, unsigned gen);
 
 /* Drops every entry (the root was replaced); responses in flight keep theirs. */
 void sl_cache_clear(struct sl_cache *c);

@@ -25,6 +25,7 @@ struct sl_plan {
     bool head_only;
     bool overflow;  /* the head did not fit in `out`: it must never be sent */
     bool uses_file; /* some segment reads from the body file */
+    bool stream;    /* the connection becomes an event stream after this head (--live) */
     unsigned nsegs;
     uint64_t body_bytes; /* bytes after the head, for the access log */
     uint64_t head_len;   /* bytes of the response head */

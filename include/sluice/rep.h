@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/stat.h>
 
 #include "sluice/cond.h"
@@ -23,7 +24,8 @@ struct sl_file_rep {
     char last_modified[SL_HTTPDATE_LEN + 1];
     const char *name; /* the file's own name, for Content-Disposition */
     size_t name_len;
-    const char *data; /* the bytes in memory (a cache entry), or NULL: the descriptor */
+    const char *data;   /* the bytes in memory (a cache entry), or NULL: the descriptor */
+    uint64_t inject_at; /* --live: where the script goes (SL_INJECT_NONE: nowhere) */
 };
 
 #endif

@@ -11,6 +11,7 @@
 #include "sluice/exchange.h"
 #include "sluice/filecache.h"
 #include "sluice/httpdate.h"
+#include "sluice/live.h"
 #include "sluice/root.h"
 
 struct sl_responder {
@@ -19,7 +20,8 @@ struct sl_responder {
     struct sl_root root;    /* this loop's descriptor of the root, re-checked by path */
     time_t date_sec;        /* the second `date` was formatted for */
     char date[SL_HTTPDATE_LEN + 1];
-    uint64_t boundary; /* advances per response: multipart boundaries */
+    uint64_t boundary;                 /* advances per response: multipart boundaries */
+    const struct sl_live_shared *live; /* --live: the watcher's generation; else NULL */
 };
 
 /* `seed` tells loops apart (and runs apart) in multipart boundaries; `shared` is what
@@ -27,6 +29,12 @@ struct sl_responder {
 int sl_responder_init(struct sl_responder *r, const struct sl_config *cfg, struct sl_cache *cache,
                       struct sl_root_shared *shared, uint64_t seed);
 void sl_responder_free(struct sl_responder *r);
+
+/* --live: follow the tree watcher. Each request compares its generation with the one
+ * this loop last saw; when it moved on, the root is re-checked and every cache entry is
+ * checked again before use, so an edit is served as soon as the watcher has seen it.
+ * Without it, the cache's 1 s revalidation and the root's 1 s check are all there is. */
+void sl_responder_follow(struct sl_responder *r, const struct sl_live_shared *live);
 
 /* Once a second from the loop's tick: is the root still the directory at its path? */
 void sl_responder_tick(struct sl_responder *r, uint64_t now_ms);

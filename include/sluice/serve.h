@@ -25,14 +25,20 @@ struct sl_plan_env {
     bool revalidate;   /* a fallback page (--spa): "no-cache" whatever --max-age says */
 };
 
-/* The checks that come before any file: the method, the target's syntax and hidden
- * names. Returns 0 with *path filled, or the status to answer with sl_serve_error. */
+/* sl_serve_check's answer for the live-reload event stream (--live). */
+#define SL_SERVE_EVENT_STREAM 1
+
+/* The checks that come before any file: the method, the target's syntax, the event
+ * stream's reserved path, hidden names. Returns 0 with *path filled,
+ * SL_SERVE_EVENT_STREAM, or the status to answer with sl_serve_error. */
 int sl_serve_check(const struct sl_plan_env *env, const struct sl_request *req,
                    struct sl_path *path);
 
 /* A file (or precompressed variant) from its representation: preconditions, then
  * ranges, then the whole. File bytes are planned as segments of the body file unless
- * rep->data holds them. */
+ * rep->data holds them. With --live an HTML page (rep->inject_at) asked for without
+ * Range is its own representation: the script before its </body>, the length that
+ * includes it, and an ETag of its own; a Range request gets the file as it is. */
 void sl_serve_file(const struct sl_plan_env *env, const struct sl_request *req,
                    const struct sl_path *path, const struct sl_file_rep *rep, struct sl_plan *plan);
 
@@ -53,7 +59,14 @@ void sl_serve_redirect(const struct sl_plan_env *env, const struct sl_request *r
 void sl_serve_error_file(const struct sl_plan_env *env, const struct sl_request *req, int status,
                          const struct sl_file_rep *rep, struct sl_plan *plan);
 
-/* 503 with Retry-After: the served directory is missing (being rebuilt). */
+/* The live-reload event stream's head and first event, "hello" with `boot` (which
+ * tells one run of sluice from the next); the connection then stays open for the
+ * notices (plan->stream). A HEAD gets the head alone. */
+void sl_serve_event_stream(const struct sl_plan_env *env, const struct sl_request *req,
+                           uint32_t boot, struct sl_plan *plan);
+
+/* 503 with Retry-After: the served directory is missing (being rebuilt). With --live the
+ * page carries the script, which reloads it when the directory is back. */
 void sl_serve_root_missing(const struct sl_plan_env *env, const struct sl_request *req,
                            struct sl_plan *plan);
 

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
@@ -38,6 +39,17 @@ static inline bool sl_str_eq(struct sl_str a, struct sl_str b)
 static inline bool sl_str_caseeq(struct sl_str a, struct sl_str b)
 {
     return a.n == b.n && (a.n == 0 || strncasecmp(a.p, b.p, a.n) == 0);
+}
+
+/* FNV-1a over the span: the one hash for tables keyed by path (file cache, watcher). */
+static inline uint64_t sl_str_hash(struct sl_str s)
+{
+    uint64_t h = 14695981039346656037u;
+    for (size_t i = 0; i < s.n; i++) {
+        h ^= (unsigned char)s.p[i];
+        h *= 1099511628211u;
+    }
+    return h;
 }
 
 /* ---- character classes and hex digits, on bytes, whatever the locale ---- */

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "sluice/exchange.h"
+#include "sluice/inject.h"
 #include "sluice/respond.h"
 #include "sluice/response.h"
 
@@ -133,6 +134,7 @@ static void build_fixture(void)
     put_text(root, "index.html", "<!DOCTYPE html><title>root</title><p>hello</p>\n");
     put_text(root, "404.html", "<!DOCTYPE html><title>not here</title>\n");
     put_text(root, "clean.html", "<!DOCTYPE html><title>a clean URL</title>\n");
+    put_text(root, "body.html", "<!DOCTYPE html><title>b</title><body><p>b</p></BODY></html>\n");
     put_dir(root, "htm");
     put_text(root, "htm/index.htm", "<!DOCTYPE html><title>htm</title>\n");
     put_text(root, "a.txt", "0123456789abcdefghijklmnopqrstuvwxyz\n");
@@ -203,6 +205,7 @@ static void build_fixture(void)
             .clean_urls = (i & 1) != 0,
             .spa = i & 2 ? "sub/index.html" : NULL,
             .error_page = i == 3 ? "sub/page.html" : NULL,
+            .live = i >= 2,
         };
     }
 }
@@ -333,7 +336,9 @@ static void check_response(const struct sl_exchange *ex)
                 within(p, s->len, ex->pinned->rep.data, (uint64_t)ex->pinned->rep.st.st_size);
             struct sl_str page = sl_error_page_body(ex->plan.status);
             bool in_page = page.p != NULL && within(p, s->len, page.p, page.n);
-            CHECK(in_out || in_cache || in_page ||
+            struct sl_str script = sl_inject_script(); /* --live */
+            bool in_script = s->mem == script.p && s->off == 0 && s->len == script.n;
+            CHECK(in_out || in_cache || in_page || in_script ||
                   (ex->plan.heap != NULL && s->mem == ex->plan.heap));
             touch(p, (size_t)s->len);
         }
@@ -342,7 +347,12 @@ static void check_response(const struct sl_exchange *ex)
     CHECK(body == ex->plan.body_bytes || ex->plan.head_only);
 
     struct sl_str cl = head_field(head, n, "Content-Length");
-    if (ex->plan.status == 304) {
+    struct sl_str type = head_field(head, n, "Content-Type");
+    if (sl_str_eq(type, SL_STR("text/event-stream"))) {
+        /* --live's event stream: no length, ended by closing; open only after a GET. */
+        CHECK(cl.p == NULL && !ex->plan.keep_alive && ex->plan.status == 200);
+        CHECK(ex->plan.stream == !ex->plan.head_only);
+    } else if (ex->plan.status == 304) {
         CHECK(ex->plan.nsegs == 1);
     } else {
         CHECK(cl.p != NULL);

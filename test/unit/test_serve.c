@@ -17,6 +17,7 @@
 #include "sluice/cond.h"
 #include "sluice/config.h"
 #include "sluice/httpdate.h"
+#include "sluice/inject.h"
 #include "sluice/listing.h"
 #include "sluice/negotiate.h"
 #include "sluice/plan.h"
@@ -985,6 +986,212 @@ static void test_listing_if_match_passes_only_star(void **state)
     assert_int_equal(plan.status, 200);
 }
 
+/* ---- --live ---- */
+
+#define ETAG_1K_LIVE "\"400-6b047d90-7b-live\""
+
+/* The notes file as an HTML page whose </body> is at byte 1000. */
+static void live_page(void)
+{
+    cfg.live = true;
+    rep.mime = "text/html";
+    rep.inject_at = 1000;
+}
+
+static void assert_script_seg(unsigned i)
+{
+    struct sl_str script = sl_inject_script();
+    assert_ptr_equal(plan.segs[i].mem, script.p);
+    assert_int_equal(plan.segs[i].len, script.n);
+}
+
+static void test_live_page_on_descriptor_is_file_then_script_then_rest_with_its_length(void **state)
+{
+    live_page();
+    serve_file("GET /notes.html HTTP/1.1\r\nHost: x\r\n\r\n");
+    size_t n = sl_inject_script().n;
+    assert_int_equal(plan.status, 200);
+    char cl[64];
+    snprintf(cl, sizeof(cl), "Content-Length: %zu", 1024 + n);
+    assert_true(head_has(cl));
+    assert_true(head_has("ETag: " ETAG_1K_LIVE));
+    assert_true(head_has("Accept-Ranges: bytes"));
+    assert_int_equal(plan.nsegs, 4);
+    assert_file_seg(1, 0, 1000);
+    assert_script_seg(2);
+    assert_file_seg(3, 1000, 24);
+    assert_int_equal(plan.body_bytes, 1024 + n);
+    assert_int_equal(body_len(), 1024 + n);
+}
+
+static void test_live_page_in_memory_is_three_memory_segments(void **state)
+{
+    live_page();
+    rep.data = data;
+    serve_file("GET /notes.html HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(plan.nsegs, 4);
+    assert_ptr_equal(plan.segs[1].mem, data);
+    assert_int_equal(plan.segs[1].len, 1000);
+    assert_script_seg(2);
+    assert_ptr_equal(plan.segs[3].mem, data + 1000);
+    assert_int_equal(plan.segs[3].len, 24);
+    assert_false(plan.uses_file);
+}
+
+static void test_live_page_without_end_tag_gets_the_script_at_its_end(void **state)
+{
+    live_page();
+    rep.inject_at = 1024;
+    serve_file("GET /notes.html HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(plan.nsegs, 3);
+    assert_file_seg(1, 0, 1024);
+    assert_script_seg(2);
+    set_rep(0, MTIME, SL_ENC_IDENTITY);
+    rep.inject_at = 0;
+    serve_file("GET /empty.html HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(plan.nsegs, 2);
+    assert_script_seg(1);
+}
+
+static void test_live_head_of_page_says_the_injected_length_and_sends_no_body(void **state)
+{
+    live_page();
+    serve_file("HEAD /notes.html HTTP/1.1\r\nHost: x\r\n\r\n");
+    char cl[64];
+    snprintf(cl, sizeof(cl), "Content-Length: %zu", 1024 + sl_inject_script().n);
+    assert_true(head_has(cl));
+    assert_true(head_has("ETag: " ETAG_1K_LIVE));
+    assert_int_equal(plan.nsegs, 1);
+    assert_int_equal(plan.body_bytes, 0);
+}
+
+static void test_live_page_is_not_modified_for_its_own_etag_only(void **state)
+{
+    live_page();
+    serve_file("GET /notes.html HTTP/1.1\r\nHost: x\r\nIf-None-Match: " ETAG_1K_LIVE "\r\n\r\n");
+    assert_int_equal(plan.status, 304);
+    assert_true(head_has("ETag: " ETAG_1K_LIVE));
+    assert_int_equal(plan.nsegs, 1);
+    /* A copy of the plain file (cached before --live) is not this representation. */
+    serve_file("GET /notes.html HTTP/1.1\r\nHost: x\r\nIf-None-Match: " ETAG_1K "\r\n\r\n");
+    assert_int_equal(plan.status, 200);
+    assert_int_equal(plan.nsegs, 4);
+}
+
+static void test_live_range_request_gets_the_plain_file_as_without_live(void **state)
+{
+    const char *get = "GET /notes.html HTTP/1.1\r\nHost: x\r\nRange: bytes=0-99\r\n\r\n";
+    rep.mime = "text/html";
+    rep.inject_at = 1000;
+    serve_file(get);
+    char plain[SL_OUT_MAX + 1];
+    strcpy(plain, head_text());
+    live_page();
+    serve_file(get);
+    assert_int_equal(plan.status, 206);
+    assert_string_equal(head_text(), plain);
+    assert_true(head_has("ETag: " ETAG_1K));
+    assert_int_equal(plan.nsegs, 2);
+    assert_file_seg(1, 0, 100);
+    /* An If-Range with the injected page's tag is not the file's: the whole file, plain. */
+    serve_file("GET /notes.html HTTP/1.1\r\nHost: x\r\nRange: bytes=0-99\r\n"
+               "If-Range: " ETAG_1K_LIVE "\r\n\r\n");
+    assert_int_equal(plan.status, 200);
+    assert_true(head_has("Content-Length: 1024"));
+    assert_true(head_has("ETag: " ETAG_1K));
+}
+
+static void test_without_live_or_an_inject_point_the_file_is_sent_as_it_is(void **state)
+{
+    rep.mime = "text/html";
+    rep.inject_at = 1000;
+    serve_file("GET /notes.html HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_true(head_has("ETag: " ETAG_1K));
+    assert_int_equal(plan.nsegs, 2);
+    live_page();
+    rep.inject_at = SL_INJECT_NONE;
+    serve_file("GET /notes.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_true(head_has("Content-Length: 1024"));
+    assert_true(head_has("ETag: " ETAG_1K));
+    assert_int_equal(plan.nsegs, 2);
+}
+
+static void test_live_check_answers_the_stream_path_before_hidden_names(void **state)
+{
+    parse("GET /.sluice/live HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(sl_serve_check(&env, &req, &path), 404);
+    cfg.live = true;
+    assert_int_equal(sl_serve_check(&env, &req, &path), SL_SERVE_EVENT_STREAM);
+    parse("GET /.sluice/%6cive?t=1 HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(sl_serve_check(&env, &req, &path), SL_SERVE_EVENT_STREAM);
+    parse("GET /.sluice/lively HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(sl_serve_check(&env, &req, &path), 404);
+    parse("POST /.sluice/live HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+    assert_int_equal(sl_serve_check(&env, &req, &path), 405);
+}
+
+static void test_event_stream_is_a_head_without_length_then_hello_then_the_stream(void **state)
+{
+    cfg.live = true;
+    parse("GET /.sluice/live HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n");
+    sl_serve_event_stream(&env, &req, 0xa7d6140e, &plan);
+    assert_int_equal(plan.status, 200);
+    assert_string_equal(head_text(), "HTTP/1.1 200 OK\r\n"
+                                     "Date: " NOW_DATE "\r\n"
+                                     "Server: sluice\r\n"
+                                     "Content-Type: text/event-stream\r\n"
+                                     "Cache-Control: no-cache\r\n"
+                                     "Connection: close\r\n"
+                                     "\r\n");
+    assert_int_equal(plan.nsegs, 2);
+    assert_mem_seg(1, "retry: 500\nevent: hello\ndata: a7d6140e\n\n");
+    assert_true(plan.stream);
+    assert_false(plan.keep_alive);
+    assert_false(plan.uses_file);
+
+    parse("HEAD /.sluice/live HTTP/1.1\r\nHost: x\r\n\r\n");
+    sl_serve_event_stream(&env, &req, 1, &plan);
+    assert_int_equal(plan.nsegs, 1);
+    assert_false(plan.stream);
+}
+
+static void test_live_root_missing_page_carries_the_script(void **state)
+{
+    parse("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    sl_serve_root_missing(&env, &req, &plan);
+    assert_int_equal(plan.nsegs, 2);
+    uint64_t plain = plan.segs[1].len;
+    cfg.live = true;
+    sl_serve_root_missing(&env, &req, &plan);
+    assert_int_equal(plan.status, 503);
+    assert_true(head_has("Retry-After: 1"));
+    assert_int_equal(plan.nsegs, 4);
+    assert_script_seg(2);
+    assert_int_equal(body_len(), plain + sl_inject_script().n);
+    assert_int_equal(plan.body_bytes, body_len());
+    assert_memory_equal(plan.segs[3].mem + plan.segs[3].off, "</body>\n</html>\n", 16);
+    char cl[64];
+    snprintf(cl, sizeof(cl), "Content-Length: %llu", (unsigned long long)body_len());
+    assert_true(head_has(cl));
+}
+
+static void test_live_html_listing_carries_the_script_and_json_does_not(void **state)
+{
+    cfg.live = true;
+    serve_listing("GET /docs/ HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(plan.nsegs, 4);
+    assert_ptr_equal(plan.segs[1].mem, plan.heap);
+    assert_script_seg(2);
+    assert_ptr_equal(plan.segs[3].mem, plan.heap);
+    assert_true(starts_with(plan.segs[3].mem + plan.segs[3].off, "</body>"));
+    char cl[64];
+    snprintf(cl, sizeof(cl), "Content-Length: %llu", (unsigned long long)body_len());
+    assert_true(head_has(cl));
+    serve_listing("GET /docs/ HTTP/1.1\r\nHost: x\r\nAccept: application/json\r\n\r\n");
+    assert_int_equal(plan.nsegs, 2);
+    assert_null(memmem(plan.segs[1].mem, plan.segs[1].len, "<script", 7));
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -1046,6 +1253,17 @@ int main(void)
         T(test_listing_if_none_match_with_other_format_or_entries_returns_200),
         T(test_listing_ignores_if_modified_since),
         T(test_listing_if_match_passes_only_star),
+        T(test_live_page_on_descriptor_is_file_then_script_then_rest_with_its_length),
+        T(test_live_page_in_memory_is_three_memory_segments),
+        T(test_live_page_without_end_tag_gets_the_script_at_its_end),
+        T(test_live_head_of_page_says_the_injected_length_and_sends_no_body),
+        T(test_live_page_is_not_modified_for_its_own_etag_only),
+        T(test_live_range_request_gets_the_plain_file_as_without_live),
+        T(test_without_live_or_an_inject_point_the_file_is_sent_as_it_is),
+        T(test_live_check_answers_the_stream_path_before_hidden_names),
+        T(test_event_stream_is_a_head_without_length_then_hello_then_the_stream),
+        T(test_live_root_missing_page_carries_the_script),
+        T(test_live_html_listing_carries_the_script_and_json_does_not),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
