@@ -71,11 +71,7 @@ static void on_watch(void *arg, const struct sl_watch_event *ev)
 int sl_live_start(struct sl_live *lv, uv_loop_t *loop, const struct sl_config *cfg,
                   sl_live_notify_fn *notify, void *notify_arg)
 {
-    memset(lv, 0, sizeof(*lv));
-    lv->loop = loop;
-    lv->cfg = cfg;
-    lv->notify = notify;
-    lv->notify_arg = notify_arg;
+    *lv = (struct sl_live){.loop = loop, .cfg = cfg, .notify = notify, .notify_arg = notify_arg};
     lv->shared.boot = (uint32_t)(uv_hrtime() ^ (uv_hrtime() >> 32));
     atomic_init(&lv->shared.generation, 0);
     sl_burst_init(&lv->burst);
