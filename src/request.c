@@ -85,6 +85,8 @@ static struct sl_str *field_slot(struct sl_request *req, struct sl_str name)
         {SL_STR_INIT("if-modified-since"), offsetof(struct sl_request, cond.if_modified_since)},
         {SL_STR_INIT("if-unmodified-since"), offsetof(struct sl_request, cond.if_unmodified_since)},
         {SL_STR_INIT("if-range"), offsetof(struct sl_request, cond.if_range)},
+        {SL_STR_INIT("access-control-request-method"), offsetof(struct sl_request, cors_method)},
+        {SL_STR_INIT("access-control-request-headers"), offsetof(struct sl_request, cors_headers)},
     };
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
         if (sl_str_caseeq(name, fields[i].name))

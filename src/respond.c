@@ -244,7 +244,9 @@ void sl_respond(struct sl_responder *r, uint64_t now_ms, struct sl_exchange *ex)
     l.now_ms = now_ms;
     check_root(r, now_ms, false);
     int status = sl_serve_check(&l.env, &ex->req, &l.path);
-    if (status != 0 && status != 404)
+    if (status == 204)
+        sl_serve_options(&l.env, &ex->req, &ex->plan);
+    else if (status != 0 && status != 404)
         sl_serve_error(&l.env, &ex->req, status, status == 400, &ex->plan);
     else if (sl_root_missing(&r->root))
         sl_serve_root_missing(&l.env, &ex->req, &ex->plan);

@@ -37,8 +37,10 @@ struct sl_request {
     struct sl_str user_agent;
     struct sl_str referer;
     struct sl_cond_fields cond;
-    struct sl_str field; /* the field name whose value is arriving */
-    struct sl_str value; /* that value so far */
+    struct sl_str cors_method;  /* Access-Control-Request-Method (a CORS preflight) */
+    struct sl_str cors_headers; /* Access-Control-Request-Headers */
+    struct sl_str field;        /* the field name whose value is arriving */
+    struct sl_str value;        /* that value so far */
 };
 
 enum sl_parse_result {

@@ -26,7 +26,8 @@ struct sl_plan_env {
 };
 
 /* The checks that come before any file: the method, the target's syntax and hidden
- * names. Returns 0 with *path filled, or the status to answer with sl_serve_error. */
+ * names. Returns 0 with *path filled, 204 for an OPTIONS request under --cors (answer it
+ * with sl_serve_options), or the status to answer with sl_serve_error. */
 int sl_serve_check(const struct sl_plan_env *env, const struct sl_request *req,
                    struct sl_path *path);
 
@@ -35,6 +36,11 @@ int sl_serve_check(const struct sl_plan_env *env, const struct sl_request *req,
  * rep->data holds them. */
 void sl_serve_file(const struct sl_plan_env *env, const struct sl_request *req,
                    const struct sl_path *path, const struct sl_file_rep *rep, struct sl_plan *plan);
+
+/* OPTIONS under --cors: 204 with Allow and, for a CORS preflight, the methods and the
+ * requested fields that sluice honours. */
+void sl_serve_options(const struct sl_plan_env *env, const struct sl_request *req,
+                      struct sl_plan *plan);
 
 /* A directory listing as HTML, or as JSON when the client asks for it, with a weak ETag
  * (sl_listing_etag) and Cache-Control: no-cache. If-None-Match with that tag is answered

@@ -40,6 +40,16 @@ static inline bool sl_str_caseeq(struct sl_str a, struct sl_str b)
     return a.n == b.n && (a.n == 0 || strncasecmp(a.p, b.p, a.n) == 0);
 }
 
+/* Whether s equals one of set[0..n) regardless of ASCII case (field names). */
+static inline bool sl_str_caseeq_any(struct sl_str s, const struct sl_str *set, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (sl_str_caseeq(s, set[i]))
+            return true;
+    }
+    return false;
+}
+
 /* ---- character classes and hex digits, on bytes, whatever the locale ---- */
 
 /* Optional whitespace, OWS (RFC 9110 §5.6.3): SP or HTAB. */

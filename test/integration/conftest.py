@@ -169,6 +169,21 @@ def start_server(tmp_path):
             assert code == 0, f"sluice exited with {code}: {err}"
 
 
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    """One headless Chromium (test/integration/cdp.py) for the module; closed (with all its
+    helpers) at the end."""
+    import cdp  # only the browser tests need it
+
+    chromium = cdp.Chromium(tmp_path_factory.mktemp("chromium"))
+    try:
+        chromium.call("Page.enable")
+        chromium.call("Runtime.enable")
+        yield chromium
+    finally:
+        chromium.close()
+
+
 @pytest.fixture
 def site(tmp_path):
     """A small root: index, a text file, a nested directory, a binary file."""

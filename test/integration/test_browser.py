@@ -36,18 +36,6 @@ FETCH_LINK_SHA256 = """(async (path) => {
 })"""
 
 
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    """One headless Chromium for the module; closed (with all its helpers) at the end."""
-    chromium = cdp.Chromium(tmp_path_factory.mktemp("chromium"))
-    try:
-        chromium.call("Page.enable")
-        chromium.call("Runtime.enable")
-        yield chromium
-    finally:
-        chromium.close()
-
-
 @pytest.fixture
 def www(tmp_path):
     """A copy of the repository's www/ site."""
