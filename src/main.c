@@ -204,6 +204,10 @@ static int run(struct sl_config *cfg)
     char err[256];
     if (sl_listen(cfg->bind, cfg->port, cfg->threads, fds, &family, &port, err, sizeof(err)) != 0)
         return die("%s%s", err, "");
+    for (unsigned i = 0; i < cfg->threads; i++) {
+        if (sl_listen_pace(fds[i], cfg->rate, err, sizeof(err)) != 0)
+            return die("%s%s", err, "");
+    }
     if (drop_privileges(cfg) != 0)
         return 1;
     struct banner banner = {.cfg = cfg, .family = family, .port = port};

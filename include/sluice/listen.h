@@ -10,4 +10,8 @@
 int sl_listen(const char *addr, int port, unsigned count, int *fds, int *family, int *bound_port,
               char *err, size_t errlen);
 
+/* --rate: paces every connection accepted on listening socket fd to `rate` body bytes
+ * per second (0: unpaced, nothing done). Returns 0, or -1 with one line in err. */
+int sl_listen_pace(int fd, unsigned rate, char *err, size_t errlen);
+
 #endif
