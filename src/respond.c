@@ -95,6 +95,7 @@ static enum found found_file(struct sl_responder *r, const struct lookup *l, str
                              struct sl_route *route, const struct sl_file_rep **rep)
 {
     sl_exchange_set_file(ex, route->fd);
+    sl_exchange_set_version(ex, &route->rep.st);
     route->fd = -1;
     *rep = &route->rep;
     if (l->key_len == 0 || route->rep.encoding != SL_ENC_IDENTITY || route->rep.variants)
