@@ -4,6 +4,10 @@
  *   bytes buffered) | IDLE (keep-alive) | LINGERING (closing) --EOF/deadline--> CLOSED
  *   | STREAMING (--live's event stream) --client gone/stop--> CLOSED
  *
+ * While SENDING, a body file whose next bytes are not in the page cache is read in by a
+ * thread-pool thread first (the connection watches nothing meanwhile), so the loop never
+ * waits for a disk.
+ *
  * Every exit goes through sl_conn_close(); memory is freed only in on_closed(). */
 #include "sluice/conn.h"
 
@@ -16,6 +20,12 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
+
+#include "sluice/resident.h"
+
+/* How long a cached file seen wholly in the page cache is trusted to stay there: hot
+ * files are then sent with no probe at all (the cache trusts an entry's path as long). */
+#define RESIDENT_TRUST_MS 1000
 
 /* At a graceful stop, a connection that is still sending its request head gets at most
  * this long to finish it (then the deadline sweep closes it): a client that connected
@@ -112,14 +122,24 @@ static void conn_watch(struct sl_conn *c, int events)
 
 /* ---- teardown ---- */
 
-static void on_closed(uv_handle_t *handle)
+static void conn_free(struct sl_conn *c)
 {
-    struct sl_conn *c = (struct sl_conn *)handle;
     struct sl_conn_set *set = set_of(c);
+    conn_release_exchange(set, c);
     close(c->fd);
     free(c);
     set->count--;
     set->gone(set->gone_arg);
+}
+
+static void on_closed(uv_handle_t *handle)
+{
+    struct sl_conn *c = (struct sl_conn *)handle;
+    if (c->flags & SL_CONN_FETCHING) {
+        c->flags |= SL_CONN_POLL_CLOSED; /* the fetch's callback frees it */
+        return;
+    }
+    conn_free(c);
 }
 
 void sl_conn_close(struct sl_conn *c)
@@ -133,7 +153,8 @@ void sl_conn_close(struct sl_conn *c)
         conn_log(c, c->ex);
     c->state = SL_CONN_CLOSED;
     sl_list_remove(&c->link);
-    conn_release_exchange(set, c);
+    if (!(c->flags & SL_CONN_FETCHING))
+        conn_release_exchange(set, c); /* else a pool thread still reads its file */
     uv_close((uv_handle_t *)&c->poll, on_closed);
 }
 
@@ -322,6 +343,8 @@ static void conn_start_response(struct sl_conn *c)
     c->ex->seg = 0;
     c->ex->sent = 0;
     c->ex->mss = 0;
+    c->ex->file_calls = 0;
+    c->ex->resident_lo = c->ex->resident_hi = 0;
     list_enter(set_of(c), c, SL_LIST_SEND);
 }
 
@@ -421,7 +444,12 @@ static void conn_read(struct sl_conn *c)
 
 /* ---- sending ---- */
 
-enum send_result { SEND_DONE, SEND_AGAIN, SEND_FAILED };
+enum send_result {
+    SEND_DONE,
+    SEND_AGAIN,    /* wait for writable */
+    SEND_FAILED,   /* close */
+    SEND_FETCHING, /* wait for the body file's next bytes to be read in */
+};
 
 static bool seg_is_file(const struct sl_seg *s)
 {
@@ -484,12 +512,96 @@ static size_t file_chunk(struct sl_conn *c, struct sl_exchange *ex, uint64_t lef
     return (size_t)(end - ex->sent);
 }
 
-static ssize_t send_file_part(struct sl_conn *c, struct sl_exchange *ex)
+/* ---- bringing the body file in ---- */
+
+static void fetch_work(uv_work_t *w)
+{
+    struct sl_exchange *ex = sl_container_of(w, struct sl_exchange, fetch);
+    sl_resident_fetch(ex->file_fd, ex->fetch_off, ex->fetch_len, SL_RESIDENT_WINDOW);
+}
+
+static void fetch_done(uv_work_t *w, int status)
+{
+    struct sl_conn *c = w->data;
+    c->flags &= (uint8_t)~SL_CONN_FETCHING;
+    if (c->state == SL_CONN_CLOSED) {
+        if (c->flags & SL_CONN_POLL_CLOSED)
+            conn_free(c);
+        else
+            conn_release_exchange(set_of(c), c);
+        return;
+    }
+    struct sl_exchange *ex = c->ex;
+    ex->resident_lo = ex->fetch_off;
+    ex->resident_hi = ex->fetch_off + ex->fetch_len;
+    /* The disk, not the client, was slow: that is progress for the send timeout. */
+    list_enter(set_of(c), c, SL_LIST_SEND);
+    conn_continue(c);
+}
+
+/* Reads [off, off + len) of the body file in from the thread pool, the connection
+ * parked meanwhile. False when no work could be queued (then send as before). */
+static bool conn_fetch(struct sl_conn *c, struct sl_exchange *ex, uint64_t off, uint64_t len)
+{
+    ex->fetch_off = off;
+    ex->fetch_len = len;
+    ex->fetch.data = c;
+    if (uv_queue_work(set_of(c)->loop, &ex->fetch, fetch_work, fetch_done) != 0)
+        return false;
+    c->flags |= SL_CONN_FETCHING;
+    conn_watch(c, 0);
+    return true;
+}
+
+/* Before a sendfile of `chunk` bytes of segment s: 0 to send, 1 when the bytes are being
+ * read in first (SEND_FETCHING), -1 when the file is no longer the version whose length
+ * and validators went out in the head. A file rewritten in place mid-download (same
+ * inode and size: cp, an editor's in-place save) would otherwise reach the client as a
+ * complete-looking body of mixed bytes; closing instead leaves a short body that the
+ * client knows to retry (If-Range then restarts it cleanly). The check is one fstat
+ * per call after the first, so a body sent in one call costs nothing more. */
+static int file_ready(struct sl_conn *c, struct sl_exchange *ex, const struct sl_seg *s,
+                      size_t chunk)
+{
+    if (ex->file_calls > 0 && sl_exchange_file_changed(ex))
+        return -1;
+    if (s->off >= ex->resident_lo && s->off + chunk <= ex->resident_hi)
+        return 0;
+    uint64_t now = uv_now(set_of(c)->loop);
+    uint64_t size = (uint64_t)ex->file_size;
+    struct sl_cache_entry *e = ex->pinned && ex->pinned->fd == ex->file_fd ? ex->pinned : NULL;
+    if (e && e->incore_at != 0 && now - e->incore_at < RESIDENT_TRUST_MS) {
+        ex->resident_lo = 0;
+        ex->resident_hi = size;
+        return 0;
+    }
+    /* A file up to one window is probed (and read in) whole, so a cached one is then
+     * trusted for a while; a larger one window by window from where sending is. */
+    uint64_t lo = 0, hi = size;
+    if (size > SL_RESIDENT_WINDOW) {
+        lo = s->off;
+        hi = lo + (s->len < SL_RESIDENT_WINDOW ? s->len : SL_RESIDENT_WINDOW);
+    }
+    int rc = sl_resident_probe(&ex->resident, ex->file_fd, size, lo, hi - lo);
+    if (rc == 0 && conn_fetch(c, ex, lo, hi - lo))
+        return 1;
+    if (rc < 0) {
+        lo = 0; /* cannot tell (no mmap on this file system): send as before */
+        hi = UINT64_MAX;
+    } else if (rc > 0 && e && lo == 0 && hi == size) {
+        e->incore_at = now;
+    }
+    ex->resident_lo = lo;
+    ex->resident_hi = hi;
+    return 0;
+}
+
+static ssize_t send_file_part(struct sl_conn *c, struct sl_exchange *ex, size_t chunk)
 {
     struct sl_seg *s = &ex->plan.segs[ex->seg];
-    size_t chunk = file_chunk(c, ex, s->len);
     off_t off = (off_t)s->off;
     ssize_t sent;
+    ex->file_calls++;
     do
         sent = sendfile(c->fd, ex->file_fd, &off, chunk);
     while (sent < 0 && errno == EINTR);
@@ -516,8 +628,17 @@ static enum send_result send_some(struct sl_conn *c, struct sl_exchange *ex)
             ex->seg++;
             continue;
         }
-        ssize_t n =
-            seg_is_file(&ex->plan.segs[ex->seg]) ? send_file_part(c, ex) : send_memory(c, ex);
+        struct sl_seg *s = &ex->plan.segs[ex->seg];
+        ssize_t n;
+        if (seg_is_file(s)) {
+            size_t chunk = file_chunk(c, ex, s->len);
+            int ready = file_ready(c, ex, s, chunk);
+            if (ready != 0)
+                return ready > 0 ? SEND_FETCHING : SEND_FAILED;
+            n = send_file_part(c, ex, chunk);
+        } else {
+            n = send_memory(c, ex);
+        }
         if (n < 0)
             return errno == EAGAIN ? SEND_AGAIN : SEND_FAILED;
         ex->sent += (uint64_t)n;
@@ -543,6 +664,11 @@ static bool conn_send(struct sl_conn *c)
         /* EPIPE, ECONNRESET, a shrunken file: the client cannot get a correct response
          * on this connection any more. */
         sl_conn_close(c);
+        return false;
+    case SEND_FETCHING:
+        /* Resumed by fetch_done once the bytes are in. */
+        if (ex->sent != before)
+            list_enter(set_of(c), c, SL_LIST_SEND);
         return false;
     case SEND_AGAIN:
         /* Drain-driven resumption: wait for writable, resume at the saved offsets.

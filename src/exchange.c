@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Idle exchanges kept per loop for reuse. */
@@ -16,6 +17,7 @@ void sl_exchange_init(struct sl_exchange *ex)
     ex->file_fd = -1;
     ex->file_borrowed = false;
     ex->pinned = NULL;
+    ex->resident = (struct sl_resident){NULL, 0};
     ex->plan.heap = NULL;
     ex->plan.overflow = false;
     ex->plan.nsegs = 0;
@@ -87,8 +89,13 @@ size_t sl_exchange_next_request(struct sl_exchange *ex)
 
 void sl_exchange_drop_file(struct sl_exchange *ex)
 {
-    if (ex->file_fd >= 0 && !ex->file_borrowed)
-        close(ex->file_fd);
+    if (ex->file_fd >= 0) {
+        /* A residency probe maps the body file while a response sends from it. */
+        if (ex->resident.map)
+            sl_resident_release(&ex->resident);
+        if (!ex->file_borrowed)
+            close(ex->file_fd);
+    }
     ex->file_fd = -1;
     ex->file_borrowed = false;
 }
@@ -99,11 +106,31 @@ void sl_exchange_set_file(struct sl_exchange *ex, int fd)
     ex->file_fd = fd;
 }
 
+void sl_exchange_set_version(struct sl_exchange *ex, const struct stat *st)
+{
+    ex->file_size = st->st_size;
+    ex->file_mtim = st->st_mtim;
+    ex->file_ctim = st->st_ctim;
+}
+
+bool sl_exchange_file_changed(const struct sl_exchange *ex)
+{
+    struct stat st;
+    if (fstat(ex->file_fd, &st) != 0)
+        return true;
+    /* ctime too: it moves with any write or metadata change, even when the size stays
+     * and the mtime is set back (touch -d, an editor preserving times). */
+    return st.st_size != ex->file_size || st.st_mtim.tv_sec != ex->file_mtim.tv_sec ||
+           st.st_mtim.tv_nsec != ex->file_mtim.tv_nsec ||
+           st.st_ctim.tv_sec != ex->file_ctim.tv_sec || st.st_ctim.tv_nsec != ex->file_ctim.tv_nsec;
+}
+
 void sl_exchange_borrow(struct sl_exchange *ex, struct sl_cache_entry *e)
 {
     sl_exchange_drop_file(ex);
     ex->pinned = e;
     if (e->fd >= 0) {
+        sl_exchange_set_version(ex, &e->rep.st);
         ex->file_fd = e->fd;
         ex->file_borrowed = true;
     }

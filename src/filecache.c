@@ -179,6 +179,7 @@ static struct sl_cache_entry *entry_alloc(const char *key, size_t key_len, size_
     e->key_len = key_len;
     e->fd = -1;
     e->status = 0;
+    e->incore_at = 0;
     e->lru = (struct sl_link){NULL, NULL};
     return e;
 }

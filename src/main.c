@@ -214,6 +214,17 @@ static void load_mime_types(struct sl_mime_table *table)
 
 /* The listening descriptors, `listeners` per loop: the sockets a service manager passed
  * (socket activation: shared by every loop), or our own SO_REUSEPORT group. */
+/* --rate: set on the listening sockets, inherited by every accepted one. */
+static int pace_listeners(const struct sl_config *cfg, const int *fds, unsigned count)
+{
+    char err[256];
+    for (unsigned i = 0; i < count; i++) {
+        if (sl_listen_pace(fds[i], cfg->rate, err, sizeof(err)) != 0)
+            return die("%s%s", err, "");
+    }
+    return 0;
+}
+
 static int open_listeners(const struct sl_config *cfg, struct banner *banner, int *fds,
                           unsigned *listeners)
 {
@@ -228,13 +239,13 @@ static int open_listeners(const struct sl_config *cfg, struct banner *banner, in
         if (sl_listen_share(banner->inherited, banner->ninherited, cfg->threads, fds, err,
                             sizeof(err)) != 0)
             return die("%s%s", err, "");
-        return 0;
+        return pace_listeners(cfg, fds, cfg->threads * *listeners);
     }
     *listeners = 1;
     if (sl_listen(cfg->bind, cfg->port, cfg->threads, fds, &banner->family, &banner->port, err,
                   sizeof(err)) != 0)
         return die("%s%s", err, "");
-    return 0;
+    return pace_listeners(cfg, fds, cfg->threads);
 }
 
 /* From opening the root to the end of serving. */

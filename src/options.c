@@ -8,7 +8,11 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
+
+#include "sluice/buf.h"
+#include "sluice/str.h"
 
 #ifndef SLUICE_VERSION
 #define SLUICE_VERSION "0.0.0"
@@ -34,6 +38,8 @@ enum {
     OPT_FOLLOW_SYMLINKS,
     OPT_LOG_FORMAT,
     OPT_LIVE,
+    OPT_RATE,
+    OPT_CORS,
 };
 
 static const struct option long_options[] = {
@@ -57,6 +63,9 @@ static const struct option long_options[] = {
     {"spa", optional_argument, NULL, OPT_SPA},
     {"follow-symlinks", no_argument, NULL, OPT_FOLLOW_SYMLINKS},
     {"live", no_argument, NULL, OPT_LIVE},
+    {"rate", required_argument, NULL, OPT_RATE},
+    {"header", required_argument, NULL, 'H'},
+    {"cors", no_argument, NULL, OPT_CORS},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -101,6 +110,14 @@ static void print_help(FILE *out)
             "      --user NAME       when started as root: drop to NAME after binding\n"
             "      --chroot          with --user: also confine the process to ROOT (a\n"
             "                        rebuilt ROOT is then not re-opened by its path)\n"
+            "      --rate R          send response bodies at R bytes per second per\n"
+            "                        connection (suffixes k and M: 256k, 1M), to test\n"
+            "                        progress bars, players and timeouts\n"
+            "  -H, --header FIELD    add FIELD, 'Name: value', to every response\n"
+            "                        (repeatable), e.g. -H 'Cross-Origin-Opener-Policy:\n"
+            "                        same-origin'\n"
+            "      --cors            let pages of any origin fetch from this server\n"
+            "                        (Access-Control-* fields, preflights answered)\n"
             "  -h, --help            show this help and exit\n"
             "      --version         show the version and exit\n"
             "\n"
@@ -134,6 +151,117 @@ static int number_option(const char *name, const char *arg, long min, long max, 
     fprintf(err, "sluice: %s needs a whole number from %ld to %ld, not '%s'\n", name, min, max,
             arg);
     return -1;
+}
+
+/* A byte rate: a whole number with an optional k (KiB) or M (MiB) suffix, from 1k to
+ * 1024M (SO_MAX_PACING_RATE takes 32 bits on every kernel). */
+static int rate_option(const char *arg, unsigned *out, FILE *err)
+{
+    size_t n = strlen(arg);
+    unsigned long long unit = 1;
+    char digits[32];
+    if (n > 0 && (arg[n - 1] == 'k' || arg[n - 1] == 'K'))
+        unit = 1024, n--;
+    else if (n > 0 && (arg[n - 1] == 'm' || arg[n - 1] == 'M'))
+        unit = 1024 * 1024, n--;
+    long v = 0;
+    if (n == 0 || n >= sizeof(digits)) {
+        v = -1;
+    } else {
+        memcpy(digits, arg, n);
+        digits[n] = '\0';
+        if (parse_number(digits, 1, 1L << 30, &v) != 0)
+            v = -1;
+    }
+    unsigned long long rate = v > 0 ? (unsigned long long)v * unit : 0;
+    if (rate < 1024 || rate > (1ull << 30)) {
+        fprintf(err,
+                "sluice: --rate needs bytes per second from 1k to 1024M (like 256k or 1M), "
+                "not '%s'\n",
+                arg);
+        return -1;
+    }
+    *out = (unsigned)rate;
+    return 0;
+}
+
+/* Fields that frame the message or the connection: sluice alone decides them, and a
+ * second one would make the response ambiguous (RFC 9112 §6.3). */
+static bool is_framing_field(struct sl_str name)
+{
+    static const struct sl_str framing[] = {
+        SL_STR_INIT("Content-Length"),
+        SL_STR_INIT("Transfer-Encoding"),
+        SL_STR_INIT("Connection"),
+        SL_STR_INIT("Content-Range"),
+    };
+    return sl_str_caseeq_any(name, framing, sizeof(framing) / sizeof(framing[0]));
+}
+
+/* Appends a rendered field to the extra headers; -1 with a line in err when full. */
+static int add_rendered(struct sl_config *cfg, struct sl_str name, struct sl_str value, FILE *err)
+{
+    struct sl_buf b = sl_buf_make(cfg->extra_headers, sizeof(cfg->extra_headers));
+    b.len = cfg->extra_headers_len;
+    sl_buf_append(&b, name.p, name.n);
+    sl_buf_append(&b, ": ", 2);
+    sl_buf_append(&b, value.p, value.n);
+    sl_buf_append(&b, "\r\n", 2);
+    if (b.overflow) {
+        fprintf(err, "sluice: the fields given with -H and --cors exceed %d bytes\n",
+                SL_EXTRA_HEADERS_MAX);
+        return -1;
+    }
+    cfg->extra_headers_len = b.len;
+    return 0;
+}
+
+int sl_config_add_header(struct sl_config *cfg, const char *field, FILE *err)
+{
+    const char *colon = strchr(field, ':');
+    struct sl_str name = sl_str_make(field, colon ? (size_t)(colon - field) : strlen(field));
+    bool token = name.n > 0;
+    for (size_t i = 0; i < name.n; i++)
+        token = token && sl_is_tchar((unsigned char)name.p[i]);
+    if (!colon || !token) {
+        fprintf(err,
+                "sluice: -H needs 'Name: value' with a name made of letters, digits and "
+                "!#$%%&'*+-.^_`|~, not '%s'\n",
+                field);
+        return -1;
+    }
+    struct sl_str value = sl_str_trim(sl_str_cstr(colon + 1));
+    for (size_t i = 0; i < value.n; i++) {
+        unsigned char c = (unsigned char)value.p[i];
+        if ((c < 0x20 && c != '\t') || c == 0x7f) {
+            fprintf(err,
+                    "sluice: -H '%.*s': a value may not hold CR, LF or other control "
+                    "characters\n",
+                    (int)name.n, name.p);
+            return -1;
+        }
+    }
+    if (is_framing_field(name)) {
+        fprintf(err, "sluice: -H cannot set %.*s: sluice frames every message itself\n",
+                (int)name.n, name.p);
+        return -1;
+    }
+    return add_rendered(cfg, name, value, err);
+}
+
+int sl_config_enable_cors(struct sl_config *cfg, FILE *err)
+{
+    if (cfg->cors)
+        return 0;
+    cfg->cors = true;
+    /* "*" (no credentials): any page may read any response. The range and validator
+     * fields are not CORS-safelisted, so a script sees them only when exposed. */
+    if (add_rendered(cfg, SL_STR("Access-Control-Allow-Origin"), SL_STR("*"), err) != 0)
+        return -1;
+    return add_rendered(cfg, SL_STR("Access-Control-Expose-Headers"),
+                        SL_STR("Accept-Ranges, Content-Range, Content-Encoding, "
+                               "Content-Disposition, ETag"),
+                        err);
 }
 
 static void set_defaults(struct sl_config *cfg)
@@ -270,6 +398,9 @@ static int apply_option(int opt, const char *arg, struct sl_config *cfg, FILE *o
     case OPT_LIVE: cfg->live = true; return 0;
     case OPT_USER: cfg->user = arg; return 0;
     case OPT_CHROOT: cfg->chroot = true; return 0;
+    case OPT_RATE: return rate_option(arg, &cfg->rate, err);
+    case 'H': return sl_config_add_header(cfg, arg, err);
+    case OPT_CORS: return sl_config_enable_cors(cfg, err);
     case 'h': print_help(out); return 1;
     case OPT_VERSION: fprintf(out, "sluice %s\n", SLUICE_VERSION); return 1;
     default: return -1; /* getopt already printed why */
@@ -283,7 +414,7 @@ int sl_options_parse(int argc, char **argv, struct sl_config *cfg, FILE *out, FI
     opterr = 0;
     optind = 1;
     int opt;
-    while ((opt = getopt_long(argc, argv, ":p:b:h", long_options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":p:b:hH:", long_options, NULL)) != -1) {
         if (opt == '?') {
             if (optopt != 0)
                 fprintf(err, "sluice: unknown option '-%c' (see --help)\n", optopt);

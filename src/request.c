@@ -95,6 +95,10 @@ static const struct field_spec *field_spec(struct sl_str name)
         {SL_STR_INIT("if-unmodified-since"), offsetof(struct sl_request, cond.if_unmodified_since),
          false},
         {SL_STR_INIT("if-range"), offsetof(struct sl_request, cond.if_range), false},
+        {SL_STR_INIT("access-control-request-method"), offsetof(struct sl_request, cors_method),
+         false},
+        {SL_STR_INIT("access-control-request-headers"), offsetof(struct sl_request, cors_headers),
+         false},
     };
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
         if (sl_str_caseeq(name, fields[i].name))

@@ -112,6 +112,7 @@ static enum found found_file(struct sl_responder *r, const struct lookup *l, str
                              struct sl_route *route, const struct sl_file_rep **rep)
 {
     sl_exchange_set_file(ex, route->fd);
+    sl_exchange_set_version(ex, &route->rep.st);
     route->fd = -1;
     *rep = &route->rep;
     if (l->key_len == 0 || route->rep.encoding != SL_ENC_IDENTITY || route->rep.variants)
@@ -265,6 +266,8 @@ void sl_respond(struct sl_responder *r, uint64_t now_ms, struct sl_exchange *ex)
     int status = sl_serve_check(&l.env, &ex->req, &l.path);
     if (status == SL_SERVE_EVENT_STREAM)
         sl_serve_event_stream(&l.env, &ex->req, r->live ? r->live->boot : 0, &ex->plan);
+    else if (status == 204)
+        sl_serve_options(&l.env, &ex->req, &ex->plan);
     else if (status != 0 && status != 404)
         sl_serve_error(&l.env, &ex->req, status, status == 400, &ex->plan);
     else if (sl_root_missing(&r->root))

@@ -53,9 +53,13 @@ static struct sl_buf head_begin(const struct sl_plan_env *env, const struct sl_r
     return b;
 }
 
-/* Ends the head and plans it as the first segment. */
-static void head_end(const struct sl_request *req, struct sl_plan *plan, struct sl_buf *b)
+/* Ends the head, with the fields -H and --cors add to every response, and plans it as
+ * the first segment. */
+static void head_end(const struct sl_plan_env *env, const struct sl_request *req,
+                     struct sl_plan *plan, struct sl_buf *b)
 {
+    if (env->cfg->extra_headers_len)
+        sl_buf_append(b, env->cfg->extra_headers, env->cfg->extra_headers_len);
     sl_head_end(b, plan->keep_alive, req->http_major == 1 && req->http_minor == 0);
     plan_mem(plan, b->p, b->len);
     plan->head_len = b->len;
@@ -99,8 +103,18 @@ static void plan_body_after_head(struct sl_plan *plan, struct sl_buf *b, const c
 }
 
 /* An error head holds only fixed fields and numbers (no name, no Location), well under
- * 1 KiB, so head and page always fit in plan->out together. */
-_Static_assert(1024 + SL_ERROR_PAGE_MAX <= SL_OUT_MAX, "an error head and page fit in out");
+ * 1 KiB, and the configured extra fields, so head and page always fit in plan->out
+ * together; so does a redirect's head with the longest Location. */
+_Static_assert(1024 + SL_EXTRA_HEADERS_MAX + SL_ERROR_PAGE_MAX <= SL_OUT_MAX,
+               "an error head and page fit in out");
+_Static_assert(SL_URL_MAX + 1024 + SL_EXTRA_HEADERS_MAX <= SL_OUT_MAX,
+               "a redirect head fits in out");
+
+/* OPTIONS is allowed only to answer CORS preflights. */
+static struct sl_str allowed_methods(const struct sl_plan_env *env)
+{
+    return env->cfg->cors ? SL_STR("GET, HEAD, OPTIONS") : SL_STR("GET, HEAD");
+}
 
 /* An error page, with Content-Range for 416 (RFC 9110 §15.5.17), Retry-After for 503,
  * and the --live script when `inject`. */
@@ -131,8 +145,8 @@ static void plan_error_text(const struct sl_plan_env *env, const struct sl_reque
     sl_head_field(&b, "Content-Type", SL_STR("text/html; charset=utf-8"));
     sl_head_field_u64(&b, "Content-Length", body.n + script_len(inject));
     if (status == 405)
-        sl_head_field(&b, "Allow", SL_STR("GET, HEAD"));
-    head_end(req, plan, &b);
+        sl_head_field(&b, "Allow", allowed_methods(env));
+    head_end(env, req, plan, &b);
     if (body.p == page)
         plan_body_after_head(plan, &b, page, body.n, inject);
     else if (!plan->head_only)
@@ -177,7 +191,7 @@ void sl_serve_event_stream(const struct sl_plan_env *env, const struct sl_reques
     plan->keep_alive = false;
     sl_head_field(&b, "Content-Type", SL_STR("text/event-stream"));
     sl_head_field(&b, "Cache-Control", SL_STR("no-cache"));
-    head_end(req, plan, &b);
+    head_end(env, req, plan, &b);
     /* retry: how soon the browser reconnects when the stream ends (sluice restarting). */
     char hello[64];
     int n =
@@ -191,7 +205,7 @@ int sl_serve_check(const struct sl_plan_env *env, const struct sl_request *req,
                    struct sl_path *path)
 {
     if (req->method != HTTP_GET && req->method != HTTP_HEAD)
-        return 405;
+        return req->method == HTTP_OPTIONS && env->cfg->cors ? 204 : 405;
     int rc = sl_path_resolve(req->target.p, req->target.n, path);
     if (rc != 0)
         return rc;
@@ -200,6 +214,72 @@ int sl_serve_check(const struct sl_plan_env *env, const struct sl_request *req,
     if (!env->cfg->dotfiles && sl_path_has_hidden_segment(path->rel, path->len))
         return 404;
     return 0;
+}
+
+/* ---- CORS preflight ---- */
+
+/* Request fields sluice acts on, which a page may send from another origin once a
+ * preflight allows them (Range beyond one simple range, the conditionals). */
+static bool is_honoured_field(struct sl_str name)
+{
+    static const struct sl_str honoured[] = {
+        SL_STR_INIT("Range"),
+        SL_STR_INIT("If-Range"),
+        SL_STR_INIT("If-Match"),
+        SL_STR_INIT("If-None-Match"),
+        SL_STR_INIT("If-Modified-Since"),
+        SL_STR_INIT("If-Unmodified-Since"),
+        SL_STR_INIT("Accept"),
+        SL_STR_INIT("Accept-Encoding"),
+    };
+    return sl_str_caseeq_any(name, honoured, sizeof(honoured) / sizeof(honoured[0]));
+}
+
+/* The names of Access-Control-Request-Headers that sluice honours, comma-separated as
+ * the client spelled them; any other is left out, so the browser refuses the request
+ * rather than send a field that would be ignored. */
+static void put_allowed_fields(struct sl_buf *b, struct sl_str asked)
+{
+    bool first = true;
+    const char *p = asked.p, *end = asked.p + asked.n;
+    while (p < end) {
+        const char *comma = memchr(p, ',', (size_t)(end - p));
+        const char *stop = comma ? comma : end;
+        struct sl_str name = sl_str_trim(sl_str_make(p, (size_t)(stop - p)));
+        if (is_honoured_field(name)) {
+            if (!first)
+                sl_buf_append(b, ", ", 2);
+            sl_buf_append(b, name.p, name.n);
+            first = false;
+        }
+        p = stop + 1;
+    }
+}
+
+void sl_serve_options(const struct sl_plan_env *env, const struct sl_request *req,
+                      struct sl_plan *plan)
+{
+    struct sl_buf b = head_begin(env, req, 204, plan);
+    plan->head_only = true; /* 204: no body, no Content-Length (RFC 9110 §8.6) */
+    sl_head_field(&b, "Allow", allowed_methods(env));
+    if (req->cors_method.p) {
+        /* Fetch §4.8: the method must be listed (GET and HEAD are also safelisted) and
+         * every non-safelisted field named. */
+        sl_head_field(&b, "Access-Control-Allow-Methods", SL_STR("GET, HEAD"));
+        size_t at = b.len;
+        sl_buf_puts(&b, "Access-Control-Allow-Headers: ");
+        size_t names = b.len;
+        if (req->cors_headers.p)
+            put_allowed_fields(&b, req->cors_headers);
+        if (b.len == names)
+            sl_buf_truncate(&b, at); /* none to allow: no empty field */
+        else
+            sl_buf_puts(&b, "\r\n");
+        /* Chromium keeps a preflight at most 2 hours, Firefox 24: ask for 2. */
+        sl_head_field(&b, "Access-Control-Max-Age", SL_STR("7200"));
+    }
+    head_end(env, req, plan, &b);
+    plan_done(env, req, plan);
 }
 
 /* ---- redirects ---- */
@@ -255,7 +335,7 @@ void sl_serve_redirect(const struct sl_plan_env *env, const struct sl_request *r
      * (RFC 9110 §15.4.2: heuristically cacheable), so a directory that later becomes a
      * file would stay redirected; with the files' policy they revalidate it the same. */
     add_cache_control(env, &b);
-    head_end(req, plan, &b);
+    head_end(env, req, plan, &b);
     plan_body_after_head(plan, &b, body, sizeof(body) - 1, false);
     plan_done(env, req, plan);
 }
@@ -319,7 +399,7 @@ static void serve_listing_body(const struct sl_plan_env *env, const struct sl_re
                   json ? SL_STR("application/json") : SL_STR("text/html; charset=utf-8"));
     sl_head_field_u64(&b, "Content-Length", len + script_len(inject));
     add_listing_validators(&b, etag);
-    head_end(req, plan, &b);
+    head_end(env, req, plan, &b);
     if (!plan->head_only)
         plan_html(plan, body, len, inject);
 }
@@ -339,7 +419,7 @@ void sl_serve_listing(const struct sl_plan_env *env, const struct sl_request *re
     } else if (cond == 304) {
         struct sl_buf b = head_begin(env, req, 304, plan);
         add_listing_validators(&b, etag);
-        head_end(req, plan, &b);
+        head_end(env, req, plan, &b);
     } else {
         serve_listing_body(env, req, path, list, json, etag, plan);
     }
@@ -439,7 +519,7 @@ static void serve_not_modified(const struct sl_plan_env *env, const struct sl_re
 {
     struct sl_buf b = head_begin(env, req, 304, plan);
     add_validators(env, &b, rep);
-    head_end(req, plan, &b);
+    head_end(env, req, plan, &b);
 }
 
 static void put_content_range(struct sl_buf *b, const struct sl_range *r, uint64_t size)
@@ -465,7 +545,7 @@ static void serve_single_range(const struct sl_plan_env *env, const struct sl_re
     sl_buf_puts(&b, "\r\n");
     sl_head_field(&b, "Accept-Ranges", SL_STR("bytes"));
     add_validators(env, &b, rep);
-    head_end(req, plan, &b);
+    head_end(env, req, plan, &b);
     if (!plan->head_only) {
         plan_body(plan, rep, r->first, len);
         plan->body_bytes = len;
@@ -530,7 +610,7 @@ static void serve_multi_range(const struct sl_plan_env *env, const struct sl_req
     sl_head_field_u64(&b, "Content-Length", total);
     sl_head_field(&b, "Accept-Ranges", SL_STR("bytes"));
     add_validators(env, &b, rep);
-    head_end(req, plan, &b);
+    head_end(env, req, plan, &b);
     size_t base = b.len;
     sl_buf_append(&b, parts, pb.len);
     if (pb.overflow || b.overflow) {
@@ -558,7 +638,7 @@ static void serve_whole(const struct sl_plan_env *env, const struct sl_request *
     sl_head_field_u64(&b, "Content-Length", length);
     sl_head_field(&b, "Accept-Ranges", SL_STR("bytes"));
     add_validators(env, &b, rep);
-    head_end(req, plan, &b);
+    head_end(env, req, plan, &b);
     if (plan->head_only || length == 0)
         return;
     if (at > 0)
@@ -644,7 +724,7 @@ void sl_serve_error_file(const struct sl_plan_env *env, const struct sl_request 
         sl_head_field(&b, "Vary", SL_STR("Accept-Encoding"));
     sl_head_field_u64(&b, "Content-Length", size);
     sl_head_field(&b, "Cache-Control", SL_STR("no-cache"));
-    head_end(req, plan, &b);
+    head_end(env, req, plan, &b);
     if (!plan->head_only && size > 0) {
         plan_body(plan, rep, 0, size);
         plan->body_bytes = size;

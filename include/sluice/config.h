@@ -13,6 +13,9 @@
 #define SL_DEFAULT_SEND_TIMEOUT 60
 #define SL_SHUTDOWN_GRACE_MS 5000
 #define SL_LINGER_MS 2000 /* how long a closing connection drains the client's input */
+/* Room for the fields -H and --cors add to every head: with it, the longest head (a
+ * Location of SL_URL_MAX) and an error head with its page still fit in a plan's buffer. */
+#define SL_EXTRA_HEADERS_MAX 2048
 
 struct sl_mime_table;
 
@@ -43,6 +46,12 @@ struct sl_config {
                            for opening files (0 = no limit known) */
     const char *user;   /* drop to this user after binding (when root) */
     bool chroot;        /* chroot into the root after binding (needs user) */
+    unsigned rate;      /* --rate: body bytes per second per connection; 0: unpaced */
+    bool cors;          /* --cors: CORS fields on every response, preflights answered */
+    /* The fields -H and --cors add to every response, rendered once ("Name: value\r\n"
+     * each), so a head copies them in one piece. */
+    size_t extra_headers_len;
+    char extra_headers[SL_EXTRA_HEADERS_MAX];
 
     /* The root as realpath(3) gave it at start-up, for messages; NULL if unresolved. */
     const char *root_real;
@@ -53,5 +62,14 @@ struct sl_config {
 /* Fills cfg from argv. Returns 0 to run, 1 when --help or --version was printed (exit
  * 0), -1 after printing one line about a bad argument to err (exit 1). */
 int sl_options_parse(int argc, char **argv, struct sl_config *cfg, FILE *out, FILE *err);
+
+/* Adds a field given as "Name: value" (-H) to cfg->extra_headers. Returns 0, or -1 with
+ * one line in err: a name that is not a token, a value with a control character, a
+ * field that frames the message (Content-Length, Transfer-Encoding, Connection,
+ * Content-Range), or no room left. */
+int sl_config_add_header(struct sl_config *cfg, const char *field, FILE *err);
+
+/* --cors: the fields every response then carries (sl_config_add_header's buffer). */
+int sl_config_enable_cors(struct sl_config *cfg, FILE *err);
 
 #endif

@@ -26,6 +26,13 @@ enum sl_conn_state {
     SL_CONN_CLOSED,    /* uv_close called; only the close callback may touch it */
 };
 
+/* A pool thread is reading the body file in for this connection: its exchange (and the
+ * descriptor a pool thread reads) stays until that work's callback, even when the
+ * connection closes meanwhile; memory is freed by whichever of that callback and the
+ * uv_close callback comes last. */
+#define SL_CONN_FETCHING 1u
+#define SL_CONN_POLL_CLOSED 2u
+
 /* Connections waiting on the same kind of deadline. Every member of a list has the same
  * timeout, so appending at the tail keeps it ordered by deadline and the sweep only
  * looks at heads. */
@@ -70,6 +77,7 @@ struct sl_conn {
     int fd;
     uint8_t state;
     uint8_t events; /* what the poll handle watches now */
+    uint8_t flags;  /* SL_CONN_FETCHING, SL_CONN_POLL_CLOSED */
     uint8_t peer_family;
     uint8_t peer[16];
 };

@@ -8,10 +8,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
+#include <uv.h>
 
 #include "sluice/filecache.h"
 #include "sluice/plan.h"
 #include "sluice/request.h"
+#include "sluice/resident.h"
 
 /* Exchanges in use per loop before the longest-reading connection is closed to make room
  * for a new request (sizeof(struct sl_exchange) each). */
@@ -28,14 +31,23 @@ struct sl_exchange {
     int file_fd;
     bool file_borrowed;
     struct sl_cache_entry *pinned; /* cached file the body comes from, released after */
+    /* The version of the body file that the head describes: a sendfile after the first
+     * checks that the file is still it (conn.c). */
+    off_t file_size;
+    struct timespec file_mtim, file_ctim;
 
     /* Sending progress through plan.segs (conn.c). */
     unsigned seg;
     uint64_t sent;
-    unsigned mss; /* the socket's segment size, asked once per large body; 0: not yet */
+    unsigned mss;        /* the socket's segment size, asked once per large body; 0: not yet */
+    unsigned file_calls; /* sendfile calls made for this response */
+    uint64_t resident_lo, resident_hi; /* body file bytes known to be in memory */
+    struct sl_resident resident;       /* the residency probe's mapping of the body file */
+    uv_work_t fetch;                   /* brings a window of the body file in (conn.c) */
+    uint64_t fetch_off, fetch_len;
 
     struct sl_plan plan;
-    char in[SL_HEAD_MAX];
+    _Alignas(64) char in[SL_HEAD_MAX];
 };
 
 /* Idle exchanges kept for reuse: no malloc per request in steady state. */
@@ -74,6 +86,12 @@ void sl_exchange_set_file(struct sl_exchange *ex, int fd);
 /* The body comes from cache entry e (already referenced for this response): its bytes in
  * memory, or its descriptor, which stays the cache's. */
 void sl_exchange_borrow(struct sl_exchange *ex, struct sl_cache_entry *e);
+
+/* The body file's version (size, mtime, ctime) as planned, from its stat. */
+void sl_exchange_set_version(struct sl_exchange *ex, const struct stat *st);
+
+/* Whether the body file is no longer the version planned (one fstat). */
+bool sl_exchange_file_changed(const struct sl_exchange *ex);
 
 /* Gives up ownership of the body file: returns the descriptor (-1 when none or borrowed),
  * which the caller now owns. */

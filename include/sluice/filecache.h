@@ -44,6 +44,7 @@ struct sl_cache_entry {
     uint64_t hash;
     uint64_t checked_at; /* loop time (ms) the path last resolved to this file */
     uint64_t used_at;    /* loop time of the last request served from it */
+    uint64_t incore_at;  /* loop time its whole file was last seen in the page cache */
     unsigned refs;       /* responses sending from it */
     int status;          /* 0: a file (rep); 404: nothing at this path */
     int fd;              /* a larger file's descriptor, or -1 */

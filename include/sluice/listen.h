@@ -27,4 +27,8 @@ int sl_listen_inherited(int *fds, unsigned max, unsigned *count, char *err, size
 int sl_listen_share(const int *fds, unsigned count, unsigned loops, int *out, char *err,
                     size_t errlen);
 
+/* --rate: paces every connection accepted on listening socket fd to `rate` body bytes
+ * per second (0: unpaced, nothing done). Returns 0, or -1 with one line in err. */
+int sl_listen_pace(int fd, unsigned rate, char *err, size_t errlen);
+
 #endif

@@ -40,8 +40,10 @@ struct sl_request {
     struct sl_str user_agent;
     struct sl_str referer;
     struct sl_cond_fields cond;
-    struct sl_str field; /* the field name whose value is arriving */
-    struct sl_str value; /* that value so far */
+    struct sl_str cors_method;  /* Access-Control-Request-Method (a CORS preflight) */
+    struct sl_str cors_headers; /* Access-Control-Request-Headers */
+    struct sl_str field;        /* the field name whose value is arriving */
+    struct sl_str value;        /* that value so far */
     /* If-Match, If-None-Match and Accept-Encoding sent on several lines, joined (RFC
      * 9110 §5.3); the fields above point here then. Last: not cleared per request. */
     size_t joined_len;

@@ -30,7 +30,8 @@ struct sl_plan_env {
 
 /* The checks that come before any file: the method, the target's syntax, the event
  * stream's reserved path, hidden names. Returns 0 with *path filled,
- * SL_SERVE_EVENT_STREAM, or the status to answer with sl_serve_error. */
+ * SL_SERVE_EVENT_STREAM, 204 for an OPTIONS request under --cors (answer it with
+ * sl_serve_options), or the status to answer with sl_serve_error. */
 int sl_serve_check(const struct sl_plan_env *env, const struct sl_request *req,
                    struct sl_path *path);
 
@@ -41,6 +42,11 @@ int sl_serve_check(const struct sl_plan_env *env, const struct sl_request *req,
  * includes it, and an ETag of its own; a Range request gets the file as it is. */
 void sl_serve_file(const struct sl_plan_env *env, const struct sl_request *req,
                    const struct sl_path *path, const struct sl_file_rep *rep, struct sl_plan *plan);
+
+/* OPTIONS under --cors: 204 with Allow and, for a CORS preflight, the methods and the
+ * requested fields that sluice honours. */
+void sl_serve_options(const struct sl_plan_env *env, const struct sl_request *req,
+                      struct sl_plan *plan);
 
 /* A directory listing as HTML, or as JSON when the client asks for it, with a weak ETag
  * (sl_listing_etag) and Cache-Control: no-cache. If-None-Match with that tag is answered

@@ -196,9 +196,10 @@ def start_server(tmp_path):
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    """One headless Chromium (cdp.py) for the module; closed (with all its helpers) at the
-    end."""
-    import cdp
+    """One headless Chromium (test/integration/cdp.py) for the module; closed (with all its
+    helpers) at the end."""
+    import cdp  # only the browser tests need it
+
     chromium = cdp.Chromium(tmp_path_factory.mktemp("chromium"))
     try:
         chromium.call("Page.enable")

@@ -1194,6 +1194,135 @@ static void test_live_html_listing_carries_the_script_and_json_does_not(void **s
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
+/* ---- -H and --cors ---- */
+
+static void test_extra_headers_go_on_200_304_404_301_and_412(void **state)
+{
+    assert_int_equal(sl_config_add_header(&cfg, "Cross-Origin-Opener-Policy:same-origin", stderr),
+                     0);
+    assert_int_equal(sl_config_add_header(&cfg, "X-Two:   a b\t", stderr), 0);
+    serve_file("GET /notes.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(plan.status, 200);
+    assert_true(head_has("Cross-Origin-Opener-Policy: same-origin"));
+    assert_true(head_has("X-Two: a b"));
+    serve_file("GET /notes.txt HTTP/1.1\r\nHost: x\r\nIf-None-Match: " ETAG_1K "\r\n\r\n");
+    assert_int_equal(plan.status, 304);
+    assert_true(head_has("X-Two: a b"));
+    serve_file("GET /notes.txt HTTP/1.1\r\nHost: x\r\nIf-Match: \"other\"\r\n\r\n");
+    assert_int_equal(plan.status, 412);
+    assert_true(head_has("X-Two: a b"));
+    sl_serve_error(&env, &req, 404, false, &plan);
+    assert_true(head_has("Cross-Origin-Opener-Policy: same-origin"));
+    assert_int_equal(plan.segs[1].len, error_page_len(404));
+    parse("GET /d?x=1 HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(sl_serve_check(&env, &req, &path), 0);
+    sl_serve_redirect(&env, &req, &path, &plan);
+    assert_int_equal(plan.status, 301);
+    assert_true(head_has("X-Two: a b"));
+}
+
+static void test_extra_headers_refuse_framing_fields_bad_names_and_control_bytes(void **state)
+{
+    FILE *null = fopen("/dev/null", "w");
+    assert_non_null(null);
+    assert_int_equal(sl_config_add_header(&cfg, "Content-Length: 3", null), -1);
+    assert_int_equal(sl_config_add_header(&cfg, "transfer-encoding: chunked", null), -1);
+    assert_int_equal(sl_config_add_header(&cfg, "Connection: close", null), -1);
+    assert_int_equal(sl_config_add_header(&cfg, "Content-Range: bytes 0-1/2", null), -1);
+    assert_int_equal(sl_config_add_header(&cfg, "Bad Name: x", null), -1);
+    assert_int_equal(sl_config_add_header(&cfg, ": x", null), -1);
+    assert_int_equal(sl_config_add_header(&cfg, "NoColon", null), -1);
+    assert_int_equal(sl_config_add_header(&cfg, "X: a\rb", null), -1);
+    assert_int_equal(sl_config_add_header(&cfg, "X: a\nb", null), -1);
+    assert_int_equal(cfg.extra_headers_len, 0);
+    /* Room is bounded: the error head and page must still fit in a plan. */
+    static char big[SL_EXTRA_HEADERS_MAX];
+    memset(big, 'v', sizeof(big) - 1);
+    memcpy(big, "X-Big: ", 7);
+    assert_int_equal(sl_config_add_header(&cfg, big, null), -1);
+    fclose(null);
+}
+
+static void test_cors_fields_go_on_every_response(void **state)
+{
+    assert_int_equal(sl_config_enable_cors(&cfg, stderr), 0);
+    serve_file("GET /notes.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=0-9\r\n\r\n");
+    assert_int_equal(plan.status, 206);
+    assert_true(head_has("Access-Control-Allow-Origin: *"));
+    assert_true(head_has("Access-Control-Expose-Headers: Accept-Ranges, Content-Range, "
+                         "Content-Encoding, Content-Disposition, ETag"));
+    sl_serve_error(&env, &req, 404, false, &plan);
+    assert_true(head_has("Access-Control-Allow-Origin: *"));
+}
+
+static void test_options_without_cors_is_405_allowing_get_and_head(void **state)
+{
+    parse("OPTIONS /notes.txt HTTP/1.1\r\nHost: x\r\nOrigin: http://a\r\n"
+          "Access-Control-Request-Method: GET\r\n\r\n");
+    assert_int_equal(sl_serve_check(&env, &req, &path), 405);
+}
+
+static void test_cors_preflight_is_204_with_methods_and_only_honoured_fields(void **state)
+{
+    assert_int_equal(sl_config_enable_cors(&cfg, stderr), 0);
+    parse("OPTIONS /notes.txt HTTP/1.1\r\nHost: x\r\nOrigin: http://a\r\n"
+          "Access-Control-Request-Method: GET\r\n"
+          "Access-Control-Request-Headers: range,x-custom , if-none-match\r\n\r\n");
+    assert_int_equal(sl_serve_check(&env, &req, &path), 204);
+    sl_serve_options(&env, &req, &plan);
+    assert_int_equal(plan.status, 204);
+    assert_true(status_line_is("HTTP/1.1 204 No Content"));
+    assert_true(head_has("Access-Control-Allow-Methods: GET, HEAD"));
+    assert_true(head_has("Access-Control-Allow-Headers: range, if-none-match"));
+    assert_true(head_has("Access-Control-Allow-Origin: *"));
+    assert_true(head_has("Allow: GET, HEAD, OPTIONS"));
+    assert_true(head_lacks("Content-Length"));
+    assert_int_equal(plan.nsegs, 1);
+    assert_true(plan.keep_alive);
+
+    /* Nothing honoured asked for: no empty Allow-Headers field. */
+    parse("OPTIONS /x HTTP/1.1\r\nHost: x\r\nAccess-Control-Request-Method: GET\r\n"
+          "Access-Control-Request-Headers: x-custom\r\n\r\n");
+    sl_serve_options(&env, &req, &plan);
+    assert_true(head_lacks("Access-Control-Allow-Headers"));
+    assert_true(head_has("Access-Control-Allow-Methods: GET, HEAD"));
+
+    /* A plain OPTIONS (no preflight): 204 with Allow only. */
+    parse("OPTIONS /x HTTP/1.1\r\nHost: x\r\n\r\n");
+    sl_serve_options(&env, &req, &plan);
+    assert_int_equal(plan.status, 204);
+    assert_true(head_lacks("Access-Control-Allow-Methods"));
+    assert_true(head_has("Allow: GET, HEAD, OPTIONS"));
+
+    /* Other methods are still 405, now allowing OPTIONS too. */
+    parse("DELETE /x HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(sl_serve_check(&env, &req, &path), 405);
+    sl_serve_error(&env, &req, 405, false, &plan);
+    assert_true(head_has("Allow: GET, HEAD, OPTIONS"));
+}
+
+static void test_longest_redirect_with_full_extra_headers_still_fits(void **state)
+{
+    static char field[SL_EXTRA_HEADERS_MAX];
+    memset(field, 'v', sizeof(field));
+    memcpy(field, "X-Pad: ", 7);
+    field[SL_EXTRA_HEADERS_MAX - 12] = '\0'; /* with ": " and CRLF, just under the room */
+    assert_int_equal(sl_config_add_header(&cfg, field, stderr), 0);
+    static char raw[SL_URL_MAX + 8];
+    parse("GET /d HTTP/1.1\r\nHost: x\r\n\r\n");
+    memset(raw, 'a', sizeof(raw));
+    raw[0] = '/';
+    path.raw_query = NULL;
+    path.raw_path = raw;
+    path.raw_path_len = SL_URL_MAX + 6;
+    sl_serve_redirect(&env, &req, &path, &plan);
+    assert_int_equal(plan.status, 301);
+    assert_false(plan.overflow);
+    sl_serve_error(&env, &req, 416, false, &plan);
+    assert_int_equal(plan.status, 416);
+    assert_false(plan.overflow);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1264,6 +1393,12 @@ int main(void)
         T(test_event_stream_is_a_head_without_length_then_hello_then_the_stream),
         T(test_live_root_missing_page_carries_the_script),
         T(test_live_html_listing_carries_the_script_and_json_does_not),
+        T(test_extra_headers_go_on_200_304_404_301_and_412),
+        T(test_extra_headers_refuse_framing_fields_bad_names_and_control_bytes),
+        T(test_cors_fields_go_on_every_response),
+        T(test_options_without_cors_is_405_allowing_get_and_head),
+        T(test_cors_preflight_is_204_with_methods_and_only_honoured_fields),
+        T(test_longest_redirect_with_full_extra_headers_still_fits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
