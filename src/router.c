@@ -187,7 +187,7 @@ static void route_listing(const struct sl_config *cfg, int root_fd, const struct
                           int dirfd, struct sl_route *route)
 {
     int rc = sl_listing_read(dirfd, cfg->follow_symlinks ? -1 : root_fd, path->rel, cfg->dotfiles,
-                             &route->listing);
+                             0, &route->listing);
     close(dirfd);
     if (rc < 0) {
         route_error(route, sl_status_for_errno(-rc));

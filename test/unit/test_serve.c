@@ -801,10 +801,11 @@ static struct sl_listing_entry entries[] = {
     {name_sub, 3, true, 4096, MTIME},
     {name_a, 5, false, 1536, MTIME},
 };
-static const struct sl_listing listing = {entries, 2, NULL};
+static struct sl_listing listing = {.entries = entries, .count = 2};
 
 static void serve_listing(const char *text)
 {
+    sl_listing_measure(&listing);
     parse(text);
     assert_int_equal(sl_serve_check(&env, &req, &path), 0);
     sl_serve_listing(&env, &req, &path, &listing, &plan);
