@@ -16,7 +16,7 @@ void sl_exchange_init(struct sl_exchange *ex)
     ex->file_fd = -1;
     ex->file_borrowed = false;
     ex->pinned = NULL;
-    ex->plan.heap = NULL;
+    ex->plan.producer = NULL;
     ex->plan.overflow = false;
     ex->plan.nsegs = 0;
     sl_request_init(&ex->parser, &ex->req);
@@ -124,6 +124,8 @@ void sl_exchange_end_response(struct sl_exchange *ex, struct sl_cache *cache)
         sl_cache_release(cache, ex->pinned);
         ex->pinned = NULL;
     }
-    free(ex->plan.heap);
-    ex->plan.heap = NULL;
+    if (ex->plan.producer) {
+        ex->plan.producer->free(ex->plan.producer);
+        ex->plan.producer = NULL;
+    }
 }

@@ -4,8 +4,10 @@
  * changes hands here only through the exchange's ownership calls. */
 #include "sluice/respond.h"
 
+#include <stdlib.h>
 #include <string.h>
 
+#include "sluice/listbody.h"
 #include "sluice/negotiate.h"
 #include "sluice/router.h"
 #include "sluice/serve.h"
@@ -186,14 +188,42 @@ static void respond_missing(struct sl_responder *r, struct lookup *l, struct sl_
         sl_serve_error(&l->env, &ex->req, 404, false, &ex->plan);
 }
 
+static void free_listing(void *arg)
+{
+    sl_listing_free(arg);
+    free(arg);
+}
+
+/* The planned listing body's producer, which takes the entries over; a 500 when that
+ * cannot be had (nothing has been sent yet). */
+static void respond_listing(struct lookup *l, struct sl_exchange *ex, struct sl_listing *list)
+{
+    sl_serve_listing(&l->env, &ex->req, &l->path, list, &ex->plan);
+    if (ex->plan.produce == SL_PRODUCE_NONE) {
+        sl_listing_free(list);
+        return;
+    }
+    enum sl_listing_format f =
+        ex->plan.produce == SL_PRODUCE_LISTING_JSON ? SL_LISTING_JSON : SL_LISTING_HTML;
+    char url_path[SL_LISTING_URL_MAX];
+    sl_listing_url_path(l->path.rel, l->path.len, url_path, sizeof(url_path));
+    struct sl_listing *owned = malloc(sizeof(*owned));
+    if (owned) {
+        *owned = *list;
+        ex->plan.producer = sl_listbody_new(owned, f, url_path, free_listing, owned);
+    }
+    if (!ex->plan.producer) {
+        free(owned);
+        sl_listing_free(list);
+        sl_serve_error(&l->env, &ex->req, 500, false, &ex->plan);
+    }
+}
+
 static void respond_route(struct lookup *l, struct sl_exchange *ex, struct sl_route *route)
 {
     switch (route->kind) {
     case SL_ROUTE_REDIRECT: sl_serve_redirect(&l->env, &ex->req, &l->path, &ex->plan); return;
-    case SL_ROUTE_LISTING:
-        sl_serve_listing(&l->env, &ex->req, &l->path, &route->listing, &ex->plan);
-        sl_listing_free(&route->listing);
-        return;
+    case SL_ROUTE_LISTING: respond_listing(l, ex, &route->listing); return;
     default: sl_serve_error(&l->env, &ex->req, route->status, false, &ex->plan); return;
     }
 }

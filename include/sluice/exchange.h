@@ -80,7 +80,7 @@ int sl_exchange_take_file(struct sl_exchange *ex);
 /* Lets go of the body file: closes it unless it is borrowed. */
 void sl_exchange_drop_file(struct sl_exchange *ex);
 
-/* Ends the response part of an exchange: its file, cache reference and generated body. */
+/* Ends the response part of an exchange: its file, cache reference and producer. */
 void sl_exchange_end_response(struct sl_exchange *ex, struct sl_cache *cache);
 
 #endif

@@ -66,7 +66,7 @@ void sl_listing_free(struct sl_listing *l);
  * and heading naming url_path, or the JSON object's start), piece i in 1..count is the
  * row of entry i-1, the last piece is the end. Pieces are rendered into a fixed sl_buf:
  * a piece that overflows it is taken back with sl_buf_truncate and rendered again into
- * the next buffer. Pure. */
+ * the next buffer. url_path is read for piece 0 only. Pure. */
 size_t sl_listing_pieces(const struct sl_listing *l);
 void sl_listing_render_piece(const struct sl_listing *l, enum sl_listing_format f,
                              const char *url_path, size_t piece, struct sl_buf *b);

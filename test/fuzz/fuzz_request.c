@@ -305,6 +305,20 @@ static bool within(const char *p, uint64_t n, const char *base, uint64_t base_le
     return p >= base && p <= base + base_len && n <= (uint64_t)(base + base_len - p);
 }
 
+/* Pulls a produced body to its end, as conn.c would while the socket drains: exactly
+ * the promised bytes, every one readable. */
+static void check_produced(struct sl_producer *p, uint64_t promised)
+{
+    uint64_t got = 0;
+    struct sl_chunk k;
+    while (p->produce(p, &k) == 0 && k.len > 0) {
+        CHECK(k.mem != NULL && k.len <= SIZE_MAX);
+        touch(k.mem, (size_t)k.len);
+        got += k.len;
+    }
+    CHECK(got == promised);
+}
+
 static void check_response(const struct sl_exchange *ex)
 {
     check_head(ex);
@@ -316,16 +330,20 @@ static void check_response(const struct sl_exchange *ex)
     if (have_file)
         CHECK(fstat(ex->file_fd, &st) == 0 && S_ISREG(st.st_mode));
     uint64_t body = 0;
+    uint64_t produced = 0;
     for (unsigned i = 1; i < ex->plan.nsegs; i++) {
         const struct sl_seg *s = &ex->plan.segs[i];
-        if (s->mem == NULL) {
+        if (s->mem == NULL && ex->plan.producer != NULL) {
+            CHECK(s->len > 0 && s->off == produced);
+            produced += s->len;
+        } else if (s->mem == NULL) {
             CHECK(have_file);
             CHECK(s->len > 0);
             CHECK(s->off <= (uint64_t)st.st_size && s->len <= (uint64_t)st.st_size - s->off);
         } else {
             CHECK(s->off <= SIZE_MAX && s->len <= SIZE_MAX - s->off);
-            /* In the exchange's own buffer (after the head), the generated body, the
-             * built-in error page, or the cached file the response holds a reference to. */
+            /* In the exchange's own buffer (after the head), the built-in error page, or
+             * the cached file the response holds a reference to. */
             const char *p = s->mem + s->off;
             bool in_out = within(p, s->len, ex->plan.out, sizeof(ex->plan.out));
             bool in_cache =
@@ -333,13 +351,15 @@ static void check_response(const struct sl_exchange *ex)
                 within(p, s->len, ex->pinned->rep.data, (uint64_t)ex->pinned->rep.st.st_size);
             struct sl_str page = sl_error_page_body(ex->plan.status);
             bool in_page = page.p != NULL && within(p, s->len, page.p, page.n);
-            CHECK(in_out || in_cache || in_page ||
-                  (ex->plan.heap != NULL && s->mem == ex->plan.heap));
+            CHECK(in_out || in_cache || in_page);
             touch(p, (size_t)s->len);
         }
         body += s->len;
     }
     CHECK(body == ex->plan.body_bytes || ex->plan.head_only);
+    CHECK((produced > 0) == (ex->plan.producer != NULL));
+    if (produced > 0)
+        check_produced(ex->plan.producer, produced);
 
     struct sl_str cl = head_field(head, n, "Content-Length");
     if (ex->plan.status == 304) {

@@ -17,6 +17,7 @@
 #include "sluice/cond.h"
 #include "sluice/config.h"
 #include "sluice/httpdate.h"
+#include "sluice/listbody.h"
 #include "sluice/listing.h"
 #include "sluice/negotiate.h"
 #include "sluice/plan.h"
@@ -79,10 +80,12 @@ static int setup(void **state)
     return 0;
 }
 
+static char *produced; /* a produced body, drained by produced_body() */
+
 static int teardown(void **state)
 {
-    free(plan.heap);
-    plan.heap = NULL;
+    free(produced);
+    produced = NULL;
     return 0;
 }
 
@@ -811,23 +814,56 @@ static void serve_listing(const char *text)
     sl_serve_listing(&env, &req, &path, &listing, &plan);
 }
 
-static void test_listing_is_html_by_default_with_body_in_heap(void **state)
+static void nothing_to_release(void *arg)
+{
+}
+
+/* The planned listing body as a listing producer makes it, drained chunk by chunk into
+ * `produced` (NUL-terminated); its length must be the one the plan promised. */
+static const char *produced_body(const char *url_path)
+{
+    assert_int_equal(plan.nsegs, 2);
+    assert_null(plan.segs[1].mem);
+    assert_false(plan.uses_file);
+    enum sl_listing_format f =
+        plan.produce == SL_PRODUCE_LISTING_JSON ? SL_LISTING_JSON : SL_LISTING_HTML;
+    assert_true(plan.produce != SL_PRODUCE_NONE);
+    struct sl_producer *p = sl_listbody_new(&listing, f, url_path, nothing_to_release, NULL);
+    assert_non_null(p);
+    size_t len = 0;
+    free(produced);
+    produced = malloc(plan.segs[1].len + 1);
+    assert_non_null(produced);
+    struct sl_chunk k;
+    while (p->produce(p, &k) == 0 && k.len > 0) {
+        assert_non_null(k.mem);
+        assert_true(len + k.len <= plan.segs[1].len);
+        memcpy(produced + len, k.mem, k.len);
+        len += k.len;
+    }
+    p->free(p);
+    assert_int_equal(len, plan.segs[1].len);
+    produced[len] = '\0';
+    return produced;
+}
+
+static void test_listing_is_html_by_default_from_a_producer_of_the_promised_length(void **state)
 {
     serve_listing("GET /docs/ HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_int_equal(plan.status, 200);
     assert_true(head_has("Content-Type: text/html; charset=utf-8"));
     assert_true(head_has("Vary: Accept"));
     assert_true(head_has("Cache-Control: no-cache"));
-    assert_int_equal(plan.nsegs, 2);
-    assert_ptr_equal(plan.segs[1].mem, plan.heap);
+    assert_int_equal(plan.produce, SL_PRODUCE_LISTING_HTML);
     char cl[64];
     snprintf(cl, sizeof(cl), "Content-Length: %llu", (unsigned long long)plan.segs[1].len);
     assert_true(head_has(cl));
     assert_int_equal(plan.body_bytes, plan.segs[1].len);
-    assert_true(starts_with(plan.heap, "<!DOCTYPE html>\n"));
-    assert_non_null(strstr(plan.heap, "<title>Index of /docs/</title>"));
-    assert_non_null(strstr(plan.heap, "<a href=\"./sub/\">"));
-    assert_non_null(strstr(plan.heap, "<a href=\"./a.txt\">"));
+    const char *body = produced_body("/docs/");
+    assert_true(starts_with(body, "<!DOCTYPE html>\n"));
+    assert_non_null(strstr(body, "<title>Index of /docs/</title>"));
+    assert_non_null(strstr(body, "<a href=\"./sub/\">"));
+    assert_non_null(strstr(body, "<a href=\"./a.txt\">"));
 }
 
 static void test_listing_is_json_when_accept_asks_for_it(void **state)
@@ -836,13 +872,13 @@ static void test_listing_is_json_when_accept_asks_for_it(void **state)
     assert_int_equal(plan.status, 200);
     assert_true(head_has("Content-Type: application/json; charset=utf-8"));
     assert_true(head_has("Vary: Accept"));
+    assert_int_equal(plan.produce, SL_PRODUCE_LISTING_JSON);
     const char *want = "{\"path\":\"/docs/\",\"entries\":["
                        "{\"name\":\"sub\",\"type\":\"directory\",\"size\":4096,"
                        "\"mtime\":\"2026-11-23T17:53:20Z\"},"
                        "{\"name\":\"a.txt\",\"type\":\"file\",\"size\":1536,"
                        "\"mtime\":\"2026-11-23T17:53:20Z\"}]}";
-    assert_int_equal(plan.nsegs, 2);
-    assert_mem_seg(1, want);
+    assert_string_equal(produced_body("/docs/"), want);
     char cl[64];
     snprintf(cl, sizeof(cl), "Content-Length: %zu", strlen(want));
     assert_true(head_has(cl));
@@ -852,7 +888,7 @@ static void test_listing_prefers_html_when_accept_names_it_before_json(void **st
 {
     serve_listing("GET / HTTP/1.1\r\nHost: x\r\nAccept: text/html, application/json\r\n\r\n");
     assert_true(head_has("Content-Type: text/html; charset=utf-8"));
-    assert_non_null(strstr(plan.heap, "<title>Index of /</title>"));
+    assert_non_null(strstr(produced_body("/"), "<title>Index of /</title>"));
 }
 
 static void test_listing_for_head_plans_head_only_with_get_content_length(void **state)
@@ -925,7 +961,7 @@ static void test_listing_if_none_match_with_its_etag_returns_304_without_body(vo
     assert_string_equal(head_text(), want);
     assert_int_equal(plan.nsegs, 1);
     assert_int_equal(plan.body_bytes, 0);
-    assert_null(plan.heap); /* nothing was rendered */
+    assert_int_equal(plan.produce, SL_PRODUCE_NONE); /* nothing to render */
     assert_true(plan.keep_alive);
 }
 
@@ -1028,7 +1064,7 @@ int main(void)
         T(test_request_with_a_body_closes_the_connection_after_the_answer),
         T(test_http10_keep_alive_is_confirmed_and_plain_http10_closes),
         T(test_error_for_head_request_has_content_length_but_no_body),
-        T(test_listing_is_html_by_default_with_body_in_heap),
+        T(test_listing_is_html_by_default_from_a_producer_of_the_promised_length),
         T(test_listing_is_json_when_accept_asks_for_it),
         T(test_listing_prefers_html_when_accept_names_it_before_json),
         T(test_listing_for_head_plans_head_only_with_get_content_length),
