@@ -2,6 +2,7 @@
  *
  *   IDLE --bytes--> READING --head complete--> SENDING --done--> READING (pipelined
  *   bytes buffered) | IDLE (keep-alive) | LINGERING (closing) --EOF/deadline--> CLOSED
+ *   READING --head complete, answer needs work off the loop--> WAITING --woken--> SENDING
  *
  * Every exit goes through sl_conn_close(); memory is freed only in on_closed(). */
 #include "sluice/conn.h"
@@ -26,6 +27,7 @@
 #define SEND_BUDGET SENDFILE_CHUNK
 
 static void on_poll(uv_poll_t *handle, int status, int events);
+static void conn_wake(struct sl_wait *w);
 static void conn_log(struct sl_conn *c, struct sl_exchange *ex);
 static void conn_read(struct sl_conn *c);
 static bool conn_send(struct sl_conn *c);
@@ -69,7 +71,7 @@ int sl_conn_set_init(struct sl_conn_set *set, uv_loop_t *loop, const struct sl_c
     set->timeout_ms[SL_LIST_LINGER] = SL_LINGER_MS;
     set->gone = gone;
     set->gone_arg = gone_arg;
-    return sl_responder_init(&set->responder, cfg, cache, root, seed);
+    return sl_responder_init(&set->responder, loop, cfg, cache, root, seed);
 }
 
 void sl_conn_set_free(struct sl_conn_set *set)
@@ -225,8 +227,22 @@ static void conn_log(struct sl_conn *c, struct sl_exchange *ex)
 
 /* ---- requests ---- */
 
+/* Plans the answer to the request just parsed. False when it needs work done off the
+ * loop first: like a connection waiting for writable, c then watches nothing and waits
+ * (under the send deadline) until the work wakes it (conn_wake). */
+static bool conn_plan(struct sl_conn *c)
+{
+    struct sl_conn_set *set = set_of(c);
+    if (sl_respond(&set->responder, uv_now(set->loop), c->ex))
+        return true;
+    c->state = SL_CONN_WAITING;
+    list_enter(set, c, SL_LIST_SEND);
+    conn_watch(c, 0);
+    return false;
+}
+
 /* Parses the `fresh` bytes just buffered. Returns true when a response (an answer or an
- * error) has been planned, false when the head is still incomplete. */
+ * error) has been planned, false when the head is still incomplete or the answer waits. */
 static bool conn_parse(struct sl_conn *c, size_t fresh)
 {
     struct sl_conn_set *set = set_of(c);
@@ -234,9 +250,8 @@ static bool conn_parse(struct sl_conn *c, size_t fresh)
     if (rc == SL_PARSE_MORE)
         return false;
     if (rc == SL_PARSE_READY)
-        sl_respond(&set->responder, uv_now(set->loop), c->ex);
-    else
-        sl_respond_error(&set->responder, c->ex, rc);
+        return conn_plan(c);
+    sl_respond_error(&set->responder, c->ex, rc);
     return true;
 }
 
@@ -297,6 +312,16 @@ static void conn_respond(struct sl_conn *c)
     conn_continue(c);
 }
 
+/* The work the answer waited for is done (or a slot for it is free): plan again, which
+ * now finds what the work left, and send. Called on the loop; a connection that closed
+ * meanwhile cancelled its wait and is never woken. */
+static void conn_wake(struct sl_wait *w)
+{
+    struct sl_conn *c = w->owner;
+    if (c->state == SL_CONN_WAITING && conn_plan(c))
+        conn_respond(c);
+}
+
 /* ---- reading ---- */
 
 /* Head buffers are the memory a client can make the server hold by opening connections
@@ -327,6 +352,8 @@ static bool conn_take_exchange(struct sl_conn_set *set, struct sl_conn *c)
         sl_conn_close(c);
         return false;
     }
+    c->ex->wait.wake = conn_wake;
+    c->ex->wait.owner = c;
     return true;
 }
 

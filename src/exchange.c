@@ -17,6 +17,8 @@ void sl_exchange_init(struct sl_exchange *ex)
     ex->file_borrowed = false;
     ex->pinned = NULL;
     ex->plan.producer = NULL;
+    ex->wait.link = (struct sl_link){NULL, NULL};
+    ex->wait.got = NULL;
     ex->plan.overflow = false;
     ex->plan.nsegs = 0;
     sl_request_init(&ex->parser, &ex->req);
@@ -119,6 +121,7 @@ int sl_exchange_take_file(struct sl_exchange *ex)
 
 void sl_exchange_end_response(struct sl_exchange *ex, struct sl_cache *cache)
 {
+    sl_wait_cancel(&ex->wait);
     sl_exchange_drop_file(ex);
     if (ex->pinned) {
         sl_cache_release(cache, ex->pinned);

@@ -171,10 +171,21 @@ static int entry_cmp(const void *a, const void *b)
     return sl_listing_name_cmp(x->name, x->name_len, y->name, y->name_len);
 }
 
+/* The arrays grew by doubling; a list may be kept for a while and shared, so it gives
+ * back what it does not use (up to half of it). */
+static void *shrink(void *p, size_t n)
+{
+    void *q = realloc(p, n > 0 ? n : 1);
+    return q ? q : p;
+}
+
 static void read_finish(struct reader *r, struct sl_listing *out)
 {
     size_t names_len;
     char *names = sl_buf_take(&r->names, &names_len);
+    names = shrink(names, names_len + 1);
+    if (r->entries)
+        r->entries = shrink(r->entries, r->count * sizeof(*r->entries));
     char *p = names;
     for (size_t i = 0; i < r->count; i++) {
         r->entries[i].name = p;

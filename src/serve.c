@@ -274,6 +274,22 @@ static void serve_listing_body(const struct sl_plan_env *env, const struct sl_re
     }
 }
 
+void sl_serve_listing_refused(const struct sl_plan_env *env, const struct sl_request *req,
+                              bool too_many, struct sl_plan *plan)
+{
+    char text[256];
+    if (too_many)
+        snprintf(text, sizeof(text),
+                 "This directory has more than %u entries, more than this server lists "
+                 "(--listing-max-entries).",
+                 env->cfg->listing_max_entries);
+    else
+        snprintf(text, sizeof(text),
+                 "This server is busy listing other large directories. Try again in a "
+                 "moment.");
+    plan_error_text(env, req, too_many ? 403 : 503, false, 0, text, plan);
+}
+
 /* The tag was worked out from the entries when they were read (sl_listing_measure), so a
  * revalidation that ends in 304 costs nothing here, not a page. */
 void sl_serve_listing(const struct sl_plan_env *env, const struct sl_request *req,

@@ -11,27 +11,29 @@
 #define SL_DEFAULT_HEAD_TIMEOUT 30
 #define SL_DEFAULT_IDLE_TIMEOUT 15
 #define SL_DEFAULT_SEND_TIMEOUT 60
+#define SL_DEFAULT_LISTING_MAX_ENTRIES 100000
 #define SL_SHUTDOWN_GRACE_MS 5000
 #define SL_LINGER_MS 2000 /* how long a closing connection drains the client's input */
 
 struct sl_mime_table;
 
 struct sl_config {
-    const char *root;       /* as given on the command line */
-    int root_fd;            /* the served directory, opened once at start-up */
-    const char *bind;       /* address literal or host name */
-    int port;               /* 0: the kernel picks one */
-    bool quiet;             /* no access log */
-    const char *log_path;   /* "-" for stdout */
-    int log_fd;             /* -1 when quiet */
-    unsigned threads;       /* event loops, one per thread */
-    long max_age;           /* < 0: Cache-Control: no-cache */
-    bool listing;           /* directory listings on */
-    bool dotfiles;          /* serve and list names starting with '.' */
-    bool clean_urls;        /* "/a/b" falls back to "a/b.html" */
-    bool follow_symlinks;   /* serve symlinks that lead outside the root (a risk) */
-    const char *error_page; /* root-relative page for 404s, when it exists */
-    const char *spa;        /* root-relative fallback for missing pages, or NULL */
+    const char *root;             /* as given on the command line */
+    int root_fd;                  /* the served directory, opened once at start-up */
+    const char *bind;             /* address literal or host name */
+    int port;                     /* 0: the kernel picks one */
+    bool quiet;                   /* no access log */
+    const char *log_path;         /* "-" for stdout */
+    int log_fd;                   /* -1 when quiet */
+    unsigned threads;             /* event loops, one per thread */
+    long max_age;                 /* < 0: Cache-Control: no-cache */
+    bool listing;                 /* directory listings on */
+    unsigned listing_max_entries; /* a directory with more gets 403, not a listing */
+    bool dotfiles;                /* serve and list names starting with '.' */
+    bool clean_urls;              /* "/a/b" falls back to "a/b.html" */
+    bool follow_symlinks;         /* serve symlinks that lead outside the root (a risk) */
+    const char *error_page;       /* root-relative page for 404s, when it exists */
+    const char *spa;              /* root-relative fallback for missing pages, or NULL */
     unsigned head_timeout_s;
     unsigned idle_timeout_s;
     unsigned send_timeout_s;

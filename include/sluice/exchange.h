@@ -12,6 +12,7 @@
 #include "sluice/filecache.h"
 #include "sluice/plan.h"
 #include "sluice/request.h"
+#include "sluice/wait.h"
 
 /* Exchanges in use per loop before the longest-reading connection is closed to make room
  * for a new request (sizeof(struct sl_exchange) each). */
@@ -28,6 +29,9 @@ struct sl_exchange {
     int file_fd;
     bool file_borrowed;
     struct sl_cache_entry *pinned; /* cached file the body comes from, released after */
+
+    /* The answer waits for work off the loop (a directory read): sl_respond's. */
+    struct sl_wait wait;
 
     /* Sending progress through plan.segs (conn.c). */
     unsigned seg;
@@ -80,7 +84,8 @@ int sl_exchange_take_file(struct sl_exchange *ex);
 /* Lets go of the body file: closes it unless it is borrowed. */
 void sl_exchange_drop_file(struct sl_exchange *ex);
 
-/* Ends the response part of an exchange: its file, cache reference and producer. */
+/* Ends the response part of an exchange: its file, cache reference and producer, and a
+ * wait for work off the loop (cancelled: the work goes on without this waiter). */
 void sl_exchange_end_response(struct sl_exchange *ex, struct sl_cache *cache);
 
 #endif

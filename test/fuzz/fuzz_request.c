@@ -210,7 +210,8 @@ static void build_fixture(void)
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     build_fixture();
-    if (sl_responder_init(&responder, &configs[0], &cache, &root_shared, 0) != 0)
+    /* No loop: directories are read at once, so every request is planned in one call. */
+    if (sl_responder_init(&responder, NULL, &configs[0], &cache, &root_shared, 0) != 0)
         die("sl_responder_init");
     return 0;
 }
@@ -435,7 +436,7 @@ static bool plan(struct sl_exchange *ex, size_t fresh)
     const struct sl_request *req = &ex->req;
     CHECK(req->target.p != NULL);
     CHECK(req->target.p >= ex->in && req->target.p + req->target.n <= ex->in + ex->in_off);
-    sl_respond(&responder, cache_clock, ex);
+    CHECK(sl_respond(&responder, cache_clock, ex));
     if (req->has_body)
         CHECK(!ex->plan.keep_alive);
     check_response(ex);
@@ -449,6 +450,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (int fd = 0; fd < FD_WATCH; fd++)
         fd_open_before[fd] = fcntl(fd, F_GETFD) != -1;
     responder.cfg = &configs[data[0] & 3];
+    /* Listings depend on the configuration (dotfiles): a fresh directory cache too. */
+    sl_dircache_free(&responder.dirs);
+    sl_dircache_init(&responder.dirs, NULL, responder.cfg, SL_DIRCACHE_BYTES);
     struct reader rd = {data + 2, size - 2, data[1], data[1]};
 
     struct sl_exchange *ex = malloc(sizeof(*ex));
