@@ -71,6 +71,7 @@ int sl_conn_set_init(struct sl_conn_set *set, uv_loop_t *loop, const struct sl_c
     set->timeout_ms[SL_LIST_LINGER] = SL_LINGER_MS;
     set->gone = gone;
     set->gone_arg = gone_arg;
+    set->pool.files_max = cfg->files_per_loop;
     return sl_responder_init(&set->responder, loop, cfg, cache, root, seed);
 }
 

@@ -127,9 +127,8 @@ static void read_work(uv_work_t *req)
     struct sl_dirlist *d = sl_container_of(req, struct sl_dirlist, work);
     struct timespec began;
     clock_gettime(CLOCK_REALTIME, &began);
-    d->status = sl_listing_read(d->dirfd, d->root_fd, d->rel, d->dc->cfg->dotfiles,
-                                d->dc->cfg->listing_max_entries, &d->list);
-    close(d->dirfd);
+    d->status = sl_listing_read_owned(d->dirfd, d->root_fd, d->rel, d->dc->cfg->dotfiles,
+                                      d->dc->cfg->listing_max_entries, &d->list);
     d->dirfd = -1;
     if (d->root_fd >= 0)
         close(d->root_fd);

@@ -11,6 +11,7 @@
 
 void sl_exchange_init(struct sl_exchange *ex)
 {
+    ex->pool = NULL;
     ex->in_len = 0;
     ex->in_off = 0;
     ex->file_fd = -1;
@@ -36,6 +37,7 @@ struct sl_exchange *sl_exchange_get(struct sl_exchange_pool *pool)
             return NULL;
     }
     sl_exchange_init(ex);
+    ex->pool = pool;
     pool->live++;
     return ex;
 }
@@ -87,10 +89,24 @@ size_t sl_exchange_next_request(struct sl_exchange *ex)
     return left;
 }
 
+/* Counts the body files exchanges own (not those borrowed from the cache, which counts
+ * its own), against the loop's share of the descriptor table. */
+static void count_file(struct sl_exchange *ex, bool opened)
+{
+    if (!ex->pool)
+        return;
+    if (opened)
+        ex->pool->files++;
+    else
+        ex->pool->files--;
+}
+
 void sl_exchange_drop_file(struct sl_exchange *ex)
 {
-    if (ex->file_fd >= 0 && !ex->file_borrowed)
+    if (ex->file_fd >= 0 && !ex->file_borrowed) {
         close(ex->file_fd);
+        count_file(ex, false);
+    }
     ex->file_fd = -1;
     ex->file_borrowed = false;
 }
@@ -99,6 +115,8 @@ void sl_exchange_set_file(struct sl_exchange *ex, int fd)
 {
     sl_exchange_drop_file(ex);
     ex->file_fd = fd;
+    if (fd >= 0)
+        count_file(ex, true);
 }
 
 void sl_exchange_borrow(struct sl_exchange *ex, struct sl_cache_entry *e)
@@ -114,6 +132,8 @@ void sl_exchange_borrow(struct sl_exchange *ex, struct sl_cache_entry *e)
 int sl_exchange_take_file(struct sl_exchange *ex)
 {
     int fd = ex->file_borrowed ? -1 : ex->file_fd;
+    if (fd >= 0)
+        count_file(ex, false);
     ex->file_fd = -1;
     ex->file_borrowed = false;
     return fd;

@@ -250,23 +250,17 @@ static int read_entries(struct reader *r, DIR *dir, int root_fd, const char *rel
     }
 }
 
-int sl_listing_read(int dirfd, int root_fd, const char *rel, bool show_dotfiles, size_t max_entries,
-                    struct sl_listing *out)
+int sl_listing_read_owned(int dirfd, int root_fd, const char *rel, bool show_dotfiles,
+                          size_t max_entries, struct sl_listing *out)
 {
     *out = (struct sl_listing){0};
-
-    /* closedir closes the descriptor fdopendir was given, and the caller keeps dirfd, so
-     * the DIR gets a duplicate of its own. */
-    int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
-    if (fd < 0)
-        return -errno;
-    DIR *dir = fdopendir(fd);
+    DIR *dir = fdopendir(dirfd);
     if (!dir) {
         int err = -errno;
-        close(fd);
+        close(dirfd);
         return err;
     }
-    /* A dup shares the file offset with dirfd, which may have been read before. */
+    /* The descriptor may have been read before (or share its offset with one that was). */
     rewinddir(dir);
 
     struct reader r = {0};
@@ -282,6 +276,19 @@ int sl_listing_read(int dirfd, int root_fd, const char *rel, bool show_dotfiles,
     read_finish(&r, out);
     sl_listing_measure(out);
     return 0;
+}
+
+int sl_listing_read(int dirfd, int root_fd, const char *rel, bool show_dotfiles, size_t max_entries,
+                    struct sl_listing *out)
+{
+    /* closedir closes the descriptor fdopendir was given, and the caller keeps dirfd, so
+     * the DIR gets a duplicate of its own. */
+    int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) {
+        *out = (struct sl_listing){0};
+        return -errno;
+    }
+    return sl_listing_read_owned(fd, root_fd, rel, show_dotfiles, max_entries, out);
 }
 
 void sl_listing_free(struct sl_listing *l)

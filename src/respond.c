@@ -124,6 +124,14 @@ static enum found find(struct sl_responder *r, const struct lookup *l, struct sl
         l->key_len ? sl_cache_get(r->cache, l->key, l->key_len, l->now_ms) : NULL;
     if (e)
         return found_cached(ex, e, rep);
+    if (!sl_exchange_file_allowed(ex)) {
+        /* Every body file this loop may hold is in use (--max-conns beyond the default
+         * share of the descriptor table): busy, rather than EMFILE and a 500. */
+        route->kind = SL_ROUTE_ERROR;
+        route->status = 503;
+        route->fd = -1;
+        return FOUND_ROUTE;
+    }
     if (by_file)
         sl_router_resolve_file(r->cfg, r->root.fd, l->path.rel, ex->req.accept_encoding, route);
     else

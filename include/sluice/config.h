@@ -37,11 +37,13 @@ struct sl_config {
     unsigned head_timeout_s;
     unsigned idle_timeout_s;
     unsigned send_timeout_s;
-    unsigned max_conns; /* per process; 0 = derive from RLIMIT_NOFILE */
-    int fd_ceiling;     /* an accepted descriptor this high is shed: the rest are kept
-                           for opening files (0 = no limit known) */
-    const char *user;   /* drop to this user after binding (when root) */
-    bool chroot;        /* chroot into the root after binding (needs user) */
+    unsigned max_conns;      /* per process; 0 = derive from RLIMIT_NOFILE (fdbudget.h) */
+    unsigned cache_fds;      /* descriptors each loop's file cache may keep (0: 64) */
+    unsigned files_per_loop; /* body files a loop's responses may hold open (0: no bound) */
+    int fd_ceiling;          /* an accepted descriptor this high is shed: the rest are kept
+                                for opening files (0 = no limit known) */
+    const char *user;        /* drop to this user after binding (when root) */
+    bool chroot;             /* chroot into the root after binding (needs user) */
 
     /* The root as realpath(3) gave it at start-up, for messages; NULL if unresolved. */
     const char *root_real;

@@ -37,8 +37,9 @@
 /* Bytes of entry lists per process (names, entries and bookkeeping), split evenly
  * between the loops. 64 MiB holds about a million entries with 20-byte names. */
 #define SL_DIRCACHE_BYTES (64u << 20)
-/* Reads in flight per loop. Each holds two descriptors (the directory and a duplicate of
- * the root) and a third while it checks a symlink; further requests wait for a slot. */
+/* Reads in flight per loop; further requests wait for a slot. Each holds two descriptors
+ * (the directory and a duplicate of the root) and, while it runs, a third (a symlink's
+ * target being checked beneath the root). */
 #define SL_DIRCACHE_READS 2
 #define SL_DIRCACHE_FDS_PER_READ 3
 

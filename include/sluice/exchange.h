@@ -20,6 +20,7 @@
 
 struct sl_exchange {
     struct sl_exchange *next_free;
+    struct sl_exchange_pool *pool; /* counts its owned body file; NULL: not from a pool */
     llhttp_t parser;
     struct sl_request req;
     size_t in_len; /* bytes in `in` */
@@ -46,7 +47,9 @@ struct sl_exchange {
 struct sl_exchange_pool {
     struct sl_exchange *free;
     unsigned free_count;
-    unsigned live; /* in use by connections */
+    unsigned live;      /* in use by connections */
+    unsigned files;     /* body files owned by exchanges in use */
+    unsigned files_max; /* the descriptor budget's share for them (0: no bound) */
 };
 
 struct sl_exchange *sl_exchange_get(struct sl_exchange_pool *pool);
@@ -76,6 +79,13 @@ void sl_exchange_set_file(struct sl_exchange *ex, int fd);
 /* The body comes from cache entry e (already referenced for this response): its bytes in
  * memory, or its descriptor, which stays the cache's. */
 void sl_exchange_borrow(struct sl_exchange *ex, struct sl_cache_entry *e);
+
+/* Whether another body file may be opened for ex without going past its loop's share of
+ * the descriptor table (fdbudget.h). */
+static inline bool sl_exchange_file_allowed(const struct sl_exchange *ex)
+{
+    return !ex->pool || ex->pool->files_max == 0 || ex->pool->files < ex->pool->files_max;
+}
 
 /* Gives up ownership of the body file: returns the descriptor (-1 when none or borrowed),
  * which the caller now owns. */

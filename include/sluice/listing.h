@@ -59,6 +59,9 @@ int sl_listing_name_cmp(const char *a, size_t an, const char *b, size_t bn);
  * errno. Touches nothing but its arguments: safe on any thread. */
 int sl_listing_read(int dirfd, int root_fd, const char *rel, bool show_dotfiles, size_t max_entries,
                     struct sl_listing *out);
+/* The same, taking dirfd over (it is closed): no duplicate descriptor is needed. */
+int sl_listing_read_owned(int dirfd, int root_fd, const char *rel, bool show_dotfiles,
+                          size_t max_entries, struct sl_listing *out);
 void sl_listing_free(struct sl_listing *l);
 
 /* ---- rendering, piece by piece ----
