@@ -236,6 +236,9 @@ static bool conn_plan(struct sl_conn *c)
     struct sl_conn_set *set = set_of(c);
     if (sl_respond(&set->responder, uv_now(set->loop), c->ex))
         return true;
+    /* The work wakes the wait on a later loop turn, never before this returns. */
+    c->ex->wait.wake = conn_wake;
+    c->ex->wait.owner = c;
     c->state = SL_CONN_WAITING;
     list_enter(set, c, SL_LIST_SEND);
     conn_watch(c, 0);
@@ -353,8 +356,6 @@ static bool conn_take_exchange(struct sl_conn_set *set, struct sl_conn *c)
         sl_conn_close(c);
         return false;
     }
-    c->ex->wait.wake = conn_wake;
-    c->ex->wait.owner = c;
     return true;
 }
 
