@@ -109,7 +109,7 @@ void sl_dircache_expire(struct sl_dircache *dc, uint64_t now_ms)
     struct sl_link *l = sl_list_first(&dc->lru);
     while ((d = lru_entry(l)) != NULL) {
         l = sl_list_next(&dc->lru, l);
-        if (now_ms - d->read_at >= SL_DIRCACHE_TTL_MS)
+        if (now_ms - d->read_at >= d->ttl_ms)
             unlink_list(dc, d);
     }
 }
@@ -126,7 +126,10 @@ static void read_work(uv_work_t *req)
 {
     struct sl_dirlist *d = sl_container_of(req, struct sl_dirlist, work);
     struct timespec began;
+    struct timespec start;
+    struct timespec end;
     clock_gettime(CLOCK_REALTIME, &began);
+    clock_gettime(CLOCK_MONOTONIC, &start);
     d->status = sl_listing_read_owned(d->dirfd, d->root_fd, d->rel, d->dc->cfg->dotfiles,
                                       d->dc->cfg->listing_max_entries, &d->list);
     d->dirfd = -1;
@@ -134,6 +137,11 @@ static void read_work(uv_work_t *req)
         close(d->root_fd);
     d->root_fd = -1;
     d->reusable = ms_of(&began) - ms_of(&d->mtime) >= SL_DIRCACHE_RACY_MS;
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    int64_t took = ms_of(&end) - ms_of(&start);
+    d->ttl_ms = took * SL_DIRCACHE_TTL_READS > SL_DIRCACHE_TTL_MS
+                    ? (uint64_t)took * SL_DIRCACHE_TTL_READS
+                    : SL_DIRCACHE_TTL_MS;
 }
 
 /* Makes room for d under the bound, dropping unused lists, least recently used first.
@@ -253,7 +261,7 @@ static struct sl_dirlist *find(struct sl_dircache *dc, const struct stat *st, ui
             continue;
         if (d->state == SL_DIRLIST_READING)
             return d;
-        if (d->state == SL_DIRLIST_READY && d->reusable && now_ms - d->read_at < SL_DIRCACHE_TTL_MS)
+        if (d->state == SL_DIRLIST_READY && d->reusable && now_ms - d->read_at < d->ttl_ms)
             return d;
     }
     return NULL;
