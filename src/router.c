@@ -185,10 +185,11 @@ static bool set_file(struct sl_route *route, const char *dir, size_t dir_len, co
 /* A directory to list: its descriptor and stat, not its entries. Reading it (readdir and
  * a stat per entry: 250 ms for 50,000 entries) is the directory cache's job, in the
  * thread pool, so the loop never waits for it. */
-static void route_listing(int dirfd, struct sl_route *route)
+static void route_listing(int dirfd, const struct stat *dir_st, struct sl_route *route)
 {
     route->kind = SL_ROUTE_LISTING;
     route->status = 200;
+    route->rep.st = *dir_st; /* not an index candidate's, which looking for one may leave */
     route->fd = dirfd;
 }
 
@@ -200,6 +201,7 @@ static void route_directory(const struct sl_config *cfg, int root_fd, const stru
                             int dirfd, struct sl_str accept_encoding, struct sl_route *route)
 {
     static const char *const index_names[] = {"index.html", "index.htm"};
+    struct stat dir_st = route->rep.st;
     int rc = -ENOENT;
     for (size_t i = 0; i < 2 && rc == -ENOENT; i++) {
         if (!set_file(route, path->rel, path->len, index_names[i]))
@@ -219,7 +221,7 @@ static void route_directory(const struct sl_config *cfg, int root_fd, const stru
         route_error(route, refused || sl_status_for_errno(-rc) != 500 ? 403 : 500);
         return;
     }
-    route_listing(dirfd, route);
+    route_listing(dirfd, &dir_st, route);
 }
 
 /* Clean URLs: "/a/b" names nothing, but "a/b.html" is a regular file (GitHub Pages and
