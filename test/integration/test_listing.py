@@ -767,6 +767,8 @@ def test_stop_while_a_large_directory_is_read_exits_cleanly(start_server, many_r
             data += chunk
     finally:
         s.close()
+    # Its own exit, not srv.stop(): a further SIGTERM would race the teardown.
+    srv.proc.wait(timeout=15 * SLOWDOWN)
     code, err = srv.stop()
     assert code == 0, err
     if signals == 1 and data:  # a graceful stop finishes a response it has begun
