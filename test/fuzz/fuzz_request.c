@@ -487,10 +487,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 open = false;
                 break;
             }
-            /* conn_next_request */
+            /* conn_next_request: with nothing buffered, the exchange goes back to the
+             * pool, which initialises it (the parser too) for the next request. */
             fresh = sl_exchange_next_request(ex);
-            if (fresh == 0)
+            if (fresh == 0) {
+                sl_exchange_init(ex);
                 break;
+            }
         }
     }
     sl_exchange_end_response(ex, &cache);
