@@ -7,6 +7,7 @@
  * While SENDING, a body file whose next bytes are not in the page cache is read in by a
  * thread-pool thread first (the connection watches nothing meanwhile), so the loop never
  * waits for a disk.
+ *   READING --head complete, answer needs work off the loop--> WAITING --woken--> SENDING
  *
  * Every exit goes through sl_conn_close(); memory is freed only in on_closed(). */
 #include "sluice/conn.h"
@@ -42,6 +43,7 @@
 #define SEND_BUDGET SENDFILE_CHUNK
 
 static void on_poll(uv_poll_t *handle, int status, int events);
+static void conn_wake(struct sl_wait *w);
 static void conn_log(struct sl_conn *c, struct sl_exchange *ex);
 static void conn_read(struct sl_conn *c);
 static bool conn_send(struct sl_conn *c);
@@ -87,7 +89,8 @@ int sl_conn_set_init(struct sl_conn_set *set, uv_loop_t *loop, const struct sl_c
     set->timeout_ms[SL_LIST_LINGER] = SL_LINGER_MS;
     set->gone = gone;
     set->gone_arg = gone_arg;
-    return sl_responder_init(&set->responder, cfg, cache, root, seed);
+    set->pool.files_max = cfg->files_per_loop;
+    return sl_responder_init(&set->responder, loop, cfg, cache, root, seed);
 }
 
 void sl_conn_set_free(struct sl_conn_set *set)
@@ -299,8 +302,25 @@ static void conn_log(struct sl_conn *c, struct sl_exchange *ex)
 
 /* ---- requests ---- */
 
+/* Plans the answer to the request just parsed. False when it needs work done off the
+ * loop first: like a connection waiting for writable, c then watches nothing and waits
+ * (under the send deadline) until the work wakes it (conn_wake). */
+static bool conn_plan(struct sl_conn *c)
+{
+    struct sl_conn_set *set = set_of(c);
+    if (sl_respond(&set->responder, uv_now(set->loop), c->ex))
+        return true;
+    /* The work wakes the wait on a later loop turn, never before this returns. */
+    c->ex->wait.wake = conn_wake;
+    c->ex->wait.owner = c;
+    c->state = SL_CONN_WAITING;
+    list_enter(set, c, SL_LIST_SEND);
+    conn_watch(c, 0);
+    return false;
+}
+
 /* Parses the `fresh` bytes just buffered. Returns true when a response (an answer or an
- * error) has been planned, false when the head is still incomplete. */
+ * error) has been planned, false when the head is still incomplete or the answer waits. */
 static bool conn_parse(struct sl_conn *c, size_t fresh)
 {
     struct sl_conn_set *set = set_of(c);
@@ -310,9 +330,8 @@ static bool conn_parse(struct sl_conn *c, size_t fresh)
     if (rc == SL_PARSE_READY && set->stopping)
         c->ex->req.keep_alive = false; /* "Connection: close": this process is going */
     if (rc == SL_PARSE_READY)
-        sl_respond(&set->responder, uv_now(set->loop), c->ex);
-    else
-        sl_respond_error(&set->responder, c->ex, rc);
+        return conn_plan(c);
+    sl_respond_error(&set->responder, c->ex, rc);
     return true;
 }
 
@@ -377,6 +396,16 @@ static void conn_respond(struct sl_conn *c)
 {
     conn_start_response(c);
     conn_continue(c);
+}
+
+/* The work the answer waited for is done (or a slot for it is free): plan again, which
+ * now finds what the work left, and send. Called on the loop; a connection that closed
+ * meanwhile cancelled its wait and is never woken. */
+static void conn_wake(struct sl_wait *w)
+{
+    struct sl_conn *c = w->owner;
+    if (c->state == SL_CONN_WAITING && conn_plan(c))
+        conn_respond(c);
 }
 
 /* ---- reading ---- */
@@ -620,6 +649,53 @@ static ssize_t send_file_part(struct sl_conn *c, struct sl_exchange *ex, size_t 
     return sent;
 }
 
+/* The next bytes of a produced body (plan.h): what is left of the producer's last chunk,
+ * or its next one, never past the segment (the length promised). A producer that ends
+ * early or fails, like a file that shrank, leaves closing as the only honest move.
+ * Chunks leave without MSG_MORE: corked, every chunk waits to fill a segment, and on
+ * loopback a segment (64 KiB) is as large as TCP_NOTSENT_LOWAT lets queue, so the socket
+ * stopped being writable until the 200 ms cork timer fired (a 2.5 MB listing took 2 s
+ * instead of 20 ms). The head before the first chunk still goes with MSG_MORE. */
+static ssize_t send_produced(struct sl_conn *c, struct sl_exchange *ex)
+{
+    struct sl_seg *s = &ex->plan.segs[ex->seg];
+    struct sl_producer *p = ex->plan.producer;
+    struct sl_chunk *k = &p->chunk;
+    if (k->len == 0 && (p->produce(p, k) != 0 || k->len == 0)) {
+        errno = EPIPE;
+        return -1;
+    }
+    size_t want = (size_t)(k->len < s->len ? k->len : s->len);
+    ssize_t sent;
+    if (k->mem) {
+        do
+            sent = send(c->fd, k->mem, want, MSG_NOSIGNAL);
+        while (sent < 0 && errno == EINTR);
+    } else {
+        off_t off = (off_t)k->off;
+        do
+            sent = sendfile(c->fd, k->fd, &off, want < SENDFILE_CHUNK ? want : SENDFILE_CHUNK);
+        while (sent < 0 && errno == EINTR);
+        if (sent == 0) {
+            errno = EPIPE; /* the file shrank under the producer */
+            return -1;
+        }
+    }
+    if (sent <= 0)
+        return sent;
+    if (k->mem)
+        k->mem += sent;
+    k->off += (uint64_t)sent;
+    k->len -= (uint64_t)sent;
+    s->off += (uint64_t)sent;
+    s->len -= (uint64_t)sent;
+    if (s->len == 0)
+        ex->seg++;
+    return sent;
+}
+
+/* A segment without memory reads from the body file, or from the producer when there
+ * is one: files keep their path, a produced body costs one test per segment sent. */
 static enum send_result send_some(struct sl_conn *c, struct sl_exchange *ex)
 {
     size_t budget = SEND_BUDGET;
@@ -630,7 +706,9 @@ static enum send_result send_some(struct sl_conn *c, struct sl_exchange *ex)
         }
         struct sl_seg *s = &ex->plan.segs[ex->seg];
         ssize_t n;
-        if (seg_is_file(s)) {
+        if (seg_is_file(s) && ex->plan.producer) {
+            n = send_produced(c, ex);
+        } else if (seg_is_file(s)) {
             size_t chunk = file_chunk(c, ex, s->len);
             int ready = file_ready(c, ex, s, chunk);
             if (ready != 0)

@@ -12,13 +12,16 @@
 
 void sl_exchange_init(struct sl_exchange *ex)
 {
+    ex->pool = NULL;
     ex->in_len = 0;
     ex->in_off = 0;
     ex->file_fd = -1;
     ex->file_borrowed = false;
     ex->pinned = NULL;
     ex->resident = (struct sl_resident){NULL, 0};
-    ex->plan.heap = NULL;
+    ex->plan.producer = NULL;
+    ex->wait.link = (struct sl_link){NULL, NULL};
+    ex->wait.got = NULL;
     ex->plan.overflow = false;
     ex->plan.nsegs = 0;
     sl_request_init(&ex->parser, &ex->req);
@@ -36,6 +39,7 @@ struct sl_exchange *sl_exchange_get(struct sl_exchange_pool *pool)
             return NULL;
     }
     sl_exchange_init(ex);
+    ex->pool = pool;
     pool->live++;
     return ex;
 }
@@ -87,14 +91,28 @@ size_t sl_exchange_next_request(struct sl_exchange *ex)
     return left;
 }
 
+/* Counts the body files exchanges own (not those borrowed from the cache, which counts
+ * its own), against the loop's share of the descriptor table. */
+static void count_file(struct sl_exchange *ex, bool opened)
+{
+    if (!ex->pool)
+        return;
+    if (opened)
+        ex->pool->files++;
+    else
+        ex->pool->files--;
+}
+
 void sl_exchange_drop_file(struct sl_exchange *ex)
 {
     if (ex->file_fd >= 0) {
         /* A residency probe maps the body file while a response sends from it. */
         if (ex->resident.map)
             sl_resident_release(&ex->resident);
-        if (!ex->file_borrowed)
+        if (!ex->file_borrowed) {
             close(ex->file_fd);
+            count_file(ex, false);
+        }
     }
     ex->file_fd = -1;
     ex->file_borrowed = false;
@@ -104,6 +122,8 @@ void sl_exchange_set_file(struct sl_exchange *ex, int fd)
 {
     sl_exchange_drop_file(ex);
     ex->file_fd = fd;
+    if (fd >= 0)
+        count_file(ex, true);
 }
 
 void sl_exchange_set_version(struct sl_exchange *ex, const struct stat *st)
@@ -139,6 +159,8 @@ void sl_exchange_borrow(struct sl_exchange *ex, struct sl_cache_entry *e)
 int sl_exchange_take_file(struct sl_exchange *ex)
 {
     int fd = ex->file_borrowed ? -1 : ex->file_fd;
+    if (fd >= 0)
+        count_file(ex, false);
     ex->file_fd = -1;
     ex->file_borrowed = false;
     return fd;
@@ -146,11 +168,14 @@ int sl_exchange_take_file(struct sl_exchange *ex)
 
 void sl_exchange_end_response(struct sl_exchange *ex, struct sl_cache *cache)
 {
+    sl_wait_cancel(&ex->wait);
     sl_exchange_drop_file(ex);
     if (ex->pinned) {
         sl_cache_release(cache, ex->pinned);
         ex->pinned = NULL;
     }
-    free(ex->plan.heap);
-    ex->plan.heap = NULL;
+    if (ex->plan.producer) {
+        ex->plan.producer->free(ex->plan.producer);
+        ex->plan.producer = NULL;
+    }
 }

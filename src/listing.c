@@ -171,10 +171,21 @@ static int entry_cmp(const void *a, const void *b)
     return sl_listing_name_cmp(x->name, x->name_len, y->name, y->name_len);
 }
 
+/* The arrays grew by doubling; a list may be kept for a while and shared, so it gives
+ * back what it does not use (up to half of it). */
+static void *shrink(void *p, size_t n)
+{
+    void *q = realloc(p, n > 0 ? n : 1);
+    return q ? q : p;
+}
+
 static void read_finish(struct reader *r, struct sl_listing *out)
 {
     size_t names_len;
     char *names = sl_buf_take(&r->names, &names_len);
+    names = shrink(names, names_len + 1);
+    if (r->entries)
+        r->entries = shrink(r->entries, r->count * sizeof(*r->entries));
     char *p = names;
     for (size_t i = 0; i < r->count; i++) {
         r->entries[i].name = p;
@@ -218,9 +229,10 @@ static bool stat_entry(int fd, const struct dirent *de, int root_fd, const char 
     return fstatat(fd, de->d_name, st, 0) == 0;
 }
 
-/* Adds every entry of dir that is listed to r. Returns 0 or a negative errno. */
+/* Adds every entry of dir that is listed to r, stopping with -EFBIG past max_entries.
+ * Returns 0 or a negative errno. */
 static int read_entries(struct reader *r, DIR *dir, int root_fd, const char *rel,
-                        bool show_dotfiles)
+                        bool show_dotfiles, size_t max_entries)
 {
     for (;;) {
         errno = 0;
@@ -230,34 +242,31 @@ static int read_entries(struct reader *r, DIR *dir, int root_fd, const char *rel
         struct stat st;
         if (skip_name(de->d_name, show_dotfiles) || !stat_entry(dirfd(dir), de, root_fd, rel, &st))
             continue;
+        if (max_entries > 0 && r->count >= max_entries)
+            return -EFBIG;
         int err = read_add(r, de->d_name, &st);
         if (err)
             return err;
     }
 }
 
-int sl_listing_read(int dirfd, int root_fd, const char *rel, bool show_dotfiles,
-                    struct sl_listing *out)
+int sl_listing_read_owned(int dirfd, int root_fd, const char *rel, bool show_dotfiles,
+                          size_t max_entries, struct sl_listing *out)
 {
     *out = (struct sl_listing){0};
-
-    /* closedir closes the descriptor fdopendir was given, and the caller keeps dirfd, so
-     * the DIR gets a duplicate of its own. */
-    int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
-    if (fd < 0)
-        return -errno;
-    DIR *dir = fdopendir(fd);
+    DIR *dir = fdopendir(dirfd);
     if (!dir) {
         int err = -errno;
-        close(fd);
+        close(dirfd);
         return err;
     }
-    /* A dup shares the file offset with dirfd, which may have been read before. */
+    /* The descriptor may have been read before (or share its offset with one that was). */
     rewinddir(dir);
 
     struct reader r = {0};
     sl_buf_init_growing(&r.names, 4096);
-    int err = r.names.overflow ? -ENOMEM : read_entries(&r, dir, root_fd, rel, show_dotfiles);
+    int err = r.names.overflow ? -ENOMEM
+                               : read_entries(&r, dir, root_fd, rel, show_dotfiles, max_entries);
     closedir(dir);
     if (err) {
         free(r.entries);
@@ -265,7 +274,21 @@ int sl_listing_read(int dirfd, int root_fd, const char *rel, bool show_dotfiles,
         return err;
     }
     read_finish(&r, out);
+    sl_listing_measure(out);
     return 0;
+}
+
+int sl_listing_read(int dirfd, int root_fd, const char *rel, bool show_dotfiles, size_t max_entries,
+                    struct sl_listing *out)
+{
+    /* closedir closes the descriptor fdopendir was given, and the caller keeps dirfd, so
+     * the DIR gets a duplicate of its own. */
+    int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) {
+        *out = (struct sl_listing){0};
+        return -errno;
+    }
+    return sl_listing_read_owned(fd, root_fd, rel, show_dotfiles, max_entries, out);
 }
 
 void sl_listing_free(struct sl_listing *l)
@@ -360,12 +383,6 @@ void sl_human_size(uint64_t bytes, char out[16])
 
 /* ---- rendering ---- */
 
-/* An initial capacity guess that cannot overflow; bigger listings grow by doubling. */
-static size_t size_hint(size_t count)
-{
-    return count < 65536 ? count : 65536;
-}
-
 /* The shared look (SL_PAGE_STYLE) plus the table; names may be long, so they wrap anywhere
  * instead of pushing the size and date off a phone screen. */
 static const char html_style[] = SL_PAGE_STYLE
@@ -388,7 +405,7 @@ static bool is_root(const char *url_path)
     return url_path[0] == '\0' || strcmp(url_path, "/") == 0;
 }
 
-static void html_head(struct sl_buf *b, const char *url_path)
+static void html_start(struct sl_buf *b, const char *url_path)
 {
     sl_buf_puts(b, SL_PAGE_HEAD "Index of ");
     sl_html_escape_buf(b, url_path, strlen(url_path));
@@ -400,6 +417,9 @@ static void html_head(struct sl_buf *b, const char *url_path)
      * once rather than on every row. */
     sl_buf_puts(b, "</h1>\n<table>\n<thead><tr><th>Name</th><th class=\"size\">Size</th>"
                    "<th class=\"time\">Modified (UTC)</th></tr></thead>\n<tbody>\n");
+    if (!is_root(url_path))
+        sl_buf_puts(b, "<tr class=\"up\"><td class=\"name\" colspan=\"3\">"
+                       "<a href=\"../\">Parent directory</a></td></tr>\n");
 }
 
 /* Links are relative so they work behind any path prefix, and start with "./" so that a
@@ -438,28 +458,27 @@ static void html_row(struct sl_buf *b, const struct sl_listing_entry *e)
     sl_buf_puts(b, "</td></tr>\n");
 }
 
-char *sl_listing_html(const struct sl_listing *l, const char *url_path, size_t *len)
+static void html_end(struct sl_buf *b, size_t count)
 {
-    struct sl_buf b;
-    /* About 250 bytes a row: most listings render without growing the buffer. */
-    sl_buf_init_growing(&b, 4096 + size_hint(l->count) * 256);
-    html_head(&b, url_path);
-    if (!is_root(url_path))
-        sl_buf_puts(&b, "<tr class=\"up\"><td class=\"name\" colspan=\"3\">"
-                        "<a href=\"../\">Parent directory</a></td></tr>\n");
-    for (size_t i = 0; i < l->count; i++)
-        html_row(&b, &l->entries[i]);
-    if (l->count == 0)
-        sl_buf_puts(&b, "<tr><td colspan=\"3\">This directory is empty.</td></tr>\n");
-    sl_buf_puts(&b, "</tbody>\n</table>\n<footer>" SL_SERVER_NAME
-                    "</footer>\n</main>\n</body>\n</html>\n");
-    return sl_buf_take(&b, len);
+    if (count == 0)
+        sl_buf_puts(b, "<tr><td colspan=\"3\">This directory is empty.</td></tr>\n");
+    sl_buf_puts(b, "</tbody>\n</table>\n<footer>" SL_SERVER_NAME
+                   "</footer>\n</main>\n</body>\n</html>\n");
 }
 
-static void json_entry(struct sl_buf *b, const struct sl_listing_entry *e)
+static void json_start(struct sl_buf *b, const char *url_path)
+{
+    sl_buf_puts(b, "{\"path\":\"");
+    sl_json_escape_buf(b, url_path, strlen(url_path));
+    sl_buf_puts(b, "\",\"entries\":[");
+}
+
+/* Every entry after the first carries the comma that separates it from the one before,
+ * so each row is a piece of its own. */
+static void json_row(struct sl_buf *b, const struct sl_listing_entry *e, bool first)
 {
     char iso[SL_RFC3339_LEN + 1];
-    sl_buf_puts(b, "{\"name\":\"");
+    sl_buf_puts(b, first ? "{\"name\":\"" : ",{\"name\":\"");
     sl_json_escape_buf(b, e->name, e->name_len);
     sl_buf_puts(b, e->is_dir ? "\",\"type\":\"directory\",\"size\":"
                              : "\",\"type\":\"file\",\"size\":");
@@ -474,18 +493,107 @@ static void json_entry(struct sl_buf *b, const struct sl_listing_entry *e)
     }
 }
 
-char *sl_listing_json(const struct sl_listing *l, const char *url_path, size_t *len)
+static void render_row(struct sl_buf *b, const struct sl_listing *l, enum sl_listing_format f,
+                       size_t i)
+{
+    if (f == SL_LISTING_JSON)
+        json_row(b, &l->entries[i], i == 0);
+    else
+        html_row(b, &l->entries[i]);
+}
+
+size_t sl_listing_pieces(const struct sl_listing *l)
+{
+    return l->count + 2;
+}
+
+void sl_listing_render_piece(const struct sl_listing *l, enum sl_listing_format f,
+                             const char *url_path, size_t piece, struct sl_buf *b)
+{
+    if (piece == 0) {
+        if (f == SL_LISTING_JSON)
+            json_start(b, url_path);
+        else
+            html_start(b, url_path);
+    } else if (piece <= l->count) {
+        render_row(b, l, f, piece - 1);
+    } else if (f == SL_LISTING_JSON) {
+        sl_buf_puts(b, "]}");
+    } else {
+        html_end(b, l->count);
+    }
+}
+
+/* A piece's length, rendered into a counting buffer: nothing is kept, but `need` adds up
+ * every append, so the length comes from the very code that renders the piece. */
+static uint64_t piece_len(const struct sl_listing *l, enum sl_listing_format f,
+                          const char *url_path, size_t piece)
+{
+    char none[1]; /* not NULL: a zero-length append still copies into it */
+    struct sl_buf b = sl_buf_make(none, 0);
+    sl_listing_render_piece(l, f, url_path, piece, &b);
+    return b.need;
+}
+
+uint64_t sl_listing_body_len(const struct sl_listing *l, enum sl_listing_format f,
+                             const char *url_path)
+{
+    return piece_len(l, f, url_path, 0) + l->rows_len[f] + piece_len(l, f, url_path, l->count + 1);
+}
+
+/* Rows are rendered into a stack buffer rather than counted: the inline append path is
+ * several times faster than the counting one, and a row always fits (a name is at most
+ * NAME_MAX bytes, 6 bytes each when escaped). */
+static uint64_t rows_len(const struct sl_listing *l, enum sl_listing_format f)
+{
+    char scratch[8192];
+    uint64_t total = 0;
+    for (size_t i = 0; i < l->count; i++) {
+        struct sl_buf b = sl_buf_make(scratch, sizeof(scratch));
+        render_row(&b, l, f, i);
+        total += b.need;
+    }
+    return total;
+}
+
+void sl_listing_measure(struct sl_listing *l)
+{
+    for (int f = 0; f < SL_LISTING_FORMATS; f++) {
+        l->rows_len[f] = rows_len(l, (enum sl_listing_format)f);
+        l->etag_len[f] = sl_listing_etag(l, f == SL_LISTING_JSON, l->etag[f], SL_LISTING_ETAG_MAX);
+    }
+}
+
+/* The whole body into one growing buffer: the same pieces a streamed body is made of. */
+static char *render_all(const struct sl_listing *l, enum sl_listing_format f, const char *url_path,
+                        size_t *len)
 {
     struct sl_buf b;
-    sl_buf_init_growing(&b, 256 + size_hint(l->count) * 128);
-    sl_buf_puts(&b, "{\"path\":\"");
-    sl_json_escape_buf(&b, url_path, strlen(url_path));
-    sl_buf_puts(&b, "\",\"entries\":[");
-    for (size_t i = 0; i < l->count; i++) {
-        if (i > 0)
-            sl_buf_putc(&b, ',');
-        json_entry(&b, &l->entries[i]);
-    }
-    sl_buf_puts(&b, "]}");
+    sl_buf_init_growing(&b, 4096 + (l->count < 65536 ? l->count : 65536) * 256);
+    for (size_t piece = 0; piece < sl_listing_pieces(l); piece++)
+        sl_listing_render_piece(l, f, url_path, piece, &b);
     return sl_buf_take(&b, len);
+}
+
+char *sl_listing_html(const struct sl_listing *l, const char *url_path, size_t *len)
+{
+    return render_all(l, SL_LISTING_HTML, url_path, len);
+}
+
+char *sl_listing_json(const struct sl_listing *l, const char *url_path, size_t *len)
+{
+    return render_all(l, SL_LISTING_JSON, url_path, len);
+}
+
+size_t sl_listing_url_path(const char *rel, size_t len, char *out, size_t cap)
+{
+    struct sl_buf b = sl_buf_make(out, cap > 0 ? cap - 1 : 0);
+    sl_buf_append(&b, "/", 1);
+    sl_buf_append(&b, rel, len);
+    if (len > 0)
+        sl_buf_append(&b, "/", 1);
+    if (b.overflow || cap == 0)
+        return 0;
+    out[b.len] = '\0';
+    return b.len;
 }

@@ -1,6 +1,7 @@
 /* sluice: command line to running server. Start-up errors end here with one line on
  * stderr and exit status 1. */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -16,6 +17,7 @@
 #include <uv.h>
 
 #include "sluice/config.h"
+#include "sluice/fdbudget.h"
 #include "sluice/listen.h"
 #include "sluice/mime.h"
 #include "sluice/server.h"
@@ -61,29 +63,63 @@ static int open_log(struct sl_config *cfg)
     return 0;
 }
 
-/* Each connection needs a descriptor and a file being sent one more: raise the soft
- * limit as far as the hard limit allows, then derive the connection cap from it. */
-static void raise_fd_limit(struct sl_config *cfg)
+/* Descriptors open now: inherited ones (stdio, whatever the parent passed) and the root
+ * and log just opened. /proc/self/fd lists them; without /proc, the usual five. */
+static unsigned count_open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return 5;
+    unsigned n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n > 0 ? n - 1 : 0; /* not the directory stream's own */
+}
+
+/* Raises the soft descriptor limit as far as the hard limit allows, then derives from it
+ * (fdbudget.c) how many connections and body files fit beside everything else the
+ * process holds, and how many loops, when the thread count was not given. Returns 0, or
+ * 1 after one line on stderr. */
+static int budget_descriptors(struct sl_config *cfg, bool threads_given)
 {
     struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-        return;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        if (cfg->max_conns == 0)
+            cfg->max_conns = 1024; /* no limit known: no accounting */
+        return 0;
+    }
     if (rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
         getrlimit(RLIMIT_NOFILE, &rl);
     }
-    /* Descriptors are handed out lowest first, so an accepted one numbered near the
-     * limit means the table is nearly full: such a connection is shed, keeping a reserve
-     * for the files that the connections already accepted still need to open. */
-    rlim_t reserve = rl.rlim_cur / 4 < 64 ? rl.rlim_cur / 4 : 64;
-    cfg->fd_ceiling = rl.rlim_cur > INT_MAX ? INT_MAX : (int)(rl.rlim_cur - reserve);
-    if (cfg->max_conns == 0) {
-        /* Idle and reading connections hold one descriptor; a file being sent (or
-         * cached) one more, but those are covered by the reserve above and by shedding. */
-        rlim_t usable = rl.rlim_cur > 2 * reserve + 16 ? rl.rlim_cur - 2 * reserve : 16;
-        cfg->max_conns = usable > 1000000 ? 1000000 : (unsigned)usable;
+    unsigned long limit = rl.rlim_cur > INT_MAX ? INT_MAX : (unsigned long)rl.rlim_cur;
+    unsigned inherited = count_open_fds();
+    if (!threads_given) {
+        /* Fewer loops rather than loops with no room: at least 4 connections each. */
+        unsigned fit = sl_fd_budget_threads(limit, inherited, cfg->threads, 4);
+        cfg->threads = fit > 0 ? fit : 1;
     }
+    struct sl_fd_budget b;
+    if (sl_fd_budget(limit, inherited, cfg->threads, cfg->max_conns, &b) != 0) {
+        fprintf(stderr,
+                "sluice: %u thread%s need more than the %lu descriptors the limit allows "
+                "(ulimit -n); use fewer --threads or raise the limit\n",
+                cfg->threads, cfg->threads == 1 ? "" : "s", limit);
+        return 1;
+    }
+    if (cfg->max_conns > b.max_conns)
+        fprintf(stderr,
+                "sluice: warning: --max-conns %u lowered to %u: the descriptor limit (%lu) "
+                "leaves no room for more\n",
+                cfg->max_conns, b.max_conns, limit);
+    cfg->max_conns = b.max_conns;
+    cfg->files_per_loop = b.files_per_loop;
+    cfg->cache_fds = b.cache_fds;
+    cfg->fd_ceiling = b.ceiling;
+    return 0;
 }
 
 static void print_url(const char *host, int family, int port)
@@ -258,11 +294,13 @@ static int run(struct sl_config *cfg)
         return die("%s%s", err, "");
     if (open_root(cfg) != 0 || open_log(cfg) != 0)
         return 1;
-    raise_fd_limit(cfg);
-    if (cfg->threads == 0) {
+    bool threads_given = cfg->threads > 0;
+    if (!threads_given) {
         unsigned n = uv_available_parallelism();
         cfg->threads = n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : n;
     }
+    if (budget_descriptors(cfg, threads_given) != 0)
+        return 1;
     static int fds[MAX_THREADS * SL_LISTENERS_MAX];
     unsigned listeners = 1;
     if (open_listeners(cfg, &banner, fds, &listeners) != 0)

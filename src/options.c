@@ -40,6 +40,7 @@ enum {
     OPT_LIVE,
     OPT_RATE,
     OPT_CORS,
+    OPT_LISTING_MAX_ENTRIES,
 };
 
 static const struct option long_options[] = {
@@ -51,6 +52,7 @@ static const struct option long_options[] = {
     {"threads", required_argument, NULL, OPT_THREADS},
     {"max-age", required_argument, NULL, OPT_MAX_AGE},
     {"no-listing", no_argument, NULL, OPT_NO_LISTING},
+    {"listing-max-entries", required_argument, NULL, OPT_LISTING_MAX_ENTRIES},
     {"dotfiles", no_argument, NULL, OPT_DOTFILES},
     {"head-timeout", required_argument, NULL, OPT_HEAD_TIMEOUT},
     {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
@@ -90,6 +92,9 @@ static void print_help(FILE *out)
             "      --live            reload open pages when a file under ROOT changes, and\n"
             "                        serve edits at once (docs: sluice --live _build/html)\n"
             "      --no-listing      answer 403 for directories without index.html\n"
+            "      --listing-max-entries N\n"
+            "                        list directories of at most N entries; larger ones\n"
+            "                        get 403 (default %d)\n"
             "      --dotfiles        serve and list names starting with '.' (default: 404,\n"
             "                        except .well-known/)\n"
             "      --404 PATH        the page (under ROOT) sent with a 404 for a missing\n"
@@ -125,8 +130,9 @@ static void print_help(FILE *out)
             "for up to %d seconds; a second Ctrl-C stops at once. Started by systemd with\n"
             "sockets (LISTEN_FDS), sluice serves those: --port and --bind do not apply.\n"
             "More in sluice(1).\n",
-            SL_DEFAULT_PORT, SL_DEFAULT_BIND, SL_DEFAULT_HEAD_TIMEOUT, SL_DEFAULT_IDLE_TIMEOUT,
-            SL_DEFAULT_SEND_TIMEOUT, SL_SHUTDOWN_GRACE_MS / 1000);
+            SL_DEFAULT_PORT, SL_DEFAULT_BIND, SL_DEFAULT_LISTING_MAX_ENTRIES,
+            SL_DEFAULT_HEAD_TIMEOUT, SL_DEFAULT_IDLE_TIMEOUT, SL_DEFAULT_SEND_TIMEOUT,
+            SL_SHUTDOWN_GRACE_MS / 1000);
 }
 
 /* Parses a whole decimal number in [min, max]; -1 on anything else. */
@@ -276,6 +282,7 @@ static void set_defaults(struct sl_config *cfg)
         .threads = 0,
         .max_age = -1,
         .listing = true,
+        .listing_max_entries = SL_DEFAULT_LISTING_MAX_ENTRIES,
         .clean_urls = true,
         .head_timeout_s = SL_DEFAULT_HEAD_TIMEOUT,
         .idle_timeout_s = SL_DEFAULT_IDLE_TIMEOUT,
@@ -298,6 +305,7 @@ static const struct number_spec number_specs[] = {
     {OPT_IDLE_TIMEOUT, "--idle-timeout", 1, 86400},
     {OPT_SEND_TIMEOUT, "--send-timeout", 1, 86400},
     {OPT_MAX_CONNS, "--max-conns", 1, 10000000},
+    {OPT_LISTING_MAX_ENTRIES, "--listing-max-entries", 1, 100000000},
 };
 
 static void store_number(int opt, long v, struct sl_config *cfg)
@@ -313,6 +321,7 @@ static void store_number(int opt, long v, struct sl_config *cfg)
     case OPT_IDLE_TIMEOUT: cfg->idle_timeout_s = (unsigned)v; break;
     case OPT_SEND_TIMEOUT: cfg->send_timeout_s = (unsigned)v; break;
     case OPT_MAX_CONNS: cfg->max_conns = (unsigned)v; break;
+    case OPT_LISTING_MAX_ENTRIES: cfg->listing_max_entries = (unsigned)v; break;
     }
 }
 

@@ -265,6 +265,22 @@ static int status_for_error(const llhttp_t *p, const struct sl_request *req, con
     return 400;
 }
 
+/* An HTTP/0.9 request line ("GET /x" and a line end, no version): llhttp takes it as
+ * 0.9 and waits for header lines that such a client never sends, so the client would
+ * hear nothing until the head timeout. A line end in the bytes after the target while
+ * no version has been seen is that line: it is answered 400 at once, like a 0.9 line
+ * followed by more bytes already is (on_headers_complete). */
+static bool request_line_lacks_version(const struct sl_request *req, const char *data, size_t len)
+{
+    if (req->target.n == 0 || req->version.n > 0)
+        return false;
+    const char *from = req->target.p + req->target.n;
+    const char *end = data + len;
+    if (from < data || from > end)
+        from = data;
+    return memchr(from, '\n', (size_t)(end - from)) != NULL;
+}
+
 int sl_request_feed(llhttp_t *parser, struct sl_request *req, const char *data, size_t len,
                     size_t *consumed)
 {
@@ -272,6 +288,8 @@ int sl_request_feed(llhttp_t *parser, struct sl_request *req, const char *data, 
         req->start = data;
     llhttp_errno_t err = llhttp_execute(parser, data, len);
     if (err == HPE_OK) {
+        if (request_line_lacks_version(req, data, len))
+            return 400;
         *consumed = len;
         return SL_PARSE_MORE;
     }

@@ -4,16 +4,19 @@
  * changes hands here only through the exchange's ownership calls. */
 #include "sluice/respond.h"
 
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "sluice/listbody.h"
 #include "sluice/negotiate.h"
 #include "sluice/router.h"
 #include "sluice/serve.h"
 
 #define DEFAULT_ERROR_PAGE "404.html"
 
-int sl_responder_init(struct sl_responder *r, const struct sl_config *cfg, struct sl_cache *cache,
-                      struct sl_root_shared *shared, uint64_t seed)
+int sl_responder_init(struct sl_responder *r, uv_loop_t *loop, const struct sl_config *cfg,
+                      struct sl_cache *cache, struct sl_root_shared *shared, uint64_t seed)
 {
     r->cfg = cfg;
     r->cache = cache;
@@ -21,26 +24,32 @@ int sl_responder_init(struct sl_responder *r, const struct sl_config *cfg, struc
     r->date[0] = '\0';
     r->boundary = seed;
     r->live = NULL;
+    unsigned loops = cfg->threads > 0 ? cfg->threads : 1;
+    sl_dircache_init(&r->dirs, loop, cfg, SL_DIRCACHE_BYTES / loops);
     /* Inside a chroot the root's path means nothing: keep serving what is held. */
     return sl_root_init(&r->root, cfg->chroot ? NULL : cfg->root, cfg->root_fd, shared);
 }
 
 void sl_responder_free(struct sl_responder *r)
 {
+    sl_dircache_free(&r->dirs);
     sl_root_free(&r->root);
 }
 
 static enum sl_root_change check_root(struct sl_responder *r, uint64_t now_ms, bool force)
 {
     enum sl_root_change change = sl_root_check(&r->root, now_ms, force);
-    if (change != SL_ROOT_SAME)
+    if (change != SL_ROOT_SAME) {
         sl_cache_clear(r->cache); /* every entry belongs to the old tree */
+        sl_dircache_clear(&r->dirs);
+    }
     return change;
 }
 
 void sl_responder_tick(struct sl_responder *r, uint64_t now_ms)
 {
     check_root(r, now_ms, false);
+    sl_dircache_expire(&r->dirs, now_ms);
 }
 
 void sl_responder_follow(struct sl_responder *r, const struct sl_live_shared *live)
@@ -133,6 +142,14 @@ static enum found find(struct sl_responder *r, const struct lookup *l, struct sl
         l->key_len ? sl_cache_get(r->cache, l->key, l->key_len, l->now_ms) : NULL;
     if (e)
         return found_cached(ex, e, rep);
+    if (!sl_exchange_file_allowed(ex)) {
+        /* Every body file this loop may hold is in use (--max-conns beyond the default
+         * share of the descriptor table): busy, rather than EMFILE and a 500. */
+        route->kind = SL_ROUTE_ERROR;
+        route->status = 503;
+        route->fd = -1;
+        return FOUND_ROUTE;
+    }
     if (by_file)
         sl_router_resolve_file(r->cfg, r->root.fd, l->path.rel, ex->req.accept_encoding, route);
     else
@@ -204,19 +221,62 @@ static void respond_missing(struct sl_responder *r, struct lookup *l, struct sl_
         sl_serve_error(&l->env, &ex->req, 404, false, &ex->plan);
 }
 
-static void respond_route(struct lookup *l, struct sl_exchange *ex, struct sl_route *route)
+static void release_dirlist(void *arg)
 {
-    switch (route->kind) {
-    case SL_ROUTE_REDIRECT: sl_serve_redirect(&l->env, &ex->req, &l->path, &ex->plan); return;
-    case SL_ROUTE_LISTING:
-        sl_serve_listing(&l->env, &ex->req, &l->path, &route->listing, &ex->plan);
-        sl_listing_free(&route->listing);
-        return;
-    default: sl_serve_error(&l->env, &ex->req, route->status, false, &ex->plan); return;
-    }
+    sl_dirlist_release(arg);
 }
 
-/* A clean path that passed the checks: found in the cache or by the router. */
+/* The planned listing body's producer, which holds the list; a 500 when it cannot be had
+ * (nothing has been sent yet). */
+static void attach_listing_body(struct lookup *l, struct sl_exchange *ex, struct sl_dirlist *d)
+{
+    enum sl_listing_format f =
+        ex->plan.produce == SL_PRODUCE_LISTING_JSON ? SL_LISTING_JSON : SL_LISTING_HTML;
+    char url_path[SL_LISTING_URL_MAX];
+    sl_listing_url_path(l->path.rel, l->path.len, url_path, sizeof(url_path));
+    ex->plan.producer = sl_listbody_new(&d->list, f, url_path, release_dirlist, d);
+    if (ex->plan.producer)
+        sl_dirlist_hold(d);
+    else
+        sl_serve_error(&l->env, &ex->req, 500, false, &ex->plan);
+}
+
+/* A directory to list (route->fd): its entries from the loop's directory cache, or false
+ * while they are read in the thread pool (ex waits; the caller asks again when woken). */
+static bool respond_listing(struct sl_responder *r, struct lookup *l, struct sl_exchange *ex,
+                            struct sl_route *route)
+{
+    struct sl_dirlist *d = NULL;
+    int rc = sl_dircache_get(&r->dirs, route->fd, &route->rep.st, r->root.fd, l->path.rel,
+                             l->now_ms, &ex->wait, &d);
+    route->fd = -1;
+    if (rc == SL_DIRCACHE_WAIT)
+        return false;
+    int err = rc < 0 ? rc : d->status;
+    if (err == -EFBIG || err == -ENOBUFS)
+        sl_serve_listing_refused(&l->env, &ex->req, err == -EFBIG, &ex->plan);
+    else if (err != 0)
+        sl_serve_error(&l->env, &ex->req, sl_status_for_errno(-err), false, &ex->plan);
+    else
+        sl_serve_listing(&l->env, &ex->req, &l->path, &d->list, &ex->plan);
+    if (err == 0 && ex->plan.produce != SL_PRODUCE_NONE)
+        attach_listing_body(l, ex, d);
+    if (d)
+        sl_dirlist_release(d);
+    return true;
+}
+
+static bool respond_route(struct sl_responder *r, struct lookup *l, struct sl_exchange *ex,
+                          struct sl_route *route)
+{
+    switch (route->kind) {
+    case SL_ROUTE_REDIRECT: sl_serve_redirect(&l->env, &ex->req, &l->path, &ex->plan); break;
+    case SL_ROUTE_LISTING: return respond_listing(r, l, ex, route);
+    default: sl_serve_error(&l->env, &ex->req, route->status, false, &ex->plan); break;
+    }
+    return true;
+}
+
 /* A path the root does not have (a miss the cache did not remember), or a directory
  * listing, may only mean that the root was deleted a moment ago by a rebuild: check the
  * root now, before answering 404 or listing a deleted directory as empty. Hits are not
@@ -229,8 +289,9 @@ static bool answer_is_suspect(const struct sl_exchange *ex, enum found found,
     return found == FOUND_ROUTE && route->kind == SL_ROUTE_LISTING;
 }
 
-/* A clean path that passed the checks: found in the cache or by the router. */
-static void respond_path(struct sl_responder *r, struct lookup *l, struct sl_exchange *ex,
+/* A clean path that passed the checks: found in the cache or by the router. False
+ * while the answer waits for work off the loop. */
+static bool respond_path(struct sl_responder *r, struct lookup *l, struct sl_exchange *ex,
                          bool root_confirmed)
 {
     make_key(l);
@@ -239,23 +300,23 @@ static void respond_path(struct sl_responder *r, struct lookup *l, struct sl_exc
     enum found found = find(r, l, ex, false, &route, &rep);
     if (!root_confirmed && answer_is_suspect(ex, found, &route) &&
         check_root(r, l->now_ms, true) != SL_ROOT_SAME) {
-        if (found == FOUND_ROUTE)
-            sl_listing_free(&route.listing);
+        if (found == FOUND_ROUTE && route.fd >= 0)
+            close(route.fd);
         sl_exchange_end_response(ex, r->cache);
-        if (sl_root_missing(&r->root))
-            sl_serve_root_missing(&l->env, &ex->req, &ex->plan);
-        else
-            respond_path(r, l, ex, true); /* the new root, checked just now */
-        return;
+        if (!sl_root_missing(&r->root))
+            return respond_path(r, l, ex, true); /* the new root, checked just now */
+        sl_serve_root_missing(&l->env, &ex->req, &ex->plan);
+        return true;
     }
     switch (found) {
-    case FOUND_FILE: sl_serve_file(&l->env, &ex->req, &l->path, rep, &ex->plan); return;
-    case FOUND_MISSING: respond_missing(r, l, ex, true); return;
-    case FOUND_ROUTE: respond_route(l, ex, &route); return;
+    case FOUND_FILE: sl_serve_file(&l->env, &ex->req, &l->path, rep, &ex->plan); break;
+    case FOUND_MISSING: respond_missing(r, l, ex, true); break;
+    case FOUND_ROUTE: return respond_route(r, l, ex, &route);
     }
+    return true;
 }
 
-void sl_respond(struct sl_responder *r, uint64_t now_ms, struct sl_exchange *ex)
+bool sl_respond(struct sl_responder *r, uint64_t now_ms, struct sl_exchange *ex)
 {
     struct lookup l; /* not zeroed: it is large and every field is written before use */
     l.env = plan_env(r);
@@ -274,10 +335,11 @@ void sl_respond(struct sl_responder *r, uint64_t now_ms, struct sl_exchange *ex)
         sl_serve_root_missing(&l.env, &ex->req, &ex->plan);
     else if (status == 404)
         respond_missing(r, &l, ex, false); /* a hidden name: as if it did not exist */
-    else
-        respond_path(r, &l, ex, false);
+    else if (!respond_path(r, &l, ex, false))
+        return false;
     if (!ex->plan.uses_file)
         sl_exchange_drop_file(ex); /* not held open while the head goes out */
+    return true;
 }
 
 void sl_respond_error(struct sl_responder *r, struct sl_exchange *ex, int status)

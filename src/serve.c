@@ -5,7 +5,6 @@
 #include "sluice/serve.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -48,6 +47,7 @@ static struct sl_buf head_begin(const struct sl_plan_env *env, const struct sl_r
     plan->overflow = false;
     plan->uses_file = false;
     plan->stream = false;
+    plan->produce = SL_PRODUCE_NONE;
     struct sl_buf b = sl_buf_make(plan->out, sizeof(plan->out));
     sl_head_begin(&b, status, env->date);
     return b;
@@ -377,42 +377,59 @@ static int listing_preconditions(const struct sl_request *req, struct sl_str eta
     return sl_cond_evaluate(&f, &v);
 }
 
+/* The body is planned, not rendered: its exact length from the measured entries, and one
+ * segment over the produced body, which respond.c attaches a producer to. So a listing
+ * of any size costs its reader a chunk at a time, and HEAD renders nothing. */
 static void serve_listing_body(const struct sl_plan_env *env, const struct sl_request *req,
-                               const struct sl_path *path, const struct sl_listing *list, bool json,
-                               struct sl_str etag, struct sl_plan *plan)
+                               const struct sl_path *path, const struct sl_listing *list,
+                               enum sl_listing_format f, struct sl_plan *plan)
 {
-    char url_path[SL_PATH_MAX + 2];
-    snprintf(url_path, sizeof(url_path), "/%s%s", path->rel, path->len ? "/" : "");
-    size_t len = 0;
-    char *body =
-        json ? sl_listing_json(list, url_path, &len) : sl_listing_html(list, url_path, &len);
-    if (!body) {
-        plan_error(env, req, 500, false, 0, plan);
+    char url_path[SL_LISTING_URL_MAX];
+    if (sl_listing_url_path(path->rel, path->len, url_path, sizeof(url_path)) == 0) {
+        plan_error(env, req, 414, false, 0, plan);
         return;
     }
-    free(plan->heap);
-    plan->heap = body;
-    bool inject = env->cfg->live && !json; /* a listing follows the tree as a page does */
+    uint64_t len = sl_listing_body_len(list, f, url_path);
     struct sl_buf b = head_begin(env, req, 200, plan);
     /* JSON has no charset parameter (RFC 8259 §11): it is UTF-8 by definition. */
     sl_head_field(&b, "Content-Type",
-                  json ? SL_STR("application/json") : SL_STR("text/html; charset=utf-8"));
-    sl_head_field_u64(&b, "Content-Length", len + script_len(inject));
-    add_listing_validators(&b, etag);
+                  f == SL_LISTING_JSON ? SL_STR("application/json")
+                                       : SL_STR("text/html; charset=utf-8"));
+    sl_head_field_u64(&b, "Content-Length", len);
+    add_listing_validators(&b, sl_str_make(list->etag[f], list->etag_len[f]));
     head_end(env, req, plan, &b);
-    if (!plan->head_only)
-        plan_html(plan, body, len, inject);
+    if (!plan->head_only && len > 0) {
+        plan->segs[plan->nsegs++] = (struct sl_seg){.mem = NULL, .off = 0, .len = len};
+        plan->produce = f == SL_LISTING_JSON ? SL_PRODUCE_LISTING_JSON : SL_PRODUCE_LISTING_HTML;
+        plan->body_bytes = len;
+    }
 }
 
-/* The tag is worked out from the entries before anything is rendered, so a revalidation
- * that ends in 304 costs a hash of the directory, not a page. */
+void sl_serve_listing_refused(const struct sl_plan_env *env, const struct sl_request *req,
+                              bool too_many, struct sl_plan *plan)
+{
+    char text[256];
+    if (too_many)
+        snprintf(text, sizeof(text),
+                 "This directory has more than %u entries, more than this server lists "
+                 "(--listing-max-entries).",
+                 env->cfg->listing_max_entries);
+    else
+        snprintf(text, sizeof(text),
+                 "This server is busy listing other large directories. Try again in a "
+                 "moment.");
+    plan_error_text(env, req, too_many ? 403 : 503, false, 0, text, false, plan);
+}
+
+/* The tag was worked out from the entries when they were read (sl_listing_measure), so a
+ * revalidation that ends in 304 costs nothing here, not a page. */
 void sl_serve_listing(const struct sl_plan_env *env, const struct sl_request *req,
                       const struct sl_path *path, const struct sl_listing *list,
                       struct sl_plan *plan)
 {
     bool json = wants_json(req);
-    char tag[SL_LISTING_ETAG_MAX];
-    struct sl_str etag = sl_str_make(tag, sl_listing_etag(list, json, tag, sizeof(tag)));
+    enum sl_listing_format f = json ? SL_LISTING_JSON : SL_LISTING_HTML;
+    struct sl_str etag = sl_str_make(list->etag[f], list->etag_len[f]);
     int cond = listing_preconditions(req, etag);
     if (cond == 412) {
         plan_error(env, req, 412, false, 0, plan);
@@ -421,7 +438,7 @@ void sl_serve_listing(const struct sl_plan_env *env, const struct sl_request *re
         add_listing_validators(&b, etag);
         head_end(env, req, plan, &b);
     } else {
-        serve_listing_body(env, req, path, list, json, etag, plan);
+        serve_listing_body(env, req, path, list, f, plan);
     }
     plan_done(env, req, plan);
 }

@@ -302,9 +302,8 @@ static int worker_init(struct sl_worker *w, const struct sl_config *cfg, struct 
     for (unsigned i = 0; i < nlisteners; i++)
         w->listeners[i].fd = listen_fds[i];
     w->max_conns = max_conns;
-    /* Cached descriptors take at most a sixteenth of the descriptor table between them. */
-    unsigned max_fds = cfg->fd_ceiling > 0 ? (unsigned)cfg->fd_ceiling / 16 / cfg->threads : 64;
-    sl_cache_init(&w->cache, max_fds < 256 ? max_fds : 256, &shared->epochs);
+    /* Cached descriptors: a share of the descriptor table counted by fdbudget.c. */
+    sl_cache_init(&w->cache, cfg->cache_fds > 0 ? cfg->cache_fds : 64, &shared->epochs);
     w->spare_fd = fcntl(cfg->root_fd, F_DUPFD_CLOEXEC, 0);
     int rc = uv_loop_init(&w->loop);
     if (rc != 0)
@@ -432,7 +431,8 @@ static int start_workers(const struct sl_config *cfg, const int *fds, unsigned l
                          struct control *ctl, char *err, size_t errlen)
 {
     unsigned count = ctl->count;
-    unsigned per_worker = (cfg->max_conns + count - 1) / count;
+    /* Rounded down: the descriptor budget counted max_conns for the whole process. */
+    unsigned per_worker = cfg->max_conns / count > 0 ? cfg->max_conns / count : 1;
     for (unsigned i = 0; i < count; i++) {
         int rc = worker_init(&ctl->workers[i], cfg, &ctl->shared, i, fds + i * listeners, listeners,
                              per_worker);

@@ -11,6 +11,7 @@
 #define SL_DEFAULT_HEAD_TIMEOUT 30
 #define SL_DEFAULT_IDLE_TIMEOUT 15
 #define SL_DEFAULT_SEND_TIMEOUT 60
+#define SL_DEFAULT_LISTING_MAX_ENTRIES 100000
 #define SL_SHUTDOWN_GRACE_MS 5000
 #define SL_LINGER_MS 2000 /* how long a closing connection drains the client's input */
 /* Room for the fields -H and --cors add to every head: with it, the longest head (a
@@ -32,6 +33,7 @@ struct sl_config {
     unsigned threads;       /* event loops, one per thread */
     long max_age;           /* < 0: Cache-Control: no-cache */
     bool listing;           /* directory listings on */
+    unsigned listing_max_entries; /* a directory with more gets 403, not a listing */
     bool dotfiles;          /* serve and list names starting with '.' */
     bool clean_urls;        /* "/a/b" falls back to "a/b.html" */
     bool follow_symlinks;   /* serve symlinks that lead outside the root (a risk) */
@@ -41,7 +43,9 @@ struct sl_config {
     unsigned head_timeout_s;
     unsigned idle_timeout_s;
     unsigned send_timeout_s;
-    unsigned max_conns; /* per process; 0 = derive from RLIMIT_NOFILE */
+    unsigned max_conns; /* per process; 0 = derive from RLIMIT_NOFILE (fdbudget.h) */
+    unsigned cache_fds;      /* descriptors each loop's file cache may keep (0: 64) */
+    unsigned files_per_loop; /* body files a loop's responses may hold open (0: no bound) */
     int fd_ceiling;     /* an accepted descriptor this high is shed: the rest are kept
                            for opening files (0 = no limit known) */
     const char *user;   /* drop to this user after binding (when root) */

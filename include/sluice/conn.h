@@ -20,6 +20,7 @@
 enum sl_conn_state {
     SL_CONN_READING,   /* waiting for (the rest of) a request head */
     SL_CONN_SENDING,   /* a response is going out */
+    SL_CONN_WAITING,   /* the answer waits for work off the loop (a directory read) */
     SL_CONN_IDLE,      /* keep-alive, nothing buffered: owns no exchange */
     SL_CONN_LINGERING, /* response done, write side shut, draining input before close */
     SL_CONN_STREAMING, /* --live: an event stream, open until the client goes */
@@ -39,7 +40,7 @@ enum sl_conn_state {
 enum sl_list_id {
     SL_LIST_HEAD,   /* reading a request head: --head-timeout */
     SL_LIST_IDLE,   /* keep-alive, between requests: --idle-timeout */
-    SL_LIST_SEND,   /* sending: --send-timeout since the last progress */
+    SL_LIST_SEND,   /* sending (or waiting to): --send-timeout since the last progress */
     SL_LIST_LINGER, /* closing: draining what the client still sends */
     SL_LIST_COUNT,
 };

@@ -15,6 +15,7 @@
 #include "sluice/plan.h"
 #include "sluice/request.h"
 #include "sluice/resident.h"
+#include "sluice/wait.h"
 
 /* Exchanges in use per loop before the longest-reading connection is closed to make room
  * for a new request (sizeof(struct sl_exchange) each). */
@@ -22,6 +23,7 @@
 
 struct sl_exchange {
     struct sl_exchange *next_free;
+    struct sl_exchange_pool *pool; /* counts its owned body file; NULL: not from a pool */
     llhttp_t parser;
     struct sl_request req;
     size_t in_len; /* bytes in `in` */
@@ -35,6 +37,9 @@ struct sl_exchange {
      * checks that the file is still it (conn.c). */
     off_t file_size;
     struct timespec file_mtim, file_ctim;
+
+    /* The answer waits for work off the loop (a directory read): sl_respond's. */
+    struct sl_wait wait;
 
     /* Sending progress through plan.segs (conn.c). */
     unsigned seg;
@@ -54,7 +59,9 @@ struct sl_exchange {
 struct sl_exchange_pool {
     struct sl_exchange *free;
     unsigned free_count;
-    unsigned live; /* in use by connections */
+    unsigned live;      /* in use by connections */
+    unsigned files;     /* body files owned by exchanges in use */
+    unsigned files_max; /* the descriptor budget's share for them (0: no bound) */
 };
 
 struct sl_exchange *sl_exchange_get(struct sl_exchange_pool *pool);
@@ -92,6 +99,12 @@ void sl_exchange_set_version(struct sl_exchange *ex, const struct stat *st);
 
 /* Whether the body file is no longer the version planned (one fstat). */
 bool sl_exchange_file_changed(const struct sl_exchange *ex);
+/* Whether another body file may be opened for ex without going past its loop's share of
+ * the descriptor table (fdbudget.h). */
+static inline bool sl_exchange_file_allowed(const struct sl_exchange *ex)
+{
+    return !ex->pool || ex->pool->files_max == 0 || ex->pool->files < ex->pool->files_max;
+}
 
 /* Gives up ownership of the body file: returns the descriptor (-1 when none or borrowed),
  * which the caller now owns. */
@@ -100,7 +113,8 @@ int sl_exchange_take_file(struct sl_exchange *ex);
 /* Lets go of the body file: closes it unless it is borrowed. */
 void sl_exchange_drop_file(struct sl_exchange *ex);
 
-/* Ends the response part of an exchange: its file, cache reference and generated body. */
+/* Ends the response part of an exchange: its file, cache reference and producer, and a
+ * wait for work off the loop (cancelled: the work goes on without this waiter). */
 void sl_exchange_end_response(struct sl_exchange *ex, struct sl_cache *cache);
 
 #endif

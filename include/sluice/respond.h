@@ -4,10 +4,14 @@
 #ifndef SLUICE_RESPOND_H
 #define SLUICE_RESPOND_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
 
+#include <uv.h>
+
 #include "sluice/config.h"
+#include "sluice/dircache.h"
 #include "sluice/exchange.h"
 #include "sluice/filecache.h"
 #include "sluice/httpdate.h"
@@ -16,18 +20,20 @@
 
 struct sl_responder {
     const struct sl_config *cfg;
-    struct sl_cache *cache; /* this loop's */
-    struct sl_root root;    /* this loop's descriptor of the root, re-checked by path */
-    time_t date_sec;        /* the second `date` was formatted for */
+    struct sl_cache *cache;  /* this loop's */
+    struct sl_root root;     /* this loop's descriptor of the root, re-checked by path */
+    struct sl_dircache dirs; /* this loop's directory listings, read in the thread pool */
+    time_t date_sec;         /* the second `date` was formatted for */
     char date[SL_HTTPDATE_LEN + 1];
     uint64_t boundary;                 /* advances per response: multipart boundaries */
     const struct sl_live_shared *live; /* --live: the watcher's generation; else NULL */
 };
 
 /* `seed` tells loops apart (and runs apart) in multipart boundaries; `shared` is what
- * the loops share about the root. Returns 0 or a negative errno. */
-int sl_responder_init(struct sl_responder *r, const struct sl_config *cfg, struct sl_cache *cache,
-                      struct sl_root_shared *shared, uint64_t seed);
+ * the loops share about the root; directories are read in `loop`'s thread pool (NULL:
+ * at once, on the caller's thread: tests and fuzzing). Returns 0 or a negative errno. */
+int sl_responder_init(struct sl_responder *r, uv_loop_t *loop, const struct sl_config *cfg,
+                      struct sl_cache *cache, struct sl_root_shared *shared, uint64_t seed);
 void sl_responder_free(struct sl_responder *r);
 
 /* --live: follow the tree watcher. Each request compares its generation with the one
@@ -40,8 +46,11 @@ void sl_responder_follow(struct sl_responder *r, const struct sl_live_shared *li
 void sl_responder_tick(struct sl_responder *r, uint64_t now_ms);
 
 /* Plans the answer to ex->req into ex->plan; now_ms is the loop's clock for the cache.
- * The body file, when the plan sends from one, is ex's. */
-void sl_respond(struct sl_responder *r, uint64_t now_ms, struct sl_exchange *ex);
+ * The body file, when the plan sends from one, is ex's. Returns false when the answer
+ * needs work done off the loop first (a directory to read): ex->wait is then waiting,
+ * and once woken the caller asks again (the answer is planned from what the work
+ * left), or ends the exchange's response to give up. */
+bool sl_respond(struct sl_responder *r, uint64_t now_ms, struct sl_exchange *ex);
 
 /* Plans an error page for a request that could not be parsed: `status`, then close. */
 void sl_respond_error(struct sl_responder *r, struct sl_exchange *ex, int status);

@@ -7,14 +7,13 @@
 #include <sys/stat.h>
 
 #include "sluice/config.h"
-#include "sluice/listing.h"
 #include "sluice/path.h"
 #include "sluice/rep.h"
 #include "sluice/str.h"
 
 enum sl_route_kind {
     SL_ROUTE_FILE,     /* fd: the representation chosen (rep), opened for reading */
-    SL_ROUTE_LISTING,  /* listing: a directory without index.html, read */
+    SL_ROUTE_LISTING,  /* fd: a directory without index.html, to list (rep.st: its stat) */
     SL_ROUTE_REDIRECT, /* a directory named without its trailing slash */
     SL_ROUTE_ERROR,    /* status says which */
 };
@@ -30,17 +29,16 @@ struct sl_route {
      * or "a/b.html" for the clean URL "/a/b"); rep.name points into it. */
     char file[SL_ROUTE_FILE_MAX];
     /* SL_ROUTE_FILE: the file or the precompressed variant chosen for the client's
-     * Accept-Encoding, with its stat, type, validators and the variants that exist. */
+     * Accept-Encoding, with its stat, type, validators and the variants that exist.
+     * SL_ROUTE_LISTING: rep.st is the directory's stat. */
     struct sl_file_rep rep;
-    /* SL_ROUTE_LISTING: the directory's entries, read and sorted (sl_listing_free). */
-    struct sl_listing listing;
 };
 
 /* Opens what `path` names under root_fd (this loop's descriptor of the root), choosing
  * among precompressed variants by `accept_encoding` (the field's value; p == NULL when
  * absent). A missing "/a/b" is served from "a/b.html" when cfg->clean_urls. This is the
- * only place that opens what is served. On SL_ROUTE_FILE the caller owns route->fd and
- * must close it; on SL_ROUTE_LISTING it frees route->listing. */
+ * only place that opens what is served. On SL_ROUTE_FILE and SL_ROUTE_LISTING the
+ * caller owns route->fd and must close it. */
 void sl_router_resolve(const struct sl_config *cfg, int root_fd, const struct sl_path *path,
                        struct sl_str accept_encoding, struct sl_route *route);
 

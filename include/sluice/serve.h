@@ -49,11 +49,19 @@ void sl_serve_options(const struct sl_plan_env *env, const struct sl_request *re
                       struct sl_plan *plan);
 
 /* A directory listing as HTML, or as JSON when the client asks for it, with a weak ETag
- * (sl_listing_etag) and Cache-Control: no-cache. If-None-Match with that tag is answered
- * 304 without rendering the page; If-Match is compared strongly, so only "*" passes it. */
+ * (list->etag) and Cache-Control: no-cache. If-None-Match with that tag is answered 304;
+ * If-Match is compared strongly, so only "*" passes it. The body is planned as one
+ * segment of a produced body (plan->produce) of its exact length, rendered later by the
+ * producer respond.c attaches; list must be measured (sl_listing_measure). */
 void sl_serve_listing(const struct sl_plan_env *env, const struct sl_request *req,
                       const struct sl_path *path, const struct sl_listing *list,
                       struct sl_plan *plan);
+
+/* A listing that is not given: 403 for a directory with more entries than
+ * --listing-max-entries (too_many; the page names the limit), else 503 with Retry-After
+ * (the directory cache's bound is taken by listings in use). */
+void sl_serve_listing_refused(const struct sl_plan_env *env, const struct sl_request *req,
+                              bool too_many, struct sl_plan *plan);
 
 /* 301 to the directory's address with its final slash. */
 void sl_serve_redirect(const struct sl_plan_env *env, const struct sl_request *req,

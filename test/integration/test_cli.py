@@ -23,8 +23,9 @@ RUN_TIMEOUT = 20.0  # resolving a bad host name may take a few seconds
 SOCK_TIMEOUT = 10.0
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 OPTIONS = ["-p, --port", "-b, --bind", "--quiet", "--log", "--log-format", "--threads", "--max-age",
-           "--no-listing", "--dotfiles", "--head-timeout", "--idle-timeout", "--send-timeout",
-           "--max-conns", "--user", "--chroot", "-h, --help", "--version"]
+           "--no-listing", "--listing-max-entries", "--dotfiles", "--head-timeout",
+           "--idle-timeout", "--send-timeout", "--max-conns", "--user", "--chroot", "-h, --help",
+           "--version"]
 # host - - [day/Mon/year:hh:mm:ss +zone] "request line" status bytes "referer" "agent"
 COMBINED = re.compile(
     r'^(?P<client>\S+) - - \[(?P<time>\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4})\] '

@@ -256,6 +256,29 @@ def test_malformed_request_gets_400_then_close(srv, core_site, data):
     assert_still_serving(srv, core_site)
 
 
+@pytest.mark.parametrize("pieces", [
+    [b"GET /hello.txt\r\n"],
+    [b"GET /hello.txt\n"],
+    [b"GET /hello.txt", b"\r", b"\n"],
+], ids=["crlf", "bare_lf", "byte_by_byte"])
+def test_http09_request_line_alone_gets_400_at_once_then_close(start_server, core_site, pieces):
+    # A 0.9 client sends the line and waits: no header lines, no blank line, ever. The
+    # answer must not wait for the head timeout.
+    srv = start_server(core_site, "--head-timeout", "30")
+    with srv.connect(timeout=TIMEOUT) as s:
+        start = time.monotonic()
+        for piece in pieces:
+            s.sendall(piece)
+            time.sleep(0.05)
+        reader = Reader(s)
+        status, _, _, _ = reader.response()
+        elapsed = time.monotonic() - start
+        assert status == 400
+        assert reader.closed(), "the server kept the connection open after the 400"
+    assert elapsed < 2.0, f"answered after {elapsed:.2f}s"
+    assert_still_serving(srv, core_site)
+
+
 # ---- versions and Host ----
 
 def test_http11_request_without_host_gets_400_then_close(srv, core_site):

@@ -327,6 +327,109 @@ def test_descriptor_exhaustion_does_not_spin_or_stop_service(start_server, root,
              what="the server to serve new connections after the flood")
 
 
+DOWNLOAD_FILES = 40
+
+
+def limit_descriptors_to(n):
+    return lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (n, n))
+
+
+def download_all(srv, names, timeout):
+    """One client per name, all connected and asking at once, each with a small receive
+    buffer (so responses stay in flight and hold their files); reads every response.
+    Returns, per client, (status, body) or (None, what went wrong)."""
+    socks = []
+    for name in names:
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+        s.settimeout(timeout)
+        s.connect((srv.host, srv.port))  # completed by the kernel, accepted or not
+        s.sendall(get(b"/" + name, b"Connection: close\r\n"))
+        socks.append(s)
+    results = [None] * len(socks)
+    bufs = [b""] * len(socks)
+    open_ = {s.fileno(): i for i, s in enumerate(socks)}
+    poller = select.poll()
+    for s in socks:
+        poller.register(s, select.POLLIN)
+    deadline = time.monotonic() + timeout
+    while open_:
+        assert time.monotonic() < deadline, f"{len(open_)} downloads unfinished"
+        for fd, _ in poller.poll(1000):
+            i = open_[fd]
+            try:
+                data = socks[i].recv(1 << 16)
+            except ConnectionResetError:
+                data = b""
+            bufs[i] += data
+            if data:
+                continue
+            poller.unregister(fd)
+            del open_[fd]
+            socks[i].close()  # as a browser does: the server's lingering close ends now
+            head, sep, body = bufs[i].partition(b"\r\n\r\n")
+            results[i] = (int(head.split(b" ", 2)[1]), body) if sep else (None, bufs[i])
+    return results
+
+
+@pytest.mark.parametrize("limit,threads,downloads", [
+    (256, 2, 300),
+    (256, 1, 300),
+    (256, 4, 300),
+    (64, 2, 100),
+], ids=["256-fds-2-threads", "256-fds-1-thread", "256-fds-4-threads", "64-fds-2-threads"])
+def test_concurrent_downloads_beyond_the_descriptor_limit_all_succeed_and_never_get_500(
+        start_server, tmp_path, limit, threads, downloads):
+    # The descriptor table holds `limit`: listening sockets, loops, the root, cached
+    # files, and for each connection its socket and the file it sends. The accept side
+    # must stop taking connections before opening a file can fail with EMFILE, whatever
+    # the number of threads: every client is served, late ones after waiting in the
+    # listen backlog.
+    root = tmp_path / "files"
+    root.mkdir()
+    contents = {}
+    for i in range(DOWNLOAD_FILES):
+        name = f"file-{i:02d}.bin".encode()
+        contents[name] = os.urandom(200_000 + i * 1000)  # beyond the in-memory cache
+        (root / name.decode()).write_bytes(contents[name])
+    srv = start_server(root, threads=threads, preexec=limit_descriptors_to(limit))
+    names = [f"file-{i % DOWNLOAD_FILES:02d}.bin".encode() for i in range(downloads)]
+    results = download_all(srv, names, timeout=60.0)
+    statuses = [r[0] for r in results]
+    assert 500 not in statuses, f"{statuses.count(500)} of {downloads} got 500"
+    assert statuses.count(200) == downloads, sorted(set(map(str, statuses)))
+    for name, (_, body) in zip(names, results):
+        assert body == contents[name], name
+    assert " 500 " not in srv.access_log()
+
+
+def test_max_conns_beyond_the_file_share_gets_503_when_files_run_out_never_500(
+        start_server, tmp_path):
+    # At 64 descriptors, --max-conns 1000 is lowered to what leaves a few body files per
+    # loop; more downloads at once than that are told to retry, not failed with a 500.
+    root = tmp_path / "files"
+    root.mkdir()
+    contents = {}
+    for i in range(DOWNLOAD_FILES):
+        name = f"file-{i:02d}.bin".encode()
+        contents[name] = os.urandom(200_000 + i * 1000)
+        (root / name.decode()).write_bytes(contents[name])
+    srv = start_server(root, "--max-conns", "1000", threads=1,
+                       preexec=limit_descriptors_to(64))
+    names = [f"file-{i % DOWNLOAD_FILES:02d}.bin".encode() for i in range(60)]
+    results = download_all(srv, names, timeout=60.0)
+    statuses = [r[0] for r in results]
+    assert 500 not in statuses
+    assert set(statuses) <= {200, 503}, sorted(set(map(str, statuses)))
+    assert statuses.count(200) > 0
+    for name, (status, body) in zip(names, results):
+        if status == 200:
+            assert body == contents[name], name
+    code, err = srv.stop()
+    assert code == 0
+    assert "--max-conns 1000 lowered to" in err
+
+
 # ---- head limits ----
 
 def exchange_status(srv, request):

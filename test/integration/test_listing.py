@@ -1,7 +1,8 @@
 """Directory listings, black-box: the HTML page (parent link, order, sizes, dates), links
 that are percent-encoded and names that are HTML-escaped (every link is followed and must
-serve its file), the JSON form, --no-listing, dotfiles, and a 10,000-entry directory that
-lists quickly without holding up other clients.
+serve its file), the JSON form, --no-listing, dotfiles, --listing-max-entries, a
+10,000-entry directory that lists quickly without holding up other clients, and a
+20,000-entry one read by 100 slow clients at a small cost in memory each.
 
 Links are resolved the way a browser does (urllib.parse.urljoin against the listing's
 URL); expected names, sizes and dates come from the files the test creates."""
@@ -10,14 +11,18 @@ import datetime
 import html.parser
 import json
 import os
+import hashlib
 import re
+import selectors
+import signal
+import socket
 import threading
 import time
 import urllib.parse
 
 import pytest
 
-from conftest import SLOWDOWN, raw_exchange
+from conftest import SLOWDOWN, raw_exchange, skip_under_valgrind, wait_for
 
 SPECIAL_NAMES = [
     "<script>alert(1)<\u2215script>.txt",  # U+2215 DIVISION SLASH: '/' cannot be in a name
@@ -335,17 +340,22 @@ def test_listing_has_a_weak_etag_stable_across_requests(srv):
     assert listing_etag(srv, "/order/", {"Accept": "application/json"}) == json_tag
 
 
-def test_listing_etag_changes_when_a_file_is_added_or_touched(srv, tree):
+def test_listing_etag_changes_when_a_file_is_added_at_once_or_touched_within_a_second(srv, tree):
+    # An added name changes the directory's mtime: the next request reads it again. A
+    # file changed in place changes only the file: its listing is read again within the
+    # directory cache's 1 s, as an edited file is served fresh within 1 s.
     before = listing_etag(srv, "/order/")
     write_file(tree / "order" / "new.txt", b"new\n", 1600000000)
     added = listing_etag(srv, "/order/")
     assert added != before
     mtime = ORDER_FILES["alpha.txt"][1]
     os.utime(tree / "order" / "alpha.txt", (mtime + 60, mtime + 60))
-    touched = listing_etag(srv, "/order/")
-    assert touched not in (before, added)
+    touched = wait_for(lambda: (lambda t: t if t not in (before, added) else None)(
+        listing_etag(srv, "/order/")), timeout=3.0 * SLOWDOWN, interval=0.05,
+        what="the listing to show the touched file")
     write_file(tree / "order" / "alpha.txt", os.urandom(38), mtime + 60)  # size only
-    assert listing_etag(srv, "/order/") not in (before, added, touched)
+    wait_for(lambda: listing_etag(srv, "/order/") not in (before, added, touched),
+             timeout=3.0 * SLOWDOWN, interval=0.05, what="the listing to show the new size")
 
 
 @pytest.mark.parametrize("accept", ["text/html", "application/json"])
@@ -581,3 +591,187 @@ def test_client_not_reading_a_large_listing_does_not_block_others(big_srv):
     length = int(re.search(rb"(?i)content-length:\s*(\d+)", head).group(1))
     assert len(body) == length
     assert body.count(b"entry-") >= BIG_COUNT
+
+
+# ---- exact lengths, keep-alive, the entry limit ----
+
+def test_listing_responses_keep_the_connection_alive_with_exact_lengths(srv):
+    conn = srv.http()
+    try:
+        for method, path, accept in [("GET", "/order/", "text/html"),
+                                     ("GET", "/order/", "application/json"),
+                                     ("HEAD", "/order/", "text/html"),
+                                     ("GET", "/special/", "text/html"),
+                                     ("GET", "/order/alpha.txt", "*/*")]:
+            conn.request(method, path, headers={"Accept": accept})
+            resp = conn.getresponse()
+            body = resp.read()
+            assert resp.status == 200, (method, path)
+            assert resp.getheader("Connection", "keep-alive").lower() != "close"
+            if method == "GET":
+                assert len(body) == int(resp.getheader("Content-Length"))
+    finally:
+        conn.close()
+
+
+def test_directory_with_more_entries_than_the_limit_gets_403_naming_it(start_server, tree):
+    srv = start_server(tree, "--listing-max-entries", "6")
+    status, headers, body = request(srv, "/order/")  # 4 files and 3 directories
+    assert status == 403
+    assert headers["Content-Type"].startswith("text/html")
+    assert b"more than 6 entries" in body and b"--listing-max-entries" in body
+    assert b"zulu.txt" not in body
+    status, _, body = request(srv, "/order/", {"Accept": "application/json"})
+    assert status == 403
+    status, _, body = request(srv, "/special/")  # 12 entries, but a file in it is served
+    assert status == 403
+    assert request(srv, "/order/zulu.txt")[0] == 200
+    status, _, body = request(srv, "/hidden/")  # one entry shown (dotfiles are not)
+    assert status == 200 and b"visible.txt" in body
+
+
+def test_listing_max_entries_option_needs_a_positive_number(start_server, tree):
+    with pytest.raises(AssertionError, match="listing-max-entries"):
+        start_server(tree, "--listing-max-entries", "0")
+
+
+# ---- a directory of 20,000 entries, many readers ----
+
+MANY_COUNT = 20_000
+SLOW_READERS = 100
+# Memory a reader of a listing may cost the server while its response is in flight:
+# its exchange (the 16 KiB head buffer, the plan) and one chunk of rendered rows.
+READER_RSS_MAX_KIB = 64
+
+
+@pytest.fixture(scope="module")
+def many_root(tmp_path_factory):
+    """many/ with 20,000 files whose names need escaping, its mtime in the past (so its
+    list is kept between requests), and small.txt."""
+    root = tmp_path_factory.mktemp("manyroot")
+    many = root / "many"
+    many.mkdir()
+    for i in range(MANY_COUNT):
+        name = many / f"report {i:05d} <draft> & notes.txt"
+        os.close(os.open(name, os.O_CREAT | os.O_WRONLY, 0o644))
+    os.utime(many, (1600000000, 1600000000))
+    write_file(root / "small.txt", b"small\n")
+    return root
+
+
+def slow_socket(srv):
+    """A client socket with a small receive buffer, so a response it does not read stays
+    in the server rather than in the client's kernel buffer."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
+    s.settimeout(30)
+    s.connect((srv.host, srv.port))
+    return s
+
+
+def read_all_responses(socks, timeout):
+    """Reads one whole response from each socket, all at the same time. Returns, per
+    socket, (status, content length, sha256 of the body, body length)."""
+    sel = selectors.DefaultSelector()
+    state = {}
+    for s in socks:
+        s.setblocking(False)
+        state[s] = {"head": b"", "length": None, "got": 0, "hash": hashlib.sha256()}
+        sel.register(s, selectors.EVENT_READ)
+    deadline = time.monotonic() + timeout
+    pending = set(socks)
+    while pending:
+        assert time.monotonic() < deadline, f"{len(pending)} responses unfinished"
+        for key, _ in sel.select(timeout=1.0):
+            s = key.fileobj
+            st = state[s]
+            data = s.recv(1 << 16)
+            if st["length"] is None:
+                st["head"] += data
+                if b"\r\n\r\n" not in st["head"]:
+                    assert data, "closed before the end of the head"
+                    continue
+                head, _, data = st["head"].partition(b"\r\n\r\n")
+                st["status"] = int(head.split(b" ", 2)[1])
+                st["length"] = int(re.search(rb"(?i)\r\ncontent-length: *(\d+)", head).group(1))
+            assert data or st["got"] == st["length"], "closed before the end of the body"
+            st["got"] += len(data)
+            st["hash"].update(data)
+            if st["got"] >= st["length"]:
+                sel.unregister(s)
+                pending.discard(s)
+    return [(st["status"], st["length"], st["hash"].hexdigest(), st["got"])
+            for st in (state[s] for s in socks)]
+
+
+@skip_under_valgrind
+def test_listing_of_20000_entries_read_by_100_slow_clients_costs_little_memory_each(
+        start_server, many_root):
+    srv = start_server(many_root, threads=2)
+    status, _, reference = request(srv, "/many/")
+    assert status == 200 and reference.count(b"report ") == MANY_COUNT
+    for _ in range(4):  # both loops have listed it (the kernel picks the loop)
+        assert request(srv, "/many/")[2] == reference
+    rss_before = srv.rss_kib()
+
+    socks = [slow_socket(srv) for _ in range(SLOW_READERS)]
+    try:
+        for s in socks:
+            s.sendall(b"GET /many/ HTTP/1.1\r\nHost: x\r\n\r\n")
+        # Every response has started and filled what its socket takes.
+        time.sleep(1.0 * SLOWDOWN)
+        rss_during = srv.rss_kib()
+        # Meanwhile the server answers others at once.
+        start = time.monotonic()
+        assert request(srv, "/small.txt")[2] == b"small\n"
+        assert time.monotonic() - start < 0.5 * SLOWDOWN
+        results = read_all_responses(socks, timeout=60 * SLOWDOWN)
+    finally:
+        for s in socks:
+            s.close()
+    want = hashlib.sha256(reference).hexdigest()
+    for status, length, digest, got in results:
+        assert (status, length, got, digest) == (200, len(reference), len(reference), want)
+    per_reader = (rss_during - rss_before) / SLOW_READERS
+    assert per_reader < READER_RSS_MAX_KIB, \
+        f"{per_reader:.1f} KiB of RSS per slow reader of a {len(reference)}-byte listing"
+
+
+def test_clients_that_leave_while_their_listing_is_read_cost_nothing(start_server, many_root):
+    srv = start_server(many_root, threads=1)
+    fds_before = srv.fd_count()
+    for _ in range(20):
+        s = srv.connect()
+        s.sendall(b"GET /many/ HTTP/1.1\r\nHost: x\r\n\r\n")
+        s.close()
+    status, _, body = request(srv, "/many/")
+    assert status == 200 and body.count(b"report ") == MANY_COUNT
+    wait_for(lambda: srv.fd_count() <= fds_before, timeout=10 * SLOWDOWN,
+             what="every descriptor of the departed clients to be closed")
+
+
+@pytest.mark.parametrize("signals", [1, 2], ids=["graceful", "forced"])
+def test_stop_while_a_large_directory_is_read_exits_cleanly(start_server, many_root, signals):
+    srv = start_server(many_root, threads=1)
+    s = srv.connect()
+    try:
+        s.sendall(b"GET /many/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        time.sleep(0.01)
+        for _ in range(signals):
+            srv.proc.send_signal(signal.SIGTERM)
+            time.sleep(0.005)
+        data = b""
+        while True:
+            chunk = s.recv(1 << 16)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        s.close()
+    # Its own exit, not srv.stop(): a further SIGTERM would race the teardown.
+    srv.proc.wait(timeout=15 * SLOWDOWN)
+    code, err = srv.stop()
+    assert code == 0, err
+    if signals == 1 and data:  # a graceful stop finishes a response it has begun
+        head, _, body = data.partition(b"\r\n\r\n")
+        assert len(body) == int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))

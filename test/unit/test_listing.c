@@ -407,6 +407,103 @@ static void test_json_size_is_exact_byte_count_up_to_uint64_max(void **state)
     free(json);
 }
 
+/* ---- rendering piece by piece ---- */
+
+/* Hostile and ordinary names, a directory, an empty name list: what every body test uses. */
+static struct sl_listing_entry mixed[] = {
+    {"sub dir", 7, true, 4096, T_2026},
+    {"<script>&\"'.txt", 15, false, 1536 * 1024, T_2026},
+    {"caf\xc3\xa9 \xff.txt", 11, false, 0, 0},
+    {"javascript:alert(1)", 19, false, UINT64_MAX, T_2026},
+};
+
+/* Renders every piece into buffers of `cap` bytes the way a streamed body does (a piece
+ * that does not fit is taken back and starts the next buffer), joined. */
+static char *render_in_buffers(const struct sl_listing *l, enum sl_listing_format f,
+                               const char *url_path, size_t cap, size_t *len)
+{
+    struct sl_buf all;
+    sl_buf_init_growing(&all, 1024);
+    char *chunk = malloc(cap);
+    assert_non_null(chunk);
+    size_t piece = 0;
+    while (piece < sl_listing_pieces(l)) {
+        struct sl_buf b = sl_buf_make(chunk, cap);
+        while (piece < sl_listing_pieces(l)) {
+            size_t mark = b.len;
+            sl_listing_render_piece(l, f, url_path, piece, &b);
+            if (b.overflow) {
+                sl_buf_truncate(&b, mark);
+                break;
+            }
+            piece++;
+        }
+        assert_true(b.len > 0); /* every piece fits in an empty buffer of this size */
+        sl_buf_append(&all, chunk, b.len);
+    }
+    free(chunk);
+    return sl_buf_take(&all, len);
+}
+
+static void check_pieces_make_the_whole_body(struct sl_listing_entry *e, size_t count,
+                                             const char *url_path)
+{
+    struct sl_listing l = listing_of(e, count);
+    sl_listing_measure(&l);
+    for (int f = 0; f < SL_LISTING_FORMATS; f++) {
+        size_t whole_len = 0;
+        char *whole = f == SL_LISTING_JSON ? sl_listing_json(&l, url_path, &whole_len)
+                                           : sl_listing_html(&l, url_path, &whole_len);
+        assert_non_null(whole);
+        assert_int_equal(sl_listing_body_len(&l, (enum sl_listing_format)f, url_path), whole_len);
+        size_t caps[] = {4096, 16384};
+        for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
+            size_t len = 0;
+            char *joined =
+                render_in_buffers(&l, (enum sl_listing_format)f, url_path, caps[i], &len);
+            assert_int_equal(len, whole_len);
+            assert_memory_equal(joined, whole, len);
+            free(joined);
+        }
+        free(whole);
+    }
+}
+
+static void
+test_pieces_rendered_into_small_buffers_make_the_whole_body_of_exact_length(void **state)
+{
+    check_pieces_make_the_whole_body(mixed, 4, "/docs/a & b/");
+    check_pieces_make_the_whole_body(mixed, 4, "/");
+}
+
+static void test_pieces_of_an_empty_listing_make_the_whole_body_of_exact_length(void **state)
+{
+    check_pieces_make_the_whole_body(NULL, 0, "/empty/");
+    check_pieces_make_the_whole_body(NULL, 0, "/");
+}
+
+static void test_measure_stores_the_etag_of_each_format(void **state)
+{
+    struct sl_listing l = listing_of(mixed, 4);
+    sl_listing_measure(&l);
+    char want[SL_LISTING_ETAG_MAX];
+    assert_int_equal(l.etag_len[SL_LISTING_HTML], sl_listing_etag(&l, false, want, sizeof(want)));
+    assert_string_equal(l.etag[SL_LISTING_HTML], want);
+    assert_int_equal(l.etag_len[SL_LISTING_JSON], sl_listing_etag(&l, true, want, sizeof(want)));
+    assert_string_equal(l.etag[SL_LISTING_JSON], want);
+}
+
+static void test_url_path_has_both_slashes_and_says_when_it_does_not_fit(void **state)
+{
+    char out[SL_LISTING_URL_MAX];
+    assert_int_equal(sl_listing_url_path("", 0, out, sizeof(out)), 1);
+    assert_string_equal(out, "/");
+    assert_int_equal(sl_listing_url_path("a/b", 3, out, sizeof(out)), 5);
+    assert_string_equal(out, "/a/b/");
+    assert_int_equal(sl_listing_url_path("a/b", 3, out, 5), 0);
+    assert_int_equal(sl_listing_url_path("a/b", 3, out, 6), 5);
+}
+
 /* ---- sl_listing_name_cmp ---- */
 
 static int name_cmp(const char *a, const char *b)
@@ -606,7 +703,7 @@ static void test_read_sorts_directories_first_then_naturally(void **state)
     make_dir(fd, "bdir");
 
     struct sl_listing l;
-    assert_int_equal(sl_listing_read(fd, -1, "", false, &l), 0);
+    assert_int_equal(sl_listing_read(fd, -1, "", false, 0, &l), 0);
     const char *expected[] = {"Adir",  "bdir",  "zdir",     "9.txt",     "10.txt", "a.txt",
                               "B.txt", "b.txt", "chapter2", "chapter10", "README", "\xc3\xa9.txt"};
     size_t n = sizeof(expected) / sizeof(expected[0]);
@@ -634,13 +731,13 @@ static void test_read_lists_only_symlinks_that_stay_beneath_the_root(void **stat
     assert_int_equal(symlinkat("../inside.txt", dir, "to-inside"), 0);
     assert_int_equal(symlinkat("../../outside.txt", dir, "to-outside"), 0);
     struct sl_listing l;
-    assert_int_equal(sl_listing_read(dir, root, "dir", false, &l), 0);
+    assert_int_equal(sl_listing_read(dir, root, "dir", false, 0, &l), 0);
     assert_int_equal(l.count, 1);
     assert_string_equal(l.entries[0].name, "to-inside");
     assert_int_equal(l.entries[0].size, 3);
     sl_listing_free(&l);
     /* Without a root to check against, both are followed. */
-    assert_int_equal(sl_listing_read(dir, -1, "", false, &l), 0);
+    assert_int_equal(sl_listing_read(dir, -1, "", false, 0, &l), 0);
     assert_int_equal(l.count, 2);
     sl_listing_free(&l);
     close(dir);
@@ -653,7 +750,7 @@ static void test_read_reports_size_and_mtime(void **state)
     make_file(fd, "data.bin", 12345, T_2026);
 
     struct sl_listing l;
-    assert_int_equal(sl_listing_read(fd, -1, "", false, &l), 0);
+    assert_int_equal(sl_listing_read(fd, -1, "", false, 0, &l), 0);
     assert_int_equal(l.count, 1);
     assert_string_equal(l.entries[0].name, "data.bin");
     assert_false(l.entries[0].is_dir);
@@ -673,12 +770,12 @@ static void test_read_skips_dot_entries_and_dotfiles_unless_asked(void **state)
     make_file(fd, "shown", 1, T_2026);
 
     struct sl_listing l;
-    assert_int_equal(sl_listing_read(fd, -1, "", false, &l), 0);
+    assert_int_equal(sl_listing_read(fd, -1, "", false, 0, &l), 0);
     assert_int_equal(l.count, 1);
     assert_string_equal(l.entries[0].name, "shown");
     sl_listing_free(&l);
 
-    assert_int_equal(sl_listing_read(fd, -1, "", true, &l), 0);
+    assert_int_equal(sl_listing_read(fd, -1, "", true, 0, &l), 0);
     assert_int_equal(l.count, 3); /* never "." or ".." */
     assert_string_equal(l.entries[0].name, ".git");
     assert_string_equal(l.entries[1].name, ".hidden");
@@ -696,7 +793,7 @@ static void test_read_follows_symlinks_and_skips_dangling_ones(void **state)
     assert_int_equal(symlinkat("nowhere", fd, "dangling"), 0);
 
     struct sl_listing l;
-    assert_int_equal(sl_listing_read(fd, -1, "", false, &l), 0);
+    assert_int_equal(sl_listing_read(fd, -1, "", false, 0, &l), 0);
     assert_int_equal(l.count, 4);
     assert_string_equal(l.entries[0].name, "link-dir");
     assert_true(l.entries[0].is_dir);
@@ -716,14 +813,14 @@ static void test_read_leaves_callers_fd_open_and_rereads_from_start(void **state
     make_file(fd, "two", 1, T_2026);
 
     struct sl_listing l;
-    assert_int_equal(sl_listing_read(fd, -1, "", false, &l), 0);
+    assert_int_equal(sl_listing_read(fd, -1, "", false, 0, &l), 0);
     assert_int_equal(l.count, 2);
     sl_listing_free(&l);
 
     /* The caller's descriptor still works, and a second read (sharing the offset the
      * first one moved to the end) still sees everything. */
     assert_true(fcntl(fd, F_GETFD) >= 0);
-    assert_int_equal(sl_listing_read(fd, -1, "", false, &l), 0);
+    assert_int_equal(sl_listing_read(fd, -1, "", false, 0, &l), 0);
     assert_int_equal(l.count, 2);
     assert_string_equal(l.entries[0].name, "one");
     assert_string_equal(l.entries[1].name, "two");
@@ -735,7 +832,7 @@ static void test_read_empty_directory_gives_zero_entries(void **state)
     int fd = tmpdir_fd(state);
 
     struct sl_listing l;
-    assert_int_equal(sl_listing_read(fd, -1, "", false, &l), 0);
+    assert_int_equal(sl_listing_read(fd, -1, "", false, 0, &l), 0);
     assert_int_equal(l.count, 0);
     size_t len = 0;
     char *json = sl_listing_json(&l, "/", &len);
@@ -752,10 +849,45 @@ static void test_read_of_regular_file_fails_with_enotdir(void **state)
     assert_true(fd >= 0);
 
     struct sl_listing l;
-    assert_int_equal(sl_listing_read(fd, -1, "", false, &l), -ENOTDIR);
+    assert_int_equal(sl_listing_read(fd, -1, "", false, 0, &l), -ENOTDIR);
     assert_null(l.entries);
     assert_int_equal(l.count, 0);
     assert_int_equal(close(fd), 0); /* still ours to close */
+}
+
+static void test_read_stops_past_max_entries_with_efbig(void **state)
+{
+    int fd = tmpdir_fd(state);
+    make_file(fd, "a", 1, T_2026);
+    make_file(fd, "b", 1, T_2026);
+    make_file(fd, ".hidden", 1, T_2026); /* not listed, so not counted */
+
+    struct sl_listing l;
+    assert_int_equal(sl_listing_read(fd, -1, "", false, 2, &l), 0);
+    assert_int_equal(l.count, 2);
+    sl_listing_free(&l);
+    assert_int_equal(sl_listing_read(fd, -1, "", false, 1, &l), -EFBIG);
+    assert_null(l.entries);
+    assert_int_equal(sl_listing_read(fd, -1, "", true, 2, &l), -EFBIG);
+}
+
+static void test_read_measures_what_it_read(void **state)
+{
+    int fd = tmpdir_fd(state);
+    make_file(fd, "a <b>.txt", 10, T_2026);
+    make_dir(fd, "d");
+
+    struct sl_listing l;
+    assert_int_equal(sl_listing_read(fd, -1, "", false, 0, &l), 0);
+    size_t len = 0;
+    char *html = sl_listing_html(&l, "/x/", &len);
+    assert_int_equal(sl_listing_body_len(&l, SL_LISTING_HTML, "/x/"), len);
+    free(html);
+    char *json = sl_listing_json(&l, "/x/", &len);
+    assert_int_equal(sl_listing_body_len(&l, SL_LISTING_JSON, "/x/"), len);
+    free(json);
+    assert_true(l.etag_len[SL_LISTING_HTML] > 0);
+    sl_listing_free(&l);
 }
 
 static void test_read_and_render_10000_entries_in_under_a_second(void **state)
@@ -777,7 +909,7 @@ static void test_read_and_render_10000_entries_in_under_a_second(void **state)
     struct timespec start;
     clock_gettime(CLOCK_MONOTONIC, &start);
     struct sl_listing l;
-    assert_int_equal(sl_listing_read(fd, -1, "", false, &l), 0);
+    assert_int_equal(sl_listing_read(fd, -1, "", false, 0, &l), 0);
     size_t html_len = 0;
     size_t json_len = 0;
     char *html = sl_listing_html(&l, "/many/", &html_len);
@@ -835,6 +967,11 @@ int main(void)
         cmocka_unit_test(test_json_escapes_quote_backslash_controls_and_invalid_utf8),
         cmocka_unit_test(test_json_keeps_script_tag_name_as_data),
         cmocka_unit_test(test_json_size_is_exact_byte_count_up_to_uint64_max),
+        cmocka_unit_test(
+            test_pieces_rendered_into_small_buffers_make_the_whole_body_of_exact_length),
+        cmocka_unit_test(test_pieces_of_an_empty_listing_make_the_whole_body_of_exact_length),
+        cmocka_unit_test(test_measure_stores_the_etag_of_each_format),
+        cmocka_unit_test(test_url_path_has_both_slashes_and_says_when_it_does_not_fit),
         cmocka_unit_test(test_name_cmp_orders_digit_runs_by_value),
         cmocka_unit_test(test_name_cmp_ignores_ascii_case_so_readme_sits_among_the_rs),
         cmocka_unit_test(test_name_cmp_breaks_case_ties_by_bytes),
@@ -861,6 +998,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_read_empty_directory_gives_zero_entries, tmpdir_setup,
                                         tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_read_of_regular_file_fails_with_enotdir, tmpdir_setup,
+                                        tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_read_stops_past_max_entries_with_efbig, tmpdir_setup,
+                                        tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_read_measures_what_it_read, tmpdir_setup,
                                         tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_read_and_render_10000_entries_in_under_a_second,
                                         tmpdir_setup, tmpdir_teardown),

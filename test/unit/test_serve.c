@@ -18,6 +18,7 @@
 #include "sluice/config.h"
 #include "sluice/httpdate.h"
 #include "sluice/inject.h"
+#include "sluice/listbody.h"
 #include "sluice/listing.h"
 #include "sluice/negotiate.h"
 #include "sluice/plan.h"
@@ -80,10 +81,12 @@ static int setup(void **state)
     return 0;
 }
 
+static char *produced; /* a produced body, drained by produced_body() */
+
 static int teardown(void **state)
 {
-    free(plan.heap);
-    plan.heap = NULL;
+    free(produced);
+    produced = NULL;
     return 0;
 }
 
@@ -810,32 +813,66 @@ static struct sl_listing_entry entries[] = {
     {name_sub, 3, true, 4096, MTIME},
     {name_a, 5, false, 1536, MTIME},
 };
-static const struct sl_listing listing = {entries, 2, NULL};
+static struct sl_listing listing = {.entries = entries, .count = 2};
 
 static void serve_listing(const char *text)
 {
+    sl_listing_measure(&listing);
     parse(text);
     assert_int_equal(sl_serve_check(&env, &req, &path), 0);
     sl_serve_listing(&env, &req, &path, &listing, &plan);
 }
 
-static void test_listing_is_html_by_default_with_body_in_heap(void **state)
+static void nothing_to_release(void *arg)
+{
+}
+
+/* The planned listing body as a listing producer makes it, drained chunk by chunk into
+ * `produced` (NUL-terminated); its length must be the one the plan promised. */
+static const char *produced_body(const char *url_path)
+{
+    assert_int_equal(plan.nsegs, 2);
+    assert_null(plan.segs[1].mem);
+    assert_false(plan.uses_file);
+    enum sl_listing_format f =
+        plan.produce == SL_PRODUCE_LISTING_JSON ? SL_LISTING_JSON : SL_LISTING_HTML;
+    assert_true(plan.produce != SL_PRODUCE_NONE);
+    struct sl_producer *p = sl_listbody_new(&listing, f, url_path, nothing_to_release, NULL);
+    assert_non_null(p);
+    size_t len = 0;
+    free(produced);
+    produced = malloc(plan.segs[1].len + 1);
+    assert_non_null(produced);
+    struct sl_chunk k;
+    while (p->produce(p, &k) == 0 && k.len > 0) {
+        assert_non_null(k.mem);
+        assert_true(len + k.len <= plan.segs[1].len);
+        memcpy(produced + len, k.mem, k.len);
+        len += k.len;
+    }
+    p->free(p);
+    assert_int_equal(len, plan.segs[1].len);
+    produced[len] = '\0';
+    return produced;
+}
+
+static void test_listing_is_html_by_default_from_a_producer_of_the_promised_length(void **state)
 {
     serve_listing("GET /docs/ HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_int_equal(plan.status, 200);
     assert_true(head_has("Content-Type: text/html; charset=utf-8"));
     assert_true(head_has("Vary: Accept"));
     assert_true(head_has("Cache-Control: no-cache"));
-    assert_int_equal(plan.nsegs, 2);
-    assert_ptr_equal(plan.segs[1].mem, plan.heap);
+    assert_int_equal(plan.produce, SL_PRODUCE_LISTING_HTML);
     char cl[64];
     snprintf(cl, sizeof(cl), "Content-Length: %llu", (unsigned long long)plan.segs[1].len);
     assert_true(head_has(cl));
     assert_int_equal(plan.body_bytes, plan.segs[1].len);
-    assert_true(starts_with(plan.heap, "<!DOCTYPE html>\n"));
-    assert_non_null(strstr(plan.heap, "<title>Index of /docs/</title>"));
-    assert_non_null(strstr(plan.heap, "<a href=\"./sub/\">"));
-    assert_non_null(strstr(plan.heap, "<a href=\"./a.txt\">"));
+    const char *body = produced_body("/docs/");
+    assert_true(starts_with(body, "<!DOCTYPE html>\n"));
+    assert_non_null(strstr(body, "<title>Index of /docs/</title>"));
+    assert_non_null(strstr(body, "<a href=\"./sub/\">"));
+    assert_non_null(strstr(body, "<a href=\"./a.txt\">"));
 }
 
 static void test_listing_is_json_when_accept_asks_for_it(void **state)
@@ -844,13 +881,13 @@ static void test_listing_is_json_when_accept_asks_for_it(void **state)
     assert_int_equal(plan.status, 200);
     assert_true(head_has("Content-Type: application/json"));
     assert_true(head_has("Vary: Accept"));
+    assert_int_equal(plan.produce, SL_PRODUCE_LISTING_JSON);
     const char *want = "{\"path\":\"/docs/\",\"entries\":["
                        "{\"name\":\"sub\",\"type\":\"directory\",\"size\":4096,"
                        "\"mtime\":\"2026-11-23T17:53:20Z\"},"
                        "{\"name\":\"a.txt\",\"type\":\"file\",\"size\":1536,"
                        "\"mtime\":\"2026-11-23T17:53:20Z\"}]}";
-    assert_int_equal(plan.nsegs, 2);
-    assert_mem_seg(1, want);
+    assert_string_equal(produced_body("/docs/"), want);
     char cl[64];
     snprintf(cl, sizeof(cl), "Content-Length: %zu", strlen(want));
     assert_true(head_has(cl));
@@ -860,7 +897,7 @@ static void test_listing_prefers_html_when_accept_names_it_before_json(void **st
 {
     serve_listing("GET / HTTP/1.1\r\nHost: x\r\nAccept: text/html, application/json\r\n\r\n");
     assert_true(head_has("Content-Type: text/html; charset=utf-8"));
-    assert_non_null(strstr(plan.heap, "<title>Index of /</title>"));
+    assert_non_null(strstr(produced_body("/"), "<title>Index of /</title>"));
 }
 
 static void test_listing_for_head_plans_head_only_with_get_content_length(void **state)
@@ -933,7 +970,7 @@ static void test_listing_if_none_match_with_its_etag_returns_304_without_body(vo
     assert_string_equal(head_text(), want);
     assert_int_equal(plan.nsegs, 1);
     assert_int_equal(plan.body_bytes, 0);
-    assert_null(plan.heap); /* nothing was rendered */
+    assert_int_equal(plan.produce, SL_PRODUCE_NONE); /* nothing to render */
     assert_true(plan.keep_alive);
 }
 
@@ -1175,22 +1212,6 @@ static void test_live_root_missing_page_carries_the_script(void **state)
     assert_true(head_has(cl));
 }
 
-static void test_live_html_listing_carries_the_script_and_json_does_not(void **state)
-{
-    cfg.live = true;
-    serve_listing("GET /docs/ HTTP/1.1\r\nHost: x\r\n\r\n");
-    assert_int_equal(plan.nsegs, 4);
-    assert_ptr_equal(plan.segs[1].mem, plan.heap);
-    assert_script_seg(2);
-    assert_ptr_equal(plan.segs[3].mem, plan.heap);
-    assert_true(starts_with(plan.segs[3].mem + plan.segs[3].off, "</body>"));
-    char cl[64];
-    snprintf(cl, sizeof(cl), "Content-Length: %llu", (unsigned long long)body_len());
-    assert_true(head_has(cl));
-    serve_listing("GET /docs/ HTTP/1.1\r\nHost: x\r\nAccept: application/json\r\n\r\n");
-    assert_int_equal(plan.nsegs, 2);
-    assert_null(memmem(plan.segs[1].mem, plan.segs[1].len, "<script", 7));
-}
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
@@ -1372,7 +1393,7 @@ int main(void)
         T(test_request_with_a_body_closes_the_connection_after_the_answer),
         T(test_http10_keep_alive_is_confirmed_and_plain_http10_closes),
         T(test_error_for_head_request_has_content_length_but_no_body),
-        T(test_listing_is_html_by_default_with_body_in_heap),
+        T(test_listing_is_html_by_default_from_a_producer_of_the_promised_length),
         T(test_listing_is_json_when_accept_asks_for_it),
         T(test_listing_prefers_html_when_accept_names_it_before_json),
         T(test_listing_for_head_plans_head_only_with_get_content_length),
@@ -1392,7 +1413,6 @@ int main(void)
         T(test_live_check_answers_the_stream_path_before_hidden_names),
         T(test_event_stream_is_a_head_without_length_then_hello_then_the_stream),
         T(test_live_root_missing_page_carries_the_script),
-        T(test_live_html_listing_carries_the_script_and_json_does_not),
         T(test_extra_headers_go_on_200_304_404_301_and_412),
         T(test_extra_headers_refuse_framing_fields_bad_names_and_control_bytes),
         T(test_cors_fields_go_on_every_response),
