@@ -383,6 +383,11 @@ static void on_worker_done(uv_async_t *a)
         return;
     uv_close((uv_handle_t *)&ctl->sigint, NULL);
     uv_close((uv_handle_t *)&ctl->sigterm, NULL);
+    /* Closing the handles gives the signals back their default action, which would kill
+     * the process with a late Ctrl-C during the last teardown instead of letting it exit
+     * 0: the stop is under way already. */
+    signal(SIGINT, SIG_IGN);
+    signal(SIGTERM, SIG_IGN);
     uv_close((uv_handle_t *)&ctl->worker_done, NULL);
     if (ctl->shared.live)
         sl_live_stop(ctl->shared.live);
