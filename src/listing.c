@@ -18,6 +18,7 @@
 #include "sluice/beneath.h"
 #include "sluice/buf.h"
 #include "sluice/encode.h"
+#include "sluice/hash.h"
 #include "sluice/httpdate.h"
 #include "sluice/path.h"
 #include "sluice/response.h"
@@ -300,44 +301,20 @@ void sl_listing_free(struct sl_listing *l)
 
 /* ---- validator ---- */
 
-/* FNV-1a, 64-bit (Fowler, Noll, Vo; draft-eastlake-fnv): one multiply a byte, no table,
- * and every input bit reaches the result, which is all an equality check needs. */
-#define FNV_OFFSET 0xcbf29ce484222325u
-#define FNV_PRIME 0x100000001b3u
-
-static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *s = p;
-    for (size_t i = 0; i < n; i++) {
-        h ^= s[i];
-        h *= FNV_PRIME;
-    }
-    return h;
-}
-
-/* Numbers go in as 8 little-endian bytes, so a tag is the same on every host. */
-static uint64_t fnv1a_u64(uint64_t h, uint64_t v)
-{
-    unsigned char le[8];
-    for (size_t i = 0; i < sizeof(le); i++)
-        le[i] = (unsigned char)(v >> (8 * i));
-    return fnv1a(h, le, sizeof(le));
-}
-
 /* Every field has a fixed width or a length before it, so two different listings never
  * feed the hash the same bytes ("ab","c" against "a","bc"). The version goes in too: a
  * new release may render the same entries differently. */
 size_t sl_listing_etag(const struct sl_listing *l, bool json, char *out, size_t cap)
 {
-    uint64_t h = fnv1a(FNV_OFFSET, SLUICE_VERSION, sizeof(SLUICE_VERSION));
-    h = fnv1a_u64(h, l->count);
+    uint64_t h = sl_fnv1a(SL_FNV_OFFSET, SLUICE_VERSION, sizeof(SLUICE_VERSION));
+    h = sl_fnv1a_u64(h, l->count);
     for (size_t i = 0; i < l->count; i++) {
         const struct sl_listing_entry *e = &l->entries[i];
-        h = fnv1a_u64(h, e->name_len);
-        h = fnv1a(h, e->name, e->name_len);
-        h = fnv1a_u64(h, e->is_dir);
-        h = fnv1a_u64(h, e->size);
-        h = fnv1a_u64(h, (uint64_t)(int64_t)e->mtime);
+        h = sl_fnv1a_u64(h, e->name_len);
+        h = sl_fnv1a(h, e->name, e->name_len);
+        h = sl_fnv1a_u64(h, e->is_dir);
+        h = sl_fnv1a_u64(h, e->size);
+        h = sl_fnv1a_u64(h, (uint64_t)(int64_t)e->mtime);
     }
     int n = snprintf(out, cap, "W/\"%016" PRIx64 "-%s\"", h, json ? "json" : "html");
     return n > 0 && (size_t)n < cap ? (size_t)n : 0;
