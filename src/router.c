@@ -44,16 +44,17 @@ static bool variant_fresh(const struct stat *v, const struct stat *orig)
     return S_ISREG(v->st_mode) && v->st_mtim.tv_sec >= orig->st_mtim.tv_sec;
 }
 
-/* Opens what is served: beneath the root, or, with --follow-symlinks, following
- * symlinks wherever they lead (the path itself cannot climb out: it has no "..").
- * O_NONBLOCK so that a FIFO planted under the root cannot block the loop in open(2). */
-static int open_served(const struct sl_config *cfg, int root_fd, const char *rel)
+int sl_router_open(const struct sl_config *cfg, int root_fd, const char *rel, int flags)
 {
-    int flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
     if (!cfg->follow_symlinks)
         return sl_open_beneath(root_fd, rel, flags);
     int fd = openat(root_fd, rel[0] ? rel : ".", flags);
     return fd >= 0 ? fd : -errno;
+}
+
+static int open_served(const struct sl_config *cfg, int root_fd, const char *rel)
+{
+    return sl_router_open(cfg, root_fd, rel, SL_ROUTER_OPEN_FLAGS);
 }
 
 /* Opens base.br, base.zst and base.gz where they are fresh; returns the mask of those
