@@ -16,6 +16,7 @@
 #include "sluice/charset.h"
 #include "sluice/mime.h"
 #include "sluice/negotiate.h"
+#include "sluice/plan.h"
 
 int sl_status_for_errno(int err)
 {
@@ -156,6 +157,8 @@ static void route_file(const struct sl_config *cfg, int root_fd, struct sl_str a
     if (rep->encoding == SL_ENC_IDENTITY && sl_mime_encoding(rep->name, rep->name_len))
         rep->encoding = SL_ENC_GZIP;
     rep->data = NULL;
+    rep->produce = SL_PRODUCE_NONE;
+    rep->attachment = false;
     rep->etag_len = sl_etag_format(rep->etag, (uint64_t)rep->st.st_size, rep->st.st_mtim.tv_sec,
                                    rep->st.st_mtim.tv_nsec, sl_encoding_name(rep->encoding));
     sl_httpdate_format(rep->st.st_mtim.tv_sec, rep->last_modified);

@@ -24,6 +24,9 @@ struct sl_file_rep {
     const char *name; /* the file's own name, for Content-Disposition */
     size_t name_len;
     const char *data; /* the bytes in memory (a cache entry), or NULL: the descriptor */
+    int produce;      /* enum sl_produce: SL_PRODUCE_NONE, or the bytes come from a
+                         producer (a tar archive), not from data or a descriptor */
+    bool attachment;  /* always Content-Disposition: attachment (not only on ?download) */
 };
 
 #endif
