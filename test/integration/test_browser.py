@@ -121,7 +121,9 @@ def test_directory_listing_renders_in_chromium_with_working_links_to_every_entry
     assert "/" in paths, "no link to the parent directory"
     for name, path in entries.items():
         assert f"/downloads/{name}" + ("/" if path.is_dir() else "") in paths, (name, links)
-    assert len(paths) == len(entries) + 1, links
+    # The archive's link: this directory with the query "tar".
+    assert srv.url("/downloads/?tar") in links, links
+    assert len(paths) == len(entries) + 2, links
     # Following each file link from the page gets that file's bytes.
     for name, path in entries.items():
         if path.is_file():
