@@ -213,12 +213,15 @@ typedef void refused_fn(const struct sl_plan_env *env, const struct sl_request *
                         struct sl_plan *plan);
 
 /* Plans the answer to work off the loop that failed with err: past a limit (-EFBIG) or
- * over the memory bound (-ENOBUFS), the page `refused` writes, else the errno's status.
- * False when err is 0: the caller plans the answer. */
+ * over the memory bound (-ENOBUFS), the page `refused` writes; out of descriptors, 503
+ * (busy: try again); else the errno's status. False when err is 0: the caller plans the
+ * answer. */
 static bool serve_work_error(struct lookup *l, struct sl_exchange *ex, int err, refused_fn *refused)
 {
     if (err == -EFBIG || err == -ENOBUFS)
         refused(&l->env, &ex->req, err == -EFBIG, &ex->plan);
+    else if (err == -EMFILE || err == -ENFILE)
+        sl_serve_error(&l->env, &ex->req, 503, false, &ex->plan);
     else if (err != 0)
         sl_serve_error(&l->env, &ex->req, sl_status_for_errno(-err), false, &ex->plan);
     return err != 0;
@@ -388,9 +391,16 @@ static void serve_tar(struct sl_responder *r, struct lookup *l, struct sl_exchan
     sl_serve_file(&l->env, &ex->req, &l->path, &rep, &ex->plan);
     if (ex->plan.produce != SL_PRODUCE_TAR)
         return;
-    ex->plan.producer = sl_tarbody_new(&t->layout, t->rel, r->cfg, &r->root, ex->plan.segs,
-                                       ex->plan.nsegs, release_tarlayout, t);
-    if (ex->plan.producer)
+    if (!sl_exchange_file_allowed(ex)) {
+        /* The producer opens the members one at a time: a body file, which this loop's
+         * share of the descriptor table has no room for now. */
+        sl_serve_error(&l->env, &ex->req, 503, false, &ex->plan);
+        return;
+    }
+    struct sl_producer *p = sl_tarbody_new(&t->layout, t->rel, r->cfg, &r->root, ex->plan.segs,
+                                           ex->plan.nsegs, release_tarlayout, t);
+    sl_exchange_set_producer(ex, p);
+    if (p)
         sl_tarlayout_hold(t);
     else
         sl_serve_error(&l->env, &ex->req, 500, false, &ex->plan);

@@ -144,7 +144,7 @@ struct sl_producer *sl_tarbody_new(const struct sl_tar_layout *l, const char *re
     if (!tb)
         return NULL;
     *tb = (struct tarbody){
-        .base = {.produce = tarbody_produce, .free = tarbody_free},
+        .base = {.produce = tarbody_produce, .free = tarbody_free, .holds_file = true},
         .l = l,
         .rel = rel,
         .cfg = cfg,

@@ -110,7 +110,6 @@ static void walk_work(uv_work_t *req)
 {
     struct sl_tarlayout *t = sl_container_of(req, struct sl_tarlayout, work);
     t->status = sl_tar_walk(t->tc->cfg, t->root_fd, t->dirfd, t->rel, &t->layout);
-    close(t->dirfd);
     close(t->root_fd);
     t->dirfd = t->root_fd = -1;
 }
@@ -174,6 +173,8 @@ static void walk_done(uv_work_t *req, int status)
     struct sl_tarlayout *t = sl_container_of(req, struct sl_tarlayout, work);
     struct sl_tarcache *tc = t->tc;
     tc->walking--;
+    if (tc->files)
+        *tc->files -= SL_TARCACHE_FDS_PER_WALK;
     if (status != 0) /* cancelled: never ran */
         t->status = status;
     walk_finish(tc, t);
@@ -284,6 +285,11 @@ int sl_tarcache_get(struct sl_tarcache *tc, int dirfd, const struct stat *st, in
         sl_list_push_back(walking ? &walking->waiters : &tc->slot_waiters, &w->link);
         return SL_TARCACHE_WAIT;
     }
+    if (tc->files && tc->cfg->files_per_loop &&
+        *tc->files + SL_TARCACHE_FDS_PER_WALK > tc->cfg->files_per_loop) {
+        close(dirfd);
+        return -EMFILE;
+    }
     t = layout_new(tc, dirfd, st, root_fd, rel, name, name_len, now_ms);
     if (!t) {
         int err = -errno;
@@ -298,6 +304,8 @@ int sl_tarcache_get(struct sl_tarcache *tc, int dirfd, const struct stat *st, in
         return 0;
     }
     tc->walking++;
+    if (tc->files)
+        *tc->files += SL_TARCACHE_FDS_PER_WALK;
     sl_list_push_back(&t->waiters, &w->link);
     uv_queue_work(tc->loop, &t->work, walk_work, walk_done);
     return SL_TARCACHE_WAIT;

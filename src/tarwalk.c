@@ -70,27 +70,32 @@ static bool extend(struct walker *w, size_t len, const char *name, size_t name_l
     return true;
 }
 
-/* What entry `name` of dirfd (which is w->rel[0..len)) leads to, if it goes in: a
- * regular file this process may read, or a directory. A symlink is resolved as the
- * router resolves a request for it, so one that leads outside the root is left out. */
-static bool stat_child(struct walker *w, int dirfd, size_t len, const char *name, struct stat *st)
+/* Whether entry `name` of dirfd may go in, from its own stat (st): a regular file this
+ * process may read, a directory, or a symlink (resolved once the directory is closed:
+ * resolve_link). */
+static bool keep_child(int dirfd, const char *name, struct stat *st)
 {
     if (fstatat(dirfd, name, st, AT_SYMLINK_NOFOLLOW) != 0)
         return false;
-    if (S_ISLNK(st->st_mode)) {
-        if (!extend(w, len, name, strlen(name)))
-            return false;
-        int fd = sl_router_open(w->cfg, w->root_fd, w->rel, SL_ROUTER_OPEN_FLAGS);
-        w->rel[len] = '\0';
-        if (fd < 0)
-            return false;
-        bool ok = fstat(fd, st) == 0;
-        close(fd); /* opened for reading: a file it leads to is readable */
-        return ok && (S_ISREG(st->st_mode) || S_ISDIR(st->st_mode));
-    }
     if (S_ISREG(st->st_mode))
         return faccessat(dirfd, name, R_OK, AT_EACCESS) == 0;
-    return S_ISDIR(st->st_mode);
+    return S_ISDIR(st->st_mode) || S_ISLNK(st->st_mode);
+}
+
+/* What symlink `name` in w->rel[0..len) leads to, resolved as the router resolves a
+ * request for it (one that leads outside the root is left out): true, with st, for a
+ * regular file this process may read or a directory. */
+static bool resolve_link(struct walker *w, size_t len, const char *name, struct stat *st)
+{
+    if (!extend(w, len, name, strlen(name)))
+        return false;
+    int fd = sl_router_open(w->cfg, w->root_fd, w->rel, SL_ROUTER_OPEN_FLAGS);
+    w->rel[len] = '\0';
+    if (fd < 0)
+        return false;
+    bool ok = fstat(fd, st) == 0;
+    close(fd); /* opened for reading: a file it leads to is readable */
+    return ok && (S_ISREG(st->st_mode) || S_ISDIR(st->st_mode));
 }
 
 /* Makes room in *array (of *cap elements of `size` bytes) for element `count`, doubling,
@@ -131,7 +136,8 @@ static int child_cmp(const void *a, const void *b, void *names)
 }
 
 /* Reads every entry of the directory open at fd (taken: closed here), which is
- * w->rel[0..len), into d, sorted. */
+ * w->rel[0..len), into d, sorted. Symlinks are resolved after the directory is closed,
+ * so a walk holds one descriptor besides the root's at any time. */
 static int read_dir(struct walker *w, int fd, size_t len, struct dir_read *d)
 {
     DIR *dir = fdopendir(fd);
@@ -149,12 +155,19 @@ static int read_dir(struct walker *w, int fd, size_t len, struct dir_read *d)
             break;
         }
         struct stat st;
-        if (hidden(de->d_name, w->cfg->dotfiles) || !stat_child(w, fd, len, de->d_name, &st))
+        if (hidden(de->d_name, w->cfg->dotfiles) || !keep_child(fd, de->d_name, &st))
             continue;
         if ((err = add_child(d, de->d_name, &st)) != 0)
             break;
     }
     closedir(dir);
+    size_t kept = 0;
+    for (size_t i = 0; err == 0 && i < d->count; i++) {
+        struct child *c = &d->children[i];
+        if (!S_ISLNK(c->st.st_mode) || resolve_link(w, len, d->names.p + c->name, &c->st))
+            d->children[kept++] = *c;
+    }
+    d->count = kept;
     if (err == 0 && d->count > 1)
         qsort_r(d->children, d->count, sizeof(*d->children), child_cmp, d->names.p);
     return err;
@@ -257,8 +270,10 @@ int sl_tar_walk(const struct sl_config *cfg, int root_fd, int dirfd, const char 
 {
     struct walker w = {.cfg = cfg, .root_fd = root_fd, .l = l};
     size_t len = strlen(rel);
-    if (len >= sizeof(w.rel))
+    if (len >= sizeof(w.rel)) {
+        close(dirfd);
         return -ENAMETOOLONG;
+    }
     memcpy(w.rel, rel, len + 1);
     w.base = len > 0 ? len + 1 : 0;
     l->members = NULL;
@@ -267,8 +282,8 @@ int sl_tar_walk(const struct sl_config *cfg, int root_fd, int dirfd, const char 
     sl_buf_init_growing(&w.paths, 4096);
 
     struct stat st;
-    int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0); /* walk_dir closes what it reads */
-    int err = fd < 0 ? -errno : fstat(fd, &st) != 0 ? -errno : 0;
+    int fd = dirfd; /* walk_dir closes what it reads */
+    int err = fstat(fd, &st) != 0 ? -errno : 0;
     if (err == 0)
         err = add_member(&w, &st, len);
     if (err == 0) {

@@ -52,6 +52,8 @@ struct sl_producer {
     sl_produce_fn *produce;
     sl_producer_free_fn *free;
     struct sl_chunk chunk; /* conn.c's: what is left of the last chunk to send */
+    bool holds_file;       /* keeps a descriptor of its own open while it lives (a tar
+                              member): counted as the response's body file (fdbudget.h) */
 };
 
 /* A produced body the planner asks for; respond.c makes the producer (the planner is

@@ -35,9 +35,12 @@
 /* Bytes of layouts per process (members, paths, bookkeeping), split evenly between the
  * loops: about 100 bytes a member, so a few 100,000-member trees at once. */
 #define SL_TARCACHE_BYTES (64u << 20)
-/* Walks in flight per loop. Each holds a duplicate of the root, the top directory and at
- * most two more descriptors; further requests wait for the slot. */
+/* Walks in flight per loop; further requests wait for the slot. Each holds two
+ * descriptors: a duplicate of the root, and the directory being read or a symlink's
+ * target being checked beneath the root. They are counted with the loop's body files
+ * (`files` below), not in the fixed per-loop share: a walk is work for a response. */
 #define SL_TARCACHE_WALKS 1
+#define SL_TARCACHE_FDS_PER_WALK 2
 
 enum sl_tarlayout_state { SL_TARLAYOUT_WALKING, SL_TARLAYOUT_READY, SL_TARLAYOUT_DEAD };
 
@@ -76,6 +79,10 @@ struct sl_tarcache {
     size_t bytes;                /* of every layout not yet freed */
     size_t max_bytes;
     unsigned walking;
+    /* The loop's count of descriptors its responses hold (the exchange pool's body
+     * files): a walk adds SL_TARCACHE_FDS_PER_WALK to it while it runs, and is not started
+     * past cfg->files_per_loop (fdbudget.h). NULL: not counted. */
+    unsigned *files;
 };
 
 /* Walks on `loop`'s thread pool (NULL: on the caller's thread, at once), with cfg's
@@ -97,7 +104,8 @@ void sl_tarcache_expire(struct sl_tarcache *tc, uint64_t now_ms);
  * describes and which is `rel` beneath root_fd, with `name` (name_len < SL_TAR_NAME_MAX)
  * as its top directory in the archive. Returns 0 with *out referenced for the caller
  * (its status may be an error), SL_TARCACHE_WAIT when w now waits (for the walk, or for
- * the slot), or a negative errno when not even a walk could be started. When w is woken,
+ * the slot), or a negative errno when not even a walk could be started (-EMFILE: the
+ * loop's descriptors for responses are all in use). When w is woken,
  * w->got may hold the layout it waited for (referenced); the next call with w takes it
  * if it is of the same tree and name, else lets it go. */
 int sl_tarcache_get(struct sl_tarcache *tc, int dirfd, const struct stat *st, int root_fd,

@@ -23,6 +23,7 @@ import pytest
 from conftest import SLOWDOWN, wait_for
 from test_downloads import (MIB, curl_cmd, get_request, http_get, recv_head, sha256_file,
                             write_patterned)
+from test_limits import download_all, limit_descriptors_to
 
 LONG_NAME = "\u00fc" * 100  # 200 bytes of UTF-8: a pax path record in any path
 CJK = "\u65e5\u672c\u8a9e"
@@ -448,6 +449,31 @@ def test_descriptors_come_back_after_archives_sent_and_cut(start_server, slow_tr
         s.close()
     wait_for(lambda: srv.fd_count() == baseline, 5 * SLOWDOWN,
              what="descriptors back to the baseline")
+
+
+def test_archives_at_64_descriptors_are_whole_or_503_never_500_or_cut(start_server,
+                                                                       tmp_path):
+    # A walk's two descriptors and a member being sent count with the loop's body files:
+    # at 64 descriptors, 40 archives asked for at once are whole or told to retry.
+    root = tmp_path / "root"
+    for d in range(8):
+        for i in range(4):
+            path = root / f"d{d}" / f"file-{i}.bin"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(os.urandom(150_000 + 1000 * i))
+    srv = start_server(root, "--max-conns", "1000", threads=1,
+                       preexec=limit_descriptors_to(64))
+    expected = {d: http_get(srv, f"/d{d}/?tar")[2] for d in range(8)}
+    names = [f"d{i % 8}/?tar".encode() for i in range(40)]
+    results = download_all(srv, names, timeout=60.0 * SLOWDOWN)
+    statuses = [r[0] for r in results]
+    assert set(statuses) <= {200, 503}, sorted(set(map(str, statuses)))
+    assert statuses.count(200) > 0
+    for i, (status, body) in enumerate(results):
+        if status == 200:
+            assert body == expected[i % 8], names[i]
+    srv.stop()
+    assert " 500 " not in srv.access_log()
 
 
 # ---- large members ----

@@ -443,9 +443,7 @@ static int walk(struct fixture *f, const char *rel, struct sl_tar_layout *l)
     memset(l, 0, sizeof(*l));
     strcpy(l->name, "top");
     l->name_len = 3;
-    int rc = sl_tar_walk(&f->cfg, f->root_fd, fd, rel, l);
-    close(fd);
-    return rc;
+    return sl_tar_walk(&f->cfg, f->root_fd, fd, rel, l); /* fd is taken */
 }
 
 static const char *member_path(const struct sl_tar_layout *l, size_t i)
@@ -583,6 +581,28 @@ static void test_cache_refuses_a_layout_over_the_bound_while_another_is_in_use(v
     assert_int_equal(tc.bytes, 0);
 }
 
+static void test_cache_counts_a_walks_descriptors_with_the_loops_body_files(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(mkdirat(f->root_fd, "d", 0755), 0);
+    struct sl_tarcache tc;
+    sl_tarcache_init(&tc, &f->loop, &f->cfg, SL_TARCACHE_BYTES);
+    unsigned files = 2;
+    tc.files = &files;
+    f->cfg.files_per_loop = 3;
+    struct waiter a = {.w.wake = on_wake};
+    struct sl_tarlayout *t;
+    assert_int_equal(cache_get(f, &tc, "d", 0, &a, &t), -EMFILE); /* no room for two */
+    files = 1;
+    assert_int_equal(cache_get(f, &tc, "d", 0, &a, &t), SL_TARCACHE_WAIT);
+    assert_int_equal(files, 1 + SL_TARCACHE_FDS_PER_WALK);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    assert_int_equal(files, 1);
+    assert_int_equal(cache_get(f, &tc, "d", 0, &a, &t), 0);
+    sl_tarlayout_release(t);
+    sl_tarcache_free(&tc);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -605,6 +625,7 @@ int main(void)
         T(test_walk_of_more_members_than_the_limit_fails_with_efbig),
         T(test_cache_shares_one_walk_and_walks_again_after_the_ttl),
         T(test_cache_refuses_a_layout_over_the_bound_while_another_is_in_use),
+        T(test_cache_counts_a_walks_descriptors_with_the_loops_body_files),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
