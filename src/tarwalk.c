@@ -35,11 +35,13 @@ struct walker {
     size_t base; /* where member paths start in rel (0 for the root: no '/') */
 };
 
-/* An entry of the directory being read, before it becomes a member. */
+/* An entry of the directory being read, before it becomes a member: only what the member
+ * keeps of its stat (a directory of 100,000 entries is held whole while it is walked). */
 struct child {
     size_t name; /* offset in the directory's names */
     size_t name_len;
-    struct stat st; /* of what the entry leads to */
+    bool link;              /* a symlink, not yet resolved: m is not filled */
+    struct sl_tar_member m; /* of what the entry leads to; no path yet */
 };
 
 struct dir_read {
@@ -115,12 +117,33 @@ static int grow(void **array, size_t *cap, size_t count, size_t size)
     return 0;
 }
 
+/* What a member keeps of the stat of what it is (its path is set by add_member). */
+static struct sl_tar_member member_of(const struct stat *st)
+{
+    bool dir = S_ISDIR(st->st_mode);
+    return (struct sl_tar_member){
+        .size = dir ? 0 : (uint64_t)st->st_size,
+        .dev = (uint64_t)st->st_dev,
+        .ino = (uint64_t)st->st_ino,
+        .mtime = st->st_mtim.tv_sec,
+        .ctime = st->st_ctim.tv_sec,
+        .mtime_ns = (uint32_t)st->st_mtim.tv_nsec,
+        .ctime_ns = (uint32_t)st->st_ctim.tv_nsec,
+        .type = dir ? SL_TAR_DIR : SL_TAR_FILE,
+        .exec = !dir && (st->st_mode & 0111) != 0,
+    };
+}
+
 static int add_child(struct dir_read *d, const char *name, const struct stat *st)
 {
     if (grow((void **)&d->children, &d->cap, d->count, sizeof(*d->children)) != 0)
         return -ENOMEM;
     size_t len = strlen(name);
-    d->children[d->count++] = (struct child){.name = d->names.len, .name_len = len, .st = *st};
+    bool link = S_ISLNK(st->st_mode);
+    d->children[d->count++] = (struct child){.name = d->names.len,
+                                             .name_len = len,
+                                             .link = link,
+                                             .m = link ? (struct sl_tar_member){0} : member_of(st)};
     sl_buf_append(&d->names, name, len + 1);
     return d->names.overflow ? -ENOMEM : 0;
 }
@@ -164,7 +187,12 @@ static int read_dir(struct walker *w, int fd, size_t len, struct dir_read *d)
     size_t kept = 0;
     for (size_t i = 0; err == 0 && i < d->count; i++) {
         struct child *c = &d->children[i];
-        if (!S_ISLNK(c->st.st_mode) || resolve_link(w, len, d->names.p + c->name, &c->st))
+        struct stat st;
+        if (c->link && resolve_link(w, len, d->names.p + c->name, &st)) {
+            c->m = member_of(&st);
+            c->link = false;
+        }
+        if (!c->link)
             d->children[kept++] = *c;
     }
     d->count = kept;
@@ -175,7 +203,7 @@ static int read_dir(struct walker *w, int fd, size_t len, struct dir_read *d)
 
 /* ---- members ---- */
 
-static int add_member(struct walker *w, const struct stat *st, size_t len)
+static int add_member(struct walker *w, const struct sl_tar_member *m, size_t len)
 {
     struct sl_tar_layout *l = w->l;
     if (l->count > w->cfg->tar_max_entries) /* the top directory is not counted */
@@ -184,20 +212,10 @@ static int add_member(struct walker *w, const struct stat *st, size_t len)
         return -ENOMEM;
     size_t start = len > w->base ? w->base : len; /* the top directory: "" */
     size_t path_len = len - start;
-    bool dir = S_ISDIR(st->st_mode);
-    l->members[l->count++] = (struct sl_tar_member){
-        .size = dir ? 0 : (uint64_t)st->st_size,
-        .dev = (uint64_t)st->st_dev,
-        .ino = (uint64_t)st->st_ino,
-        .mtime = st->st_mtim.tv_sec,
-        .ctime = st->st_ctim.tv_sec,
-        .mtime_ns = (uint32_t)st->st_mtim.tv_nsec,
-        .ctime_ns = (uint32_t)st->st_ctim.tv_nsec,
-        .path = (uint32_t)w->paths.len,
-        .path_len = (uint16_t)path_len,
-        .type = dir ? SL_TAR_DIR : SL_TAR_FILE,
-        .exec = !dir && (st->st_mode & 0111) != 0,
-    };
+    struct sl_tar_member *out = &l->members[l->count++];
+    *out = *m;
+    out->path = (uint32_t)w->paths.len;
+    out->path_len = (uint16_t)path_len;
     sl_buf_append(&w->paths, w->rel + start, path_len + 1);
     return w->paths.overflow ? -ENOMEM : 0;
 }
@@ -228,8 +246,8 @@ static int walk_child(struct walker *w, const struct dir_read *d, const struct c
     if (!extend(w, len, name, c->name_len))
         return 0; /* longer than any request path: it could not be served either */
     size_t child_len = len + (len > 0) + c->name_len;
-    int err = add_member(w, &c->st, child_len);
-    if (err || !S_ISDIR(c->st.st_mode))
+    int err = add_member(w, &c->m, child_len);
+    if (err || c->m.type != SL_TAR_DIR)
         return err;
     int fd = sl_router_open(w->cfg, w->root_fd, w->rel, SL_ROUTER_OPEN_FLAGS | O_DIRECTORY);
     struct stat st;
@@ -284,8 +302,10 @@ int sl_tar_walk(const struct sl_config *cfg, int root_fd, int dirfd, const char 
     struct stat st;
     int fd = dirfd; /* walk_dir closes what it reads */
     int err = fstat(fd, &st) != 0 ? -errno : 0;
-    if (err == 0)
-        err = add_member(&w, &st, len);
+    if (err == 0) {
+        struct sl_tar_member top = member_of(&st);
+        err = add_member(&w, &top, len);
+    }
     if (err == 0) {
         struct frame top = {NULL, st.st_dev, st.st_ino};
         err = walk_dir(&w, fd, len, &top);
