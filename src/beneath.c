@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -155,8 +156,16 @@ int sl_open_beneath_walk(int dirfd, const char *rel, int flags)
     return result;
 }
 
+/* Set once openat2 has answered ENOSYS (Linux < 5.6, valgrind): it will not appear later,
+ * so every open after that goes straight to the walk instead of failing a system call
+ * first (valgrind also prints five lines on stderr per call: a ?tar of a large tree
+ * filled a pipe with them). Any thread may set it; a stale read costs one more ENOSYS. */
+static atomic_bool no_openat2;
+
 int sl_open_beneath(int dirfd, const char *rel, int flags)
 {
+    if (atomic_load_explicit(&no_openat2, memory_order_relaxed))
+        return sl_open_beneath_walk(dirfd, rel, flags);
     struct open_how how = {
         .flags = (uint64_t)flags,
         .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
@@ -165,6 +174,8 @@ int sl_open_beneath(int dirfd, const char *rel, int flags)
     long fd = syscall(SYS_openat2, dirfd, name, &how, sizeof(how));
     if (fd >= 0)
         return (int)fd;
+    if (errno == ENOSYS)
+        atomic_store_explicit(&no_openat2, true, memory_order_relaxed);
     if (errno == ENOSYS || errno == EPERM)
         return sl_open_beneath_walk(dirfd, rel, flags);
     /* RESOLVE_BENEATH reports an escape as EXDEV; EAGAIN only with RESOLVE_CACHED. */

@@ -90,7 +90,9 @@ int sl_conn_set_init(struct sl_conn_set *set, uv_loop_t *loop, const struct sl_c
     set->gone = gone;
     set->gone_arg = gone_arg;
     set->pool.files_max = cfg->files_per_loop;
-    return sl_responder_init(&set->responder, loop, cfg, cache, root, seed);
+    int rc = sl_responder_init(&set->responder, loop, cfg, cache, root, seed);
+    set->responder.tars.files = &set->pool.files; /* a tar walk's descriptors count too */
+    return rc;
 }
 
 void sl_conn_set_free(struct sl_conn_set *set)

@@ -132,6 +132,7 @@ static void read_work(uv_work_t *req)
     clock_gettime(CLOCK_MONOTONIC, &start);
     d->status = sl_listing_read_owned(d->dirfd, d->root_fd, d->rel, d->dc->cfg->dotfiles,
                                       d->dc->cfg->listing_max_entries, &d->list);
+    d->list.tar = d->dc->cfg->tar;
     d->dirfd = -1;
     if (d->root_fd >= 0)
         close(d->root_fd);

@@ -103,6 +103,19 @@ static size_t utf8_char(const unsigned char *s, size_t len, size_t *bad)
     return more + 1;
 }
 
+bool sl_utf8_valid(const char *s, size_t len)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t bad;
+    for (size_t i = 0; i < len;) {
+        size_t n = utf8_char(u + i, len - i, &bad);
+        if (n == 0)
+            return false;
+        i += n;
+    }
+    return true;
+}
+
 /* Copies one well-formed UTF-8 character, or writes U+FFFD for an ill-formed run (pages
  * and JSON are declared UTF-8, so names that are not must not make them invalid).
  * Returns the bytes consumed. */

@@ -175,7 +175,16 @@ void sl_exchange_end_response(struct sl_exchange *ex, struct sl_cache *cache)
         ex->pinned = NULL;
     }
     if (ex->plan.producer) {
+        if (ex->plan.producer->holds_file)
+            count_file(ex, false);
         ex->plan.producer->free(ex->plan.producer);
         ex->plan.producer = NULL;
     }
+}
+
+void sl_exchange_set_producer(struct sl_exchange *ex, struct sl_producer *p)
+{
+    ex->plan.producer = p;
+    if (p && p->holds_file)
+        count_file(ex, true);
 }

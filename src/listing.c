@@ -18,6 +18,7 @@
 #include "sluice/beneath.h"
 #include "sluice/buf.h"
 #include "sluice/encode.h"
+#include "sluice/hash.h"
 #include "sluice/httpdate.h"
 #include "sluice/path.h"
 #include "sluice/response.h"
@@ -300,44 +301,20 @@ void sl_listing_free(struct sl_listing *l)
 
 /* ---- validator ---- */
 
-/* FNV-1a, 64-bit (Fowler, Noll, Vo; draft-eastlake-fnv): one multiply a byte, no table,
- * and every input bit reaches the result, which is all an equality check needs. */
-#define FNV_OFFSET 0xcbf29ce484222325u
-#define FNV_PRIME 0x100000001b3u
-
-static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *s = p;
-    for (size_t i = 0; i < n; i++) {
-        h ^= s[i];
-        h *= FNV_PRIME;
-    }
-    return h;
-}
-
-/* Numbers go in as 8 little-endian bytes, so a tag is the same on every host. */
-static uint64_t fnv1a_u64(uint64_t h, uint64_t v)
-{
-    unsigned char le[8];
-    for (size_t i = 0; i < sizeof(le); i++)
-        le[i] = (unsigned char)(v >> (8 * i));
-    return fnv1a(h, le, sizeof(le));
-}
-
 /* Every field has a fixed width or a length before it, so two different listings never
  * feed the hash the same bytes ("ab","c" against "a","bc"). The version goes in too: a
  * new release may render the same entries differently. */
 size_t sl_listing_etag(const struct sl_listing *l, bool json, char *out, size_t cap)
 {
-    uint64_t h = fnv1a(FNV_OFFSET, SLUICE_VERSION, sizeof(SLUICE_VERSION));
-    h = fnv1a_u64(h, l->count);
+    uint64_t h = sl_fnv1a(SL_FNV_OFFSET, SLUICE_VERSION, sizeof(SLUICE_VERSION));
+    h = sl_fnv1a_u64(h, l->count);
     for (size_t i = 0; i < l->count; i++) {
         const struct sl_listing_entry *e = &l->entries[i];
-        h = fnv1a_u64(h, e->name_len);
-        h = fnv1a(h, e->name, e->name_len);
-        h = fnv1a_u64(h, e->is_dir);
-        h = fnv1a_u64(h, e->size);
-        h = fnv1a_u64(h, (uint64_t)(int64_t)e->mtime);
+        h = sl_fnv1a_u64(h, e->name_len);
+        h = sl_fnv1a(h, e->name, e->name_len);
+        h = sl_fnv1a_u64(h, e->is_dir);
+        h = sl_fnv1a_u64(h, e->size);
+        h = sl_fnv1a_u64(h, (uint64_t)(int64_t)e->mtime);
     }
     int n = snprintf(out, cap, "W/\"%016" PRIx64 "-%s\"", h, json ? "json" : "html");
     return n > 0 && (size_t)n < cap ? (size_t)n : 0;
@@ -395,6 +372,7 @@ static const char html_style[] = SL_PAGE_STYLE
     ".size{text-align:right}\n"
     "tbody tr:hover{background:var(--hover)}\n"
     "tr.dir a{font-weight:600}\n"
+    "p.tar{margin:-.5rem 0 1rem}\n"
     "@media (max-width:30rem){th,td{padding:.35rem .25rem}}\n";
 
 /* U+2014 EM DASH, the size shown for directories. */
@@ -405,7 +383,7 @@ static bool is_root(const char *url_path)
     return url_path[0] == '\0' || strcmp(url_path, "/") == 0;
 }
 
-static void html_start(struct sl_buf *b, const char *url_path)
+static void html_start(struct sl_buf *b, const char *url_path, bool tar)
 {
     sl_buf_puts(b, SL_PAGE_HEAD "Index of ");
     sl_html_escape_buf(b, url_path, strlen(url_path));
@@ -413,9 +391,13 @@ static void html_start(struct sl_buf *b, const char *url_path)
     sl_buf_append(b, html_style, sizeof(html_style) - 1);
     sl_buf_puts(b, "</style>\n</head>\n<body>\n<main>\n<h1>Index of ");
     sl_html_escape_buf(b, url_path, strlen(url_path));
+    sl_buf_puts(b, "</h1>\n");
+    /* The whole tree as one file, resumable like any download (respond.c, ?tar). */
+    if (tar)
+        sl_buf_puts(b, "<p class=\"tar\"><a href=\"./?tar\" download>Download as .tar</a></p>\n");
     /* Times are UTC (the server's zone means nothing to a visitor), and the column says so
      * once rather than on every row. */
-    sl_buf_puts(b, "</h1>\n<table>\n<thead><tr><th>Name</th><th class=\"size\">Size</th>"
+    sl_buf_puts(b, "<table>\n<thead><tr><th>Name</th><th class=\"size\">Size</th>"
                    "<th class=\"time\">Modified (UTC)</th></tr></thead>\n<tbody>\n");
     if (!is_root(url_path))
         sl_buf_puts(b, "<tr class=\"up\"><td class=\"name\" colspan=\"3\">"
@@ -466,10 +448,31 @@ static void html_end(struct sl_buf *b, size_t count)
                    "</footer>\n</main>\n</body>\n</html>\n");
 }
 
-static void json_start(struct sl_buf *b, const char *url_path)
+/* url_path as a URL path: each segment percent-encoded (which leaves nothing a JSON
+ * string must escape), the slashes kept. */
+static void put_url_path(struct sl_buf *b, const char *url_path)
+{
+    const char *p = url_path;
+    for (;;) {
+        const char *slash = strchr(p, '/');
+        size_t n = slash ? (size_t)(slash - p) : strlen(p);
+        sl_pct_encode_segment_buf(b, p, n);
+        if (!slash)
+            return;
+        sl_buf_putc(b, '/');
+        p = slash + 1;
+    }
+}
+
+static void json_start(struct sl_buf *b, const char *url_path, bool tar)
 {
     sl_buf_puts(b, "{\"path\":\"");
     sl_json_escape_buf(b, url_path, strlen(url_path));
+    if (tar) {
+        sl_buf_puts(b, "\",\"tar\":\"");
+        put_url_path(b, url_path);
+        sl_buf_puts(b, "?tar");
+    }
     sl_buf_puts(b, "\",\"entries\":[");
 }
 
@@ -512,9 +515,9 @@ void sl_listing_render_piece(const struct sl_listing *l, enum sl_listing_format 
 {
     if (piece == 0) {
         if (f == SL_LISTING_JSON)
-            json_start(b, url_path);
+            json_start(b, url_path, l->tar);
         else
-            html_start(b, url_path);
+            html_start(b, url_path, l->tar);
     } else if (piece <= l->count) {
         render_row(b, l, f, piece - 1);
     } else if (f == SL_LISTING_JSON) {

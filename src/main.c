@@ -7,6 +7,7 @@
 #include <grp.h>
 #include <ifaddrs.h>
 #include <limits.h>
+#include <malloc.h>
 #include <net/if.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -316,8 +317,21 @@ static int run(struct sl_config *cfg)
     return 0;
 }
 
+/* glibc raises its mmap threshold to the size of every large block it frees (up to 32 MiB),
+ * so once a large listing or tar layout built in a pool thread has been freed, the next
+ * ones come from that thread's heap arena and stay in the process: eight ?tar of 50,000
+ * files in a row left RSS 21.8 MiB above start, growing a MiB a request, against a steady
+ * 5.1 MiB (the layout itself) with the threshold fixed at its default of 128 KiB, which
+ * setting it does (mallopt(3)). Large blocks are then always mmap'ed and given back when
+ * freed. */
+static void fix_mmap_threshold(void)
+{
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+}
+
 int main(int argc, char **argv)
 {
+    fix_mmap_threshold();
     struct sl_config cfg;
     int rc = sl_options_parse(argc, argv, &cfg, stdout, stderr);
     if (rc != 0)

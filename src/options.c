@@ -41,6 +41,8 @@ enum {
     OPT_RATE,
     OPT_CORS,
     OPT_LISTING_MAX_ENTRIES,
+    OPT_NO_TAR,
+    OPT_TAR_MAX_ENTRIES,
 };
 
 static const struct option long_options[] = {
@@ -53,6 +55,8 @@ static const struct option long_options[] = {
     {"max-age", required_argument, NULL, OPT_MAX_AGE},
     {"no-listing", no_argument, NULL, OPT_NO_LISTING},
     {"listing-max-entries", required_argument, NULL, OPT_LISTING_MAX_ENTRIES},
+    {"no-tar", no_argument, NULL, OPT_NO_TAR},
+    {"tar-max-entries", required_argument, NULL, OPT_TAR_MAX_ENTRIES},
     {"dotfiles", no_argument, NULL, OPT_DOTFILES},
     {"head-timeout", required_argument, NULL, OPT_HEAD_TIMEOUT},
     {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
@@ -95,6 +99,11 @@ static void print_help(FILE *out)
             "      --listing-max-entries N\n"
             "                        list directories of at most N entries; larger ones\n"
             "                        get 403 (default %d)\n"
+            "      --no-tar          do not offer a listed directory as one .tar download\n"
+            "                        (DIR/?tar; also off with --no-listing)\n"
+            "      --tar-max-entries N\n"
+            "                        archive trees of at most N files and directories;\n"
+            "                        larger ones get 403 (default %d)\n"
             "      --dotfiles        serve and list names starting with '.' (default: 404,\n"
             "                        except .well-known/)\n"
             "      --404 PATH        the page (under ROOT) sent with a 404 for a missing\n"
@@ -131,8 +140,8 @@ static void print_help(FILE *out)
             "sockets (LISTEN_FDS), sluice serves those: --port and --bind do not apply.\n"
             "More in sluice(1).\n",
             SL_DEFAULT_PORT, SL_DEFAULT_BIND, SL_DEFAULT_LISTING_MAX_ENTRIES,
-            SL_DEFAULT_HEAD_TIMEOUT, SL_DEFAULT_IDLE_TIMEOUT, SL_DEFAULT_SEND_TIMEOUT,
-            SL_SHUTDOWN_GRACE_MS / 1000);
+            SL_DEFAULT_TAR_MAX_ENTRIES, SL_DEFAULT_HEAD_TIMEOUT, SL_DEFAULT_IDLE_TIMEOUT,
+            SL_DEFAULT_SEND_TIMEOUT, SL_SHUTDOWN_GRACE_MS / 1000);
 }
 
 /* Parses a whole decimal number in [min, max]; -1 on anything else. */
@@ -283,6 +292,8 @@ static void set_defaults(struct sl_config *cfg)
         .max_age = -1,
         .listing = true,
         .listing_max_entries = SL_DEFAULT_LISTING_MAX_ENTRIES,
+        .tar = true,
+        .tar_max_entries = SL_DEFAULT_TAR_MAX_ENTRIES,
         .clean_urls = true,
         .head_timeout_s = SL_DEFAULT_HEAD_TIMEOUT,
         .idle_timeout_s = SL_DEFAULT_IDLE_TIMEOUT,
@@ -306,6 +317,7 @@ static const struct number_spec number_specs[] = {
     {OPT_SEND_TIMEOUT, "--send-timeout", 1, 86400},
     {OPT_MAX_CONNS, "--max-conns", 1, 10000000},
     {OPT_LISTING_MAX_ENTRIES, "--listing-max-entries", 1, 100000000},
+    {OPT_TAR_MAX_ENTRIES, "--tar-max-entries", 1, 100000000},
 };
 
 static void store_number(int opt, long v, struct sl_config *cfg)
@@ -322,6 +334,7 @@ static void store_number(int opt, long v, struct sl_config *cfg)
     case OPT_SEND_TIMEOUT: cfg->send_timeout_s = (unsigned)v; break;
     case OPT_MAX_CONNS: cfg->max_conns = (unsigned)v; break;
     case OPT_LISTING_MAX_ENTRIES: cfg->listing_max_entries = (unsigned)v; break;
+    case OPT_TAR_MAX_ENTRIES: cfg->tar_max_entries = (unsigned)v; break;
     }
 }
 
@@ -395,6 +408,7 @@ static int apply_option(int opt, const char *arg, struct sl_config *cfg, FILE *o
         cfg->log_json = strcmp(arg, "json") == 0;
         return 0;
     case OPT_NO_LISTING: cfg->listing = false; return 0;
+    case OPT_NO_TAR: cfg->tar = false; return 0;
     case OPT_DOTFILES: cfg->dotfiles = true; return 0;
     case OPT_ERROR_PAGE:
         cfg->error_page = page_option("--404", arg, err);
@@ -446,6 +460,8 @@ int sl_options_parse(int argc, char **argv, struct sl_config *cfg, FILE *out, FI
                 argv[optind]);
         return -1;
     }
+    if (!cfg->listing)
+        cfg->tar = false; /* an archive lists a tree as surely as a listing does */
     if (cfg->chroot && cfg->user == NULL) {
         fprintf(err, "sluice: --chroot needs --user (a root process can leave a chroot)\n");
         return -1;

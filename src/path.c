@@ -291,3 +291,23 @@ size_t sl_path_join(char *out, size_t cap, const char *dir, size_t dir_len, cons
     out[b.len] = '\0';
     return b.len;
 }
+
+bool sl_path_query_has(const struct sl_path *path, const char *name)
+{
+    const char *p = path->raw_query;
+    if (!p)
+        return false;
+    size_t want = strlen(name);
+    const char *end = p + path->raw_query_len;
+    while (p < end) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        const char *stop = amp ? amp : end;
+        size_t n = (size_t)(stop - p);
+        const char *eq = memchr(p, '=', n);
+        size_t name_len = eq ? (size_t)(eq - p) : n;
+        if (name_len == want && memcmp(p, name, want) == 0)
+            return true;
+        p = stop + 1;
+    }
+    return false;
+}

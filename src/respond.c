@@ -5,6 +5,7 @@
 #include "sluice/respond.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 #include "sluice/negotiate.h"
 #include "sluice/router.h"
 #include "sluice/serve.h"
+#include "sluice/tarbody.h"
 
 #define DEFAULT_ERROR_PAGE "404.html"
 
@@ -26,6 +28,7 @@ int sl_responder_init(struct sl_responder *r, uv_loop_t *loop, const struct sl_c
     r->live = NULL;
     unsigned loops = cfg->threads > 0 ? cfg->threads : 1;
     sl_dircache_init(&r->dirs, loop, cfg, SL_DIRCACHE_BYTES / loops);
+    sl_tarcache_init(&r->tars, loop, cfg, SL_TARCACHE_BYTES / loops);
     /* Inside a chroot the root's path means nothing: keep serving what is held. */
     return sl_root_init(&r->root, cfg->chroot ? NULL : cfg->root, cfg->root_fd, shared);
 }
@@ -33,6 +36,7 @@ int sl_responder_init(struct sl_responder *r, uv_loop_t *loop, const struct sl_c
 void sl_responder_free(struct sl_responder *r)
 {
     sl_dircache_free(&r->dirs);
+    sl_tarcache_free(&r->tars);
     sl_root_free(&r->root);
 }
 
@@ -42,6 +46,7 @@ static enum sl_root_change check_root(struct sl_responder *r, uint64_t now_ms, b
     if (change != SL_ROOT_SAME) {
         sl_cache_clear(r->cache); /* every entry belongs to the old tree */
         sl_dircache_clear(&r->dirs);
+        sl_tarcache_clear(&r->tars);
     }
     return change;
 }
@@ -50,6 +55,7 @@ void sl_responder_tick(struct sl_responder *r, uint64_t now_ms)
 {
     check_root(r, now_ms, false);
     sl_dircache_expire(&r->dirs, now_ms);
+    sl_tarcache_expire(&r->tars, now_ms);
 }
 
 void sl_responder_follow(struct sl_responder *r, const struct sl_live_shared *live)
@@ -221,6 +227,24 @@ static void respond_missing(struct sl_responder *r, struct lookup *l, struct sl_
         sl_serve_error(&l->env, &ex->req, 404, false, &ex->plan);
 }
 
+typedef void refused_fn(const struct sl_plan_env *env, const struct sl_request *req, bool too_many,
+                        struct sl_plan *plan);
+
+/* Plans the answer to work off the loop that failed with err: past a limit (-EFBIG) or
+ * over the memory bound (-ENOBUFS), the page `refused` writes; out of descriptors, 503
+ * (busy: try again); else the errno's status. False when err is 0: the caller plans the
+ * answer. */
+static bool serve_work_error(struct lookup *l, struct sl_exchange *ex, int err, refused_fn *refused)
+{
+    if (err == -EFBIG || err == -ENOBUFS)
+        refused(&l->env, &ex->req, err == -EFBIG, &ex->plan);
+    else if (err == -EMFILE || err == -ENFILE)
+        sl_serve_error(&l->env, &ex->req, 503, false, &ex->plan);
+    else if (err != 0)
+        sl_serve_error(&l->env, &ex->req, sl_status_for_errno(-err), false, &ex->plan);
+    return err != 0;
+}
+
 static void release_dirlist(void *arg)
 {
     sl_dirlist_release(arg);
@@ -253,11 +277,7 @@ static bool respond_listing(struct sl_responder *r, struct lookup *l, struct sl_
     if (rc == SL_DIRCACHE_WAIT)
         return false;
     int err = rc < 0 ? rc : d->status;
-    if (err == -EFBIG || err == -ENOBUFS)
-        sl_serve_listing_refused(&l->env, &ex->req, err == -EFBIG, &ex->plan);
-    else if (err != 0)
-        sl_serve_error(&l->env, &ex->req, sl_status_for_errno(-err), false, &ex->plan);
-    else
+    if (!serve_work_error(l, ex, err, sl_serve_listing_refused))
         sl_serve_listing(&l->env, &ex->req, &l->path, &d->list, &ex->plan);
     if (err == 0 && ex->plan.produce != SL_PRODUCE_NONE)
         attach_listing_body(l, ex, d);
@@ -316,6 +336,130 @@ static bool respond_path(struct sl_responder *r, struct lookup *l, struct sl_exc
     return true;
 }
 
+/* ---- ?tar ---- */
+
+/* A directory asked for with its slash and "tar" in the query, while archives are on.
+ * Anything else ignores the query, as every query but "download" is ignored: a file
+ * asked for with ?tar is the file. */
+static bool wants_tar(const struct sl_config *cfg, const struct sl_path *path)
+{
+    return cfg->tar && path->trailing_slash && sl_path_query_has(path, "tar");
+}
+
+/* The archive's top directory: the directory's own name, or the root's (the last
+ * component of the served path: "www" for `sluice ~/site/www`). */
+static size_t tar_name(const struct sl_config *cfg, const struct sl_path *path, char *out)
+{
+    const char *p = path->rel;
+    size_t n = path->len;
+    if (n == 0) {
+        p = cfg->root_real ? cfg->root_real : cfg->root;
+        n = strlen(p);
+        while (n > 0 && p[n - 1] == '/')
+            n--;
+    }
+    const char *slash = memrchr(p, '/', n);
+    if (slash) {
+        n -= (size_t)(slash + 1 - p);
+        p = slash + 1;
+    }
+    if (n == 0 || n > SL_TAR_NAME_MAX || (n == 1 && p[0] == '.') ||
+        (n == 2 && p[0] == '.' && p[1] == '.'))
+        p = "root", n = 4;
+    memcpy(out, p, n);
+    out[n] = '\0';
+    return n;
+}
+
+static void release_tarlayout(void *arg)
+{
+    sl_tarlayout_release(arg);
+}
+
+/* The archive as a representation: a file of the layout's length and validators, named
+ * "<name>.tar", whose bytes a producer makes. */
+static void tar_rep(const struct sl_tar_layout *l, const char *file, size_t file_len,
+                    struct sl_file_rep *rep)
+{
+    memset(rep, 0, sizeof(*rep));
+    rep->st.st_mode = S_IFREG | 0644;
+    rep->st.st_size = (off_t)l->size;
+    rep->st.st_mtim = l->changed;
+    rep->mime = "application/x-tar";
+    memcpy(rep->etag, l->etag, l->etag_len);
+    rep->etag_len = l->etag_len;
+    sl_httpdate_format(l->changed.tv_sec, rep->last_modified);
+    rep->name = file;
+    rep->name_len = file_len;
+    rep->produce = SL_PRODUCE_TAR;
+    rep->attachment = true;
+}
+
+/* Plans the archive of layout t: the planner sees a file (conditions, ranges, HEAD), and
+ * the producer attached here sends the slices it planned. */
+static void serve_tar(struct sl_responder *r, struct lookup *l, struct sl_exchange *ex,
+                      struct sl_tarlayout *t)
+{
+    char file[SL_TAR_NAME_MAX + 5];
+    size_t n = t->layout.name_len;
+    memcpy(file, t->layout.name, n);
+    memcpy(file + n, ".tar", 5);
+    struct sl_file_rep rep;
+    tar_rep(&t->layout, file, n + 4, &rep);
+    sl_serve_file(&l->env, &ex->req, &l->path, &rep, &ex->plan);
+    if (ex->plan.produce != SL_PRODUCE_TAR)
+        return;
+    if (!sl_exchange_file_allowed(ex)) {
+        /* The producer opens the members one at a time: a body file, which this loop's
+         * share of the descriptor table has no room for now. */
+        sl_serve_error(&l->env, &ex->req, 503, false, &ex->plan);
+        return;
+    }
+    struct sl_producer *p = sl_tarbody_new(&t->layout, t->rel, r->cfg, &r->root, ex->plan.segs,
+                                           ex->plan.nsegs, release_tarlayout, t);
+    sl_exchange_set_producer(ex, p);
+    if (p)
+        sl_tarlayout_hold(t);
+    else
+        sl_serve_error(&l->env, &ex->req, 500, false, &ex->plan);
+}
+
+/* ?tar for a directory: its layout from the loop's tar cache, or false while the tree
+ * is walked in the thread pool (ex waits; the caller asks again when woken). A path that
+ * is not a directory, or not there, is answered as without the query. */
+static bool respond_tar(struct sl_responder *r, struct lookup *l, struct sl_exchange *ex)
+{
+    /* A directory gone a moment ago may mean a rebuild deleted the root: check it now,
+     * as for a listing, before archiving what is left of it. */
+    if (check_root(r, l->now_ms, true) != SL_ROOT_SAME && sl_root_missing(&r->root)) {
+        sl_serve_root_missing(&l->env, &ex->req, &ex->plan);
+        return true;
+    }
+    int fd = sl_router_open(r->cfg, r->root.fd, l->path.rel, SL_ROUTER_OPEN_FLAGS | O_DIRECTORY);
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) != 0) {
+        close(fd);
+        fd = -1;
+    }
+    if (fd < 0) {
+        sl_wait_cancel(&ex->wait); /* anything a walk left for this request */
+        return respond_path(r, l, ex, true);
+    }
+    char name[SL_TAR_NAME_MAX + 1];
+    size_t name_len = tar_name(r->cfg, &l->path, name);
+    struct sl_tarlayout *t = NULL;
+    int rc = sl_tarcache_get(&r->tars, fd, &st, r->root.fd, l->path.rel, name, name_len, l->now_ms,
+                             &ex->wait, &t);
+    if (rc == SL_TARCACHE_WAIT)
+        return false;
+    int err = rc < 0 ? rc : t->status;
+    if (!serve_work_error(l, ex, err, sl_serve_tar_refused))
+        serve_tar(r, l, ex, t);
+    if (t)
+        sl_tarlayout_release(t);
+    return true;
+}
+
 bool sl_respond(struct sl_responder *r, uint64_t now_ms, struct sl_exchange *ex)
 {
     struct lookup l; /* not zeroed: it is large and every field is written before use */
@@ -335,7 +479,7 @@ bool sl_respond(struct sl_responder *r, uint64_t now_ms, struct sl_exchange *ex)
         sl_serve_root_missing(&l.env, &ex->req, &ex->plan);
     else if (status == 404)
         respond_missing(r, &l, ex, false); /* a hidden name: as if it did not exist */
-    else if (!respond_path(r, &l, ex, false))
+    else if (wants_tar(r->cfg, &l.path) ? !respond_tar(r, &l, ex) : !respond_path(r, &l, ex, false))
         return false;
     if (!ex->plan.uses_file)
         sl_exchange_drop_file(ex); /* not held open while the head goes out */

@@ -17,6 +17,7 @@
 #include "sluice/inject.h"
 #include "sluice/mime.h"
 #include "sluice/negotiate.h"
+#include "sluice/plan.h"
 
 int sl_status_for_errno(int err)
 {
@@ -45,16 +46,17 @@ static bool variant_fresh(const struct stat *v, const struct stat *orig)
     return S_ISREG(v->st_mode) && v->st_mtim.tv_sec >= orig->st_mtim.tv_sec;
 }
 
-/* Opens what is served: beneath the root, or, with --follow-symlinks, following
- * symlinks wherever they lead (the path itself cannot climb out: it has no "..").
- * O_NONBLOCK so that a FIFO planted under the root cannot block the loop in open(2). */
-static int open_served(const struct sl_config *cfg, int root_fd, const char *rel)
+int sl_router_open(const struct sl_config *cfg, int root_fd, const char *rel, int flags)
 {
-    int flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
     if (!cfg->follow_symlinks)
         return sl_open_beneath(root_fd, rel, flags);
     int fd = openat(root_fd, rel[0] ? rel : ".", flags);
     return fd >= 0 ? fd : -errno;
+}
+
+static int open_served(const struct sl_config *cfg, int root_fd, const char *rel)
+{
+    return sl_router_open(cfg, root_fd, rel, SL_ROUTER_OPEN_FLAGS);
 }
 
 /* Opens base.br, base.zst and base.gz where they are fresh; returns the mask of those
@@ -182,6 +184,8 @@ static void route_file(const struct sl_config *cfg, int root_fd, struct sl_str a
         rep->encoding = SL_ENC_GZIP;
     rep->data = NULL;
     rep->inject_at = inject_point(cfg, route->fd, rep);
+    rep->produce = SL_PRODUCE_NONE;
+    rep->attachment = false;
     rep->etag_len = sl_etag_format(rep->etag, (uint64_t)rep->st.st_size, rep->st.st_mtim.tv_sec,
                                    rep->st.st_mtim.tv_nsec, sl_encoding_name(rep->encoding));
     sl_httpdate_format(rep->st.st_mtim.tv_sec, rep->last_modified);

@@ -22,7 +22,8 @@ static void plan_mem(struct sl_plan *plan, const char *p, size_t len)
     plan->segs[plan->nsegs++] = (struct sl_seg){.mem = p, .off = 0, .len = len};
 }
 
-/* Body bytes from the representation: its bytes in memory, or the body file. */
+/* Body bytes from the representation: its bytes in memory, the body file, or its
+ * producer. */
 static void plan_body(struct sl_plan *plan, const struct sl_file_rep *rep, uint64_t off,
                       uint64_t len)
 {
@@ -31,7 +32,10 @@ static void plan_body(struct sl_plan *plan, const struct sl_file_rep *rep, uint6
         return;
     }
     plan->segs[plan->nsegs++] = (struct sl_seg){.mem = NULL, .off = off, .len = len};
-    plan->uses_file = true;
+    if (rep->produce != SL_PRODUCE_NONE)
+        plan->produce = (uint8_t)rep->produce; /* a tar archive: slices of a produced body */
+    else
+        plan->uses_file = true;
 }
 
 /* Starts a response head in plan->out with the fields every response carries. A
@@ -405,20 +409,49 @@ static void serve_listing_body(const struct sl_plan_env *env, const struct sl_re
     }
 }
 
+/* A listing or an archive refused: a 403 page naming the limit the directory is over
+ * (before, the limit, after), or a 503 while others' work takes the bound on memory. */
+struct refusal {
+    const char *before;
+    const char *after;
+    const char *busy;
+};
+
+static void serve_refused(const struct sl_plan_env *env, const struct sl_request *req,
+                          bool too_many, unsigned limit, const struct refusal *r,
+                          struct sl_plan *plan)
+{
+    char text[256];
+    struct sl_buf b = sl_buf_make(text, sizeof(text) - 1);
+    sl_buf_puts(&b, r->before);
+    sl_buf_put_u64(&b, limit);
+    sl_buf_puts(&b, r->after);
+    text[b.len] = '\0';
+    plan_error_text(env, req, too_many ? 403 : 503, false, 0, too_many ? text : r->busy, false,
+                    plan);
+}
+
 void sl_serve_listing_refused(const struct sl_plan_env *env, const struct sl_request *req,
                               bool too_many, struct sl_plan *plan)
 {
-    char text[256];
-    if (too_many)
-        snprintf(text, sizeof(text),
-                 "This directory has more than %u entries, more than this server lists "
-                 "(--listing-max-entries).",
-                 env->cfg->listing_max_entries);
-    else
-        snprintf(text, sizeof(text),
-                 "This server is busy listing other large directories. Try again in a "
-                 "moment.");
-    plan_error_text(env, req, too_many ? 403 : 503, false, 0, text, false, plan);
+    static const struct refusal r = {
+        "This directory has more than ",
+        " entries, more than this server lists (--listing-max-entries).",
+        "This server is busy listing other large directories. Try again in a moment.",
+    };
+    serve_refused(env, req, too_many, env->cfg->listing_max_entries, &r, plan);
+}
+
+void sl_serve_tar_refused(const struct sl_plan_env *env, const struct sl_request *req,
+                          bool too_many, struct sl_plan *plan)
+{
+    static const struct refusal r = {
+        "This directory holds more than ",
+        " files and directories, more than this server puts in one archive "
+        "(--tar-max-entries).",
+        "This server is busy with other large archives. Try again in a moment.",
+    };
+    serve_refused(env, req, too_many, env->cfg->tar_max_entries, &r, plan);
 }
 
 /* The tag was worked out from the entries when they were read (sl_listing_measure), so a
@@ -457,26 +490,6 @@ static void add_cache_control(const struct sl_plan_env *env, struct sl_buf *b)
     sl_buf_puts(b, "Cache-Control: public, max-age=");
     sl_buf_put_u64(b, (uint64_t)max_age);
     sl_buf_puts(b, "\r\n");
-}
-
-/* Whether the query asks for a download: "download" as a parameter name. */
-static bool query_wants_download(const struct sl_path *path)
-{
-    const char *p = path->raw_query;
-    if (!p)
-        return false;
-    const char *end = p + path->raw_query_len;
-    while (p < end) {
-        const char *amp = memchr(p, '&', (size_t)(end - p));
-        const char *stop = amp ? amp : end;
-        size_t n = (size_t)(stop - p);
-        const char *eq = memchr(p, '=', n);
-        size_t name_len = eq ? (size_t)(eq - p) : n;
-        if (name_len == 8 && memcmp(p, "download", 8) == 0)
-            return true;
-        p = stop + 1;
-    }
-    return false;
 }
 
 /* Head fields shared by 200, 206 and 304 for a file (RFC 9110 §15.4.5: a 304 carries
@@ -523,7 +536,7 @@ static void add_representation(struct sl_buf *b, const struct sl_file_rep *rep,
 {
     add_content_type(b, rep);
     add_content_encoding(b, rep);
-    if (query_wants_download(path)) {
+    if (rep->attachment || sl_path_query_has(path, "download")) {
         char value[3 * 255 * 2 + 128];
         size_t n = sl_content_disposition(value, sizeof(value), rep->name, rep->name_len);
         if (n < sizeof(value))

@@ -12,6 +12,7 @@
 #define SL_DEFAULT_IDLE_TIMEOUT 15
 #define SL_DEFAULT_SEND_TIMEOUT 60
 #define SL_DEFAULT_LISTING_MAX_ENTRIES 100000
+#define SL_DEFAULT_TAR_MAX_ENTRIES 100000
 #define SL_SHUTDOWN_GRACE_MS 5000
 #define SL_LINGER_MS 2000 /* how long a closing connection drains the client's input */
 /* Room for the fields -H and --cors add to every head: with it, the longest head (a
@@ -34,6 +35,8 @@ struct sl_config {
     long max_age;           /* < 0: Cache-Control: no-cache */
     bool listing;           /* directory listings on */
     unsigned listing_max_entries; /* a directory with more gets 403, not a listing */
+    bool tar;               /* a listed directory's tree as a .tar with ?tar */
+    unsigned tar_max_entries; /* a tree with more entries gets 403, not an archive */
     bool dotfiles;          /* serve and list names starting with '.' */
     bool clean_urls;        /* "/a/b" falls back to "a/b.html" */
     bool follow_symlinks;   /* serve symlinks that lead outside the root (a risk) */

@@ -3,6 +3,7 @@
 #ifndef SLUICE_ENCODE_H
 #define SLUICE_ENCODE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "sluice/buf.h"
@@ -38,5 +39,9 @@ void sl_json_escape_buf(struct sl_buf *b, const char *s, size_t len);
  * character; filename* keeps the exact name. */
 size_t sl_content_disposition(char *out, size_t cap, const char *name, size_t len);
 void sl_content_disposition_buf(struct sl_buf *b, const char *name, size_t len);
+
+/* Whether s[0..len) is well-formed UTF-8 (Unicode §3.9: no overlongs, no surrogates,
+ * nothing above U+10FFFF). */
+bool sl_utf8_valid(const char *s, size_t len);
 
 #endif

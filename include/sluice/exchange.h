@@ -113,6 +113,10 @@ int sl_exchange_take_file(struct sl_exchange *ex);
 /* Lets go of the body file: closes it unless it is borrowed. */
 void sl_exchange_drop_file(struct sl_exchange *ex);
 
+/* The planned body's producer is p (NULL: none could be made); one that holds a file of
+ * its own counts as the exchange's body file until the response ends. */
+void sl_exchange_set_producer(struct sl_exchange *ex, struct sl_producer *p);
+
 /* Ends the response part of an exchange: its file, cache reference and producer, and a
  * wait for work off the loop (cancelled: the work goes on without this waiter). */
 void sl_exchange_end_response(struct sl_exchange *ex, struct sl_cache *cache);

@@ -3,7 +3,8 @@
  * descriptor the process can hold at once is counted: those it inherited, its own (the
  * main loop), each event loop's (its epoll, wake-up pipe and eventfd, listening socket,
  * spare, root, cached files, what routing one request opens, its directory reads in the
- * thread pool), one per connection (its socket) and one per body file a response owns.
+ * thread pool), one per connection (its socket) and one per body file a response owns
+ * (a tar archive's member being sent is one; a tar walk's two descriptors count as two).
  *
  * The room left once the process and its loops are counted is split between sockets
  * and body files. By default half of it is sockets (max_conns): every connection can be

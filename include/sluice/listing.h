@@ -34,6 +34,9 @@ struct sl_listing {
     struct sl_listing_entry *entries;
     size_t count;
     char *names; /* one allocation holding every name */
+    /* The start offers the directory's tree as one .tar (a link to "./?tar" in HTML, a
+     * "tar" URL in JSON): set by the reader's caller when --no-tar is not given. */
+    bool tar;
     /* Per format, from sl_listing_measure (sl_listing_read calls it): the rows' total
      * length, which with the start and end pieces gives the exact Content-Length, and
      * the weak ETag, so neither a HEAD nor a 304 renders anything. */
@@ -94,14 +97,15 @@ size_t sl_listing_url_path(const char *rel, size_t len, char *out, size_t cap);
  * per entry with a percent-encoded relative link (directories end in '/'), human-readable size
  * (files) and modification time (UTC, "2026-11-23 18:52", in a <time> element with
  * the RFC 3339 instant; the column heading says "Modified (UTC)"). A little CSS, no
- * JavaScript, works on a phone. Returns a malloc'd NUL-terminated body and its length in
+ * JavaScript, works on a phone; under the heading a "Download as .tar" link when l->tar.
+ * Returns a malloc'd NUL-terminated body and its length in
  * *len, or NULL when out of memory. */
 char *sl_listing_html(const struct sl_listing *l, const char *url_path, size_t *len);
 
 /* The same listing as JSON: {"path":"/docs/","entries":[{"name":"a.txt","type":"file",
  * "size":123,"mtime":"2026-11-23T18:52:40Z"},{"name":"sub","type":"directory",...}]}
- * (directories carry their own st_size).
- * Returns a malloc'd body or NULL. */
+ * (directories carry their own st_size), with "tar":"/docs/?tar" (percent-encoded)
+ * after the path when l->tar. Returns a malloc'd body or NULL. */
 char *sl_listing_json(const struct sl_listing *l, const char *url_path, size_t *len);
 
 /* A weak entity-tag (RFC 9110 §8.8.3) for the listing as rendered: a 64-bit FNV-1a hash

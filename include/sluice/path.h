@@ -42,6 +42,10 @@ bool sl_host_valid(const char *s, size_t n);
  * leading ".well-known" segment, which is always served. */
 bool sl_path_has_hidden_segment(const char *rel, size_t len);
 
+/* Whether the query has a parameter called `name` (matched exactly, before any '=':
+ * "download", "tar=1"). */
+bool sl_path_query_has(const struct sl_path *path, const char *name);
+
 /* Writes "dir/name", or "name" alone when dir is empty, plus a NUL into out[0..cap).
  * Returns the joined length, or 0, with out holding "", when it does not fit. */
 size_t sl_path_join(char *out, size_t cap, const char *dir, size_t dir_len, const char *name,

@@ -18,13 +18,16 @@ struct sl_seg {
 };
 
 /* ---- produced bodies ----
- * A body that is neither in memory nor a range of one file (a directory listing; a tar
- * archive next) comes from a producer, as in h2o's generators, but pulled: conn.c asks
+ * A body that is neither in memory nor a range of one file (a directory listing, a tar
+ * archive) comes from a producer, as in h2o's generators, but pulled: conn.c asks
  * for the next chunk only once the last one has left, so a response holds one chunk
  * however long its body and however slow its reader, and conn.c never learns what
- * produces it. The planner promises the length (the segments over the produced body, in
- * order from its first byte: a producer is never asked to seek); the producer must yield
- * exactly that many bytes, or the connection is closed, as for a file that shrank.
+ * produces it. The planner promises the length (the segments over the produced body); the
+ * producer must yield exactly that many bytes, or the connection is closed, as for a file
+ * that shrank. conn.c never asks a producer to seek: a listing's segment starts at its
+ * first byte, and a producer that can start anywhere (a tar archive, whose ranges are
+ * planned as for a file) reads the segments' offsets when respond.c makes it, and
+ * yields each segment's bytes in turn, no chunk spanning two.
  *
  * A chunk is memory the producer owns until its next call, or a byte range of a file
  * descriptor the producer keeps open until then (tar members: sent with sendfile). */
@@ -49,6 +52,8 @@ struct sl_producer {
     sl_produce_fn *produce;
     sl_producer_free_fn *free;
     struct sl_chunk chunk; /* conn.c's: what is left of the last chunk to send */
+    bool holds_file;       /* keeps a descriptor of its own open while it lives (a tar
+                              member): counted as the response's body file (fdbudget.h) */
 };
 
 /* A produced body the planner asks for; respond.c makes the producer (the planner is
@@ -57,6 +62,7 @@ enum sl_produce {
     SL_PRODUCE_NONE,
     SL_PRODUCE_LISTING_HTML,
     SL_PRODUCE_LISTING_JSON,
+    SL_PRODUCE_TAR, /* a directory tree's tar archive (tarbody.h) */
 };
 
 #define SL_OUT_MAX 12288 /* response head (a Location may be 8 KiB) plus multipart part heads */

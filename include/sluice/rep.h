@@ -26,6 +26,9 @@ struct sl_file_rep {
     size_t name_len;
     const char *data;   /* the bytes in memory (a cache entry), or NULL: the descriptor */
     uint64_t inject_at; /* --live: where the script goes (SL_INJECT_NONE: nowhere) */
+    int produce;      /* enum sl_produce: SL_PRODUCE_NONE, or the bytes come from a
+                         producer (a tar archive), not from data or a descriptor */
+    bool attachment;  /* always Content-Disposition: attachment (not only on ?download) */
 };
 
 #endif

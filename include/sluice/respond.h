@@ -17,12 +17,14 @@
 #include "sluice/httpdate.h"
 #include "sluice/live.h"
 #include "sluice/root.h"
+#include "sluice/tarcache.h"
 
 struct sl_responder {
     const struct sl_config *cfg;
     struct sl_cache *cache;  /* this loop's */
     struct sl_root root;     /* this loop's descriptor of the root, re-checked by path */
     struct sl_dircache dirs; /* this loop's directory listings, read in the thread pool */
+    struct sl_tarcache tars; /* this loop's tar layouts (?tar), walked in the thread pool */
     time_t date_sec;         /* the second `date` was formatted for */
     char date[SL_HTTPDATE_LEN + 1];
     uint64_t boundary;                 /* advances per response: multipart boundaries */

@@ -3,6 +3,7 @@
 #ifndef SLUICE_ROUTER_H
 #define SLUICE_ROUTER_H
 
+#include <fcntl.h>
 #include <stdbool.h>
 #include <sys/stat.h>
 
@@ -46,6 +47,16 @@ void sl_router_resolve(const struct sl_config *cfg, int root_fd, const struct sl
  * file, chosen by configuration, not by the client): SL_ROUTE_FILE, or SL_ROUTE_ERROR. */
 void sl_router_resolve_file(const struct sl_config *cfg, int root_fd, const char *rel,
                             struct sl_str accept_encoding, struct sl_route *route);
+
+/* How what is served is opened: O_NONBLOCK so that a FIFO planted under the root cannot
+ * block the loop in open(2). */
+#define SL_ROUTER_OPEN_FLAGS (O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
+
+/* Opens root-relative `rel` as everything served is opened: beneath root_fd, or, with
+ * --follow-symlinks, following symlinks wherever they lead (rel itself cannot climb
+ * out: it has no ".."). For the files and directories of a tar archive too. Returns the
+ * descriptor or a negative errno. */
+int sl_router_open(const struct sl_config *cfg, int root_fd, const char *rel, int flags);
 
 /* The status for an errno from opening a file: 404, 403 or 500. */
 int sl_status_for_errno(int err);

@@ -37,9 +37,11 @@ int sl_serve_check(const struct sl_plan_env *env, const struct sl_request *req,
 
 /* A file (or precompressed variant) from its representation: preconditions, then
  * ranges, then the whole. File bytes are planned as segments of the body file unless
- * rep->data holds them. With --live an HTML page (rep->inject_at) asked for without
- * Range is its own representation: the script before its </body>, the length that
- * includes it, and an ETag of its own; a Range request gets the file as it is. */
+ * rep->data holds them, or as segments of a produced body (plan->produce) when
+ * rep->produce names one: a tar archive is served this way, ranges and all. With --live
+ * an HTML page (rep->inject_at) asked for without Range is its own representation: the
+ * script before its </body>, the length that includes it, and an ETag of its own; a
+ * Range request gets the file as it is. */
 void sl_serve_file(const struct sl_plan_env *env, const struct sl_request *req,
                    const struct sl_path *path, const struct sl_file_rep *rep, struct sl_plan *plan);
 
@@ -62,6 +64,13 @@ void sl_serve_listing(const struct sl_plan_env *env, const struct sl_request *re
  * (the directory cache's bound is taken by listings in use). */
 void sl_serve_listing_refused(const struct sl_plan_env *env, const struct sl_request *req,
                               bool too_many, struct sl_plan *plan);
+
+/* A tar archive that is not given: 403 for a tree with more members than
+ * --tar-max-entries (too_many; the page names the limit), else 503 with Retry-After (the
+ * tar cache's bound is taken by archives being sent). An archive that is given is a file
+ * representation whose bytes a producer makes (sl_serve_file with rep->produce). */
+void sl_serve_tar_refused(const struct sl_plan_env *env, const struct sl_request *req,
+                          bool too_many, struct sl_plan *plan);
 
 /* 301 to the directory's address with its final slash. */
 void sl_serve_redirect(const struct sl_plan_env *env, const struct sl_request *req,

@@ -1,7 +1,8 @@
 """A real browser against sluice: headless Chromium, driven over the DevTools protocol
 (test/integration/cdp.py), renders the project's own www/ docs and a directory listing,
-screenshots them into the test artifacts, and downloads a 64 MiB file through its
-download manager, which must save exactly the bytes on disk.
+screenshots them into the test artifacts, and downloads a 64 MiB file, and a directory
+as one .tar from its listing's link, through its download manager, which must save
+exactly the bytes on disk.
 
 Needs Debian's chromium package; when it is missing or cannot start, the tests fail."""
 
@@ -12,6 +13,7 @@ import os
 import re
 import shutil
 import struct
+import tarfile
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -68,6 +70,24 @@ def sha256_of(path):
     return h.hexdigest()
 
 
+def chromium_download(browser, saved_dir, start):
+    """Lets Chromium save downloads into saved_dir, calls start() to begin one, and waits
+    for it to end: returns the Browser.downloadWillBegin and final downloadProgress
+    events' parameters."""
+    browser.call("Browser.setDownloadBehavior", browser=True, behavior="allow",
+                 downloadPath=str(saved_dir), eventsEnabled=True)
+    try:
+        browser.events.clear()
+        start()
+        begin = browser.wait_event("Browser.downloadWillBegin", timeout=30)
+        done = browser.wait_event(
+            "Browser.downloadProgress", timeout=60,
+            where=lambda p: p["guid"] == begin["guid"] and p["state"] != "inProgress")
+    finally:
+        browser.call("Browser.setDownloadBehavior", browser=True, behavior="default")
+    return begin, done
+
+
 @pytest.mark.parametrize("page", DOCS_PAGES)
 def test_docs_page_renders_in_chromium_with_its_title_stylesheet_and_images(
         browser, start_server, www, page):
@@ -109,7 +129,9 @@ def test_directory_listing_renders_in_chromium_with_working_links_to_every_entry
     assert "/" in paths, "no link to the parent directory"
     for name, path in entries.items():
         assert f"/downloads/{name}" + ("/" if path.is_dir() else "") in paths, (name, links)
-    assert len(paths) == len(entries) + 1, links
+    # The archive's link: this directory with the query "tar".
+    assert srv.url("/downloads/?tar") in links, links
+    assert len(paths) == len(entries) + 2, links
     # Following each file link from the page gets that file's bytes.
     for name, path in entries.items():
         if path.is_file():
@@ -130,20 +152,44 @@ def test_chromium_download_manager_saves_64_mib_file_byte_for_byte(
     saved_dir = tmp_path / "saved"
     saved_dir.mkdir()
     srv = start_server(root)
-    browser.call("Browser.setDownloadBehavior", browser=True, behavior="allow",
-                 downloadPath=str(saved_dir), eventsEnabled=True)
-    try:
-        browser.events.clear()
-        browser.call("Page.navigate", url=srv.url("/big.bin?download"))
-        begin = browser.wait_event("Browser.downloadWillBegin", timeout=30)
-        assert begin["suggestedFilename"] == "big.bin"
-        done = browser.wait_event(
-            "Browser.downloadProgress", timeout=60,
-            where=lambda p: p["guid"] == begin["guid"] and p["state"] != "inProgress")
-    finally:
-        browser.call("Browser.setDownloadBehavior", browser=True, behavior="default")
-
+    url = srv.url("/big.bin?download")
+    begin, done = chromium_download(
+        browser, saved_dir, lambda: browser.call("Page.navigate", url=url))
+    assert begin["suggestedFilename"] == "big.bin"
     assert done["state"] == "completed", done
     assert done["receivedBytes"] == done["totalBytes"] == DOWNLOAD_SIZE, done
     assert sorted(p.name for p in saved_dir.iterdir()) == ["big.bin"]
     assert sha256_of(saved_dir / "big.bin") == sha256_of(original)
+
+
+def test_chromium_saves_a_directory_as_tar_from_the_listing_link(browser, start_server,
+                                                                 tmp_path):
+    """The listing's "Download as .tar" link, clicked: the download manager saves
+    album.tar, of the announced length, byte for byte the archive, whose members are the
+    files."""
+    root = tmp_path / "root"
+    album = root / "album"
+    (album / "sub").mkdir(parents=True)
+    files = {"photo.jpg": os.urandom(3 << 20), "sub/notes.txt": b"notes\n",
+             "\u00fcn\u00efcode.txt": "caf\u00e9\n".encode()}
+    for rel, data in files.items():
+        (album / rel).write_bytes(data)
+    saved_dir = tmp_path / "saved"
+    saved_dir.mkdir()
+    srv = start_server(root)
+    browser.navigate(srv.url("/album/"))
+    begin, done = chromium_download(
+        browser, saved_dir, lambda: browser.evaluate("document.querySelector('p.tar a').click()"))
+    assert begin["suggestedFilename"] == "album.tar"
+
+    conn = srv.http()
+    conn.request("GET", "/album/?tar")
+    archive = conn.getresponse().read()
+    conn.close()
+    assert done["state"] == "completed", done
+    assert done["receivedBytes"] == done["totalBytes"] == len(archive), done
+    assert sorted(p.name for p in saved_dir.iterdir()) == ["album.tar"]
+    assert (saved_dir / "album.tar").read_bytes() == archive
+    with tarfile.open(saved_dir / "album.tar") as t:
+        for rel, data in files.items():
+            assert t.extractfile(f"album/{rel}").read() == data, rel

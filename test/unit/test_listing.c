@@ -300,6 +300,32 @@ static void test_html_file_row_shows_human_size_and_utc_minute(void **state)
     free(html);
 }
 
+static void test_tar_offer_is_a_link_in_html_and_an_encoded_url_in_json(void **state)
+{
+    struct sl_listing_entry e[] = {entry("a.txt", false, 1, T_2026)};
+    struct sl_listing l = listing_of(e, 1);
+    size_t len;
+    char *html = sl_listing_html(&l, "/docs/", &len);
+    assert_null(strstr(html, "?tar")); /* not offered unless asked */
+    free(html);
+    char *json = sl_listing_json(&l, "/docs/", &len);
+    assert_null(strstr(json, "\"tar\""));
+    free(json);
+
+    l.tar = true;
+    html = sl_listing_html(&l, "/docs/", &len);
+    assert_non_null(
+        strstr(html, "</h1>\n<p class=\"tar\"><a href=\"./?tar\" download>Download as .tar</a>"));
+    free(html);
+    json = sl_listing_json(&l, "/d\xc3\xa9j\xc3\xa0 vu #1/\"x\"/", &len);
+    assert_non_null(strstr(json, ",\"tar\":\"/d%C3%A9j%C3%A0%20vu%20%231/%22x%22/?tar\","));
+    free(json);
+    /* The length measured is the length rendered, offer included. */
+    assert_int_equal(sl_listing_body_len(&l, SL_LISTING_JSON, "/a b/"),
+                     strlen("{\"path\":\"/a b/\",\"tar\":\"/a%20b/?tar\",\"entries\":[]}") +
+                         l.rows_len[SL_LISTING_JSON]);
+}
+
 static void test_html_has_parent_link_below_root(void **state)
 {
     struct sl_listing_entry e[] = {entry("a.txt", false, 3, T_2026)};
@@ -957,6 +983,7 @@ int main(void)
         cmocka_unit_test(test_html_utf8_name_is_encoded_in_link_and_kept_in_text),
         cmocka_unit_test(test_html_directory_row_ends_in_slash_and_shows_dash_for_size),
         cmocka_unit_test(test_html_file_row_shows_human_size_and_utc_minute),
+        cmocka_unit_test(test_tar_offer_is_a_link_in_html_and_an_encoded_url_in_json),
         cmocka_unit_test(test_html_has_parent_link_below_root),
         cmocka_unit_test(test_html_has_no_parent_link_at_root),
         cmocka_unit_test(test_html_escapes_url_path_in_title_and_heading),
