@@ -12,6 +12,7 @@ import hashlib
 import io
 import os
 import re
+import signal
 import socket
 import subprocess
 import tarfile
@@ -474,6 +475,59 @@ def test_archives_at_64_descriptors_are_whole_or_503_never_500_or_cut(start_serv
             assert body == expected[i % 8], names[i]
     srv.stop()
     assert " 500 " not in srv.access_log()
+
+
+# ---- walks cut short ----
+
+
+@pytest.fixture(scope="module")
+def wide_root(tmp_path_factory):
+    """20,000 small files in 20 directories: a walk of tens of milliseconds."""
+    root = tmp_path_factory.mktemp("wide") / "root"
+    for d in range(20):
+        sub = root / "wide" / f"d{d:02d}"
+        sub.mkdir(parents=True)
+        for i in range(1000):
+            (sub / f"f{i:04d}").write_bytes(b"w" * (i % 50))
+    return root
+
+
+def test_clients_that_leave_while_their_tree_is_walked_cost_nothing(start_server, wide_root):
+    srv = start_server(wide_root, threads=1)
+    baseline = srv.fd_count()
+    for _ in range(20):
+        s = srv.connect()
+        s.sendall(get_request("/wide/?tar"))
+        s.close()
+    status, headers, body = http_get(srv, "/wide/?tar", method="HEAD")
+    assert status == 200 and int(headers["content-length"]) > 20_000 * 512
+    wait_for(lambda: srv.fd_count() == baseline, timeout=10 * SLOWDOWN,
+             what="every descriptor of the departed clients to be closed")
+
+
+@pytest.mark.parametrize("signals", [1, 2], ids=["graceful", "forced"])
+def test_stop_while_a_tree_is_walked_exits_cleanly(start_server, wide_root, signals):
+    srv = start_server(wide_root, threads=1)
+    s = srv.connect()
+    try:
+        s.sendall(get_request("/wide/?tar", close=True))
+        time.sleep(0.01)
+        for _ in range(signals):
+            srv.proc.send_signal(signal.SIGTERM)
+            time.sleep(0.005)
+        data = bytearray()
+        while chunk := s.recv(1 << 20):
+            data += chunk
+    finally:
+        s.close()
+    # Waits for the exit itself: a signal sent while the process tears down its handlers
+    # would end it by the default action.
+    srv.proc.wait(timeout=30 * SLOWDOWN)
+    code, err = srv.stop()
+    assert code == 0, err
+    if signals == 1 and data:  # a graceful stop finishes a response it has begun
+        head, _, body = bytes(data).partition(b"\r\n\r\n")
+        assert len(body) == int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
 
 
 # ---- large members ----
