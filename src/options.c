@@ -77,7 +77,8 @@ static const struct option long_options[] = {
     {NULL, 0, NULL, 0},
 };
 
-static void print_help(FILE *out)
+/* The first half of --help: where to listen, logging, what is served. */
+static void print_help_serving(FILE *out)
 {
     fprintf(out,
             "Usage: sluice [OPTIONS] [ROOT]\n"
@@ -112,7 +113,15 @@ static void print_help(FILE *out)
             "      --spa[=FILE]      single-page app: a missing page (no extension, asked\n"
             "                        for as HTML) gets FILE (default index.html) with 200\n"
             "      --follow-symlinks serve symlinks that lead outside ROOT (a risk: anything\n"
-            "                        they reach is served; default: 404)\n"
+            "                        they reach is served; default: 404)\n",
+            SL_DEFAULT_PORT, SL_DEFAULT_BIND, SL_DEFAULT_LISTING_MAX_ENTRIES,
+            SL_DEFAULT_TAR_MAX_ENTRIES);
+}
+
+/* The second half: limits, privileges, testing aids, and how to stop. */
+static void print_help_limits(FILE *out)
+{
+    fprintf(out,
             "      --head-timeout S  close a client that has not sent a full request head\n"
             "                        within S seconds (default %d)\n"
             "      --idle-timeout S  close a keep-alive connection idle for S seconds\n"
@@ -139,9 +148,14 @@ static void print_help(FILE *out)
             "for up to %d seconds; a second Ctrl-C stops at once. Started by systemd with\n"
             "sockets (LISTEN_FDS), sluice serves those: --port and --bind do not apply.\n"
             "More in sluice(1).\n",
-            SL_DEFAULT_PORT, SL_DEFAULT_BIND, SL_DEFAULT_LISTING_MAX_ENTRIES,
-            SL_DEFAULT_TAR_MAX_ENTRIES, SL_DEFAULT_HEAD_TIMEOUT, SL_DEFAULT_IDLE_TIMEOUT,
-            SL_DEFAULT_SEND_TIMEOUT, SL_SHUTDOWN_GRACE_MS / 1000);
+            SL_DEFAULT_HEAD_TIMEOUT, SL_DEFAULT_IDLE_TIMEOUT, SL_DEFAULT_SEND_TIMEOUT,
+            SL_SHUTDOWN_GRACE_MS / 1000);
+}
+
+static void print_help(FILE *out)
+{
+    print_help_serving(out);
+    print_help_limits(out);
 }
 
 /* Parses a whole decimal number in [min, max]; -1 on anything else. */
