@@ -55,11 +55,6 @@ void sl_buf_putc(struct sl_buf *b, char c)
     sl_buf_append(b, &c, 1);
 }
 
-void sl_buf_puts(struct sl_buf *b, const char *s)
-{
-    sl_buf_append(b, s, strlen(s));
-}
-
 void sl_buf_put_u64(struct sl_buf *b, uint64_t v)
 {
     char digits[20];

@@ -4,56 +4,68 @@
 
 #include <pthread.h>
 
+#include "sluice/httpdate.h"
+
+/* Every status sluice sends, with its reason phrase: the one list the reason phrases and
+ * the ready-made status lines come from. */
+#define SL_STATUSES(X)                                                                             \
+    X(200, "OK")                                                                                   \
+    X(204, "No Content")                                                                           \
+    X(206, "Partial Content")                                                                      \
+    X(301, "Moved Permanently")                                                                    \
+    X(304, "Not Modified")                                                                         \
+    X(400, "Bad Request")                                                                          \
+    X(403, "Forbidden")                                                                            \
+    X(404, "Not Found")                                                                            \
+    X(405, "Method Not Allowed")                                                                   \
+    X(408, "Request Timeout")                                                                      \
+    X(412, "Precondition Failed")                                                                  \
+    X(414, "URI Too Long")                                                                         \
+    X(416, "Range Not Satisfiable")                                                                \
+    X(431, "Request Header Fields Too Large")                                                      \
+    X(500, "Internal Server Error")                                                                \
+    X(501, "Not Implemented")                                                                      \
+    X(503, "Service Unavailable")                                                                  \
+    X(505, "HTTP Version Not Supported")
+
 const char *sl_status_reason(int status)
 {
     switch (status) {
-    case 200: return "OK";
-    case 204: return "No Content";
-    case 206: return "Partial Content";
-    case 301: return "Moved Permanently";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 412: return "Precondition Failed";
-    case 414: return "URI Too Long";
-    case 416: return "Range Not Satisfiable";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    case 505: return "HTTP Version Not Supported";
+#define SL_REASON(code, reason)                                                                    \
+    case code: return reason;
+        SL_STATUSES(SL_REASON)
+#undef SL_REASON
     default: return "Unknown";
+    }
+}
+
+/* "HTTP/1.1 404 Not Found\r\n" as one literal: the status line is one copy, not five
+ * appends (bench/RESULTS.md, instructions per request). {NULL, 0} for a status not
+ * listed. */
+static struct sl_str status_line(int status)
+{
+    switch (status) {
+#define SL_STATUS_LINE(code, reason)                                                               \
+    case code: return SL_STR("HTTP/1.1 " #code " " reason "\r\n");
+        SL_STATUSES(SL_STATUS_LINE)
+#undef SL_STATUS_LINE
+    default: return sl_str_make(NULL, 0);
     }
 }
 
 void sl_head_begin(struct sl_buf *b, int status, const char *date)
 {
-    sl_buf_puts(b, "HTTP/1.1 ");
-    sl_buf_put_u64(b, (uint64_t)status);
-    sl_buf_puts(b, " ");
-    sl_buf_puts(b, sl_status_reason(status));
-    sl_buf_puts(b, "\r\nDate: ");
-    sl_buf_puts(b, date);
+    struct sl_str line = status_line(status);
+    if (line.p) {
+        sl_buf_append(b, line.p, line.n);
+    } else {
+        sl_buf_puts(b, "HTTP/1.1 ");
+        sl_buf_put_u64(b, (uint64_t)status);
+        sl_buf_puts(b, " Unknown\r\n");
+    }
+    sl_buf_puts(b, "Date: ");
+    sl_buf_append(b, date, SL_HTTPDATE_LEN);
     sl_buf_puts(b, "\r\nServer: " SL_SERVER_NAME "\r\n");
-}
-
-void sl_head_field(struct sl_buf *b, const char *name, struct sl_str value)
-{
-    sl_buf_puts(b, name);
-    sl_buf_append(b, ": ", 2);
-    sl_buf_append(b, value.p, value.n);
-    sl_buf_append(b, "\r\n", 2);
-}
-
-void sl_head_field_u64(struct sl_buf *b, const char *name, uint64_t value)
-{
-    sl_buf_puts(b, name);
-    sl_buf_append(b, ": ", 2);
-    sl_buf_put_u64(b, value);
-    sl_buf_append(b, "\r\n", 2);
 }
 
 void sl_head_end(struct sl_buf *b, bool keep_alive, bool http10)
@@ -64,7 +76,7 @@ void sl_head_end(struct sl_buf *b, bool keep_alive, bool http10)
         sl_buf_puts(b, "Connection: close\r\n");
     else if (http10)
         sl_buf_puts(b, "Connection: keep-alive\r\n");
-    sl_buf_append(b, "\r\n", 2);
+    sl_buf_puts(b, "\r\n");
 }
 
 static const char *error_explanation(int status)

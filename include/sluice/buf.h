@@ -48,7 +48,12 @@ static inline void sl_buf_append(struct sl_buf *b, const char *s, size_t n)
 }
 
 void sl_buf_putc(struct sl_buf *b, char c);
-void sl_buf_puts(struct sl_buf *b, const char *s);
+/* Inline, so that the length of a literal is worked out when compiling. */
+static inline void sl_buf_puts(struct sl_buf *b, const char *s)
+{
+    sl_buf_append(b, s, strlen(s));
+}
+
 void sl_buf_put_u64(struct sl_buf *b, uint64_t v);
 
 /* Keeps only the first len bytes (len <= b->len) and clears `overflow`, keeping the memory

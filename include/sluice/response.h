@@ -15,12 +15,27 @@
 /* The reason phrase for a status code we send ("Not Found"); "Unknown" otherwise. */
 const char *sl_status_reason(int status);
 
-/* Appends "HTTP/1.1 <status> <reason>\r\nDate: <date>\r\nServer: sluice\r\n". */
+/* Appends "HTTP/1.1 <status> <reason>\r\nDate: <date>\r\nServer: sluice\r\n"; date is an
+ * HTTP-date, SL_HTTPDATE_LEN bytes. */
 void sl_head_begin(struct sl_buf *b, int status, const char *date);
 
-/* Appends "<name>: <value>\r\n". */
-void sl_head_field(struct sl_buf *b, const char *name, struct sl_str value);
-void sl_head_field_u64(struct sl_buf *b, const char *name, uint64_t value);
+/* Appends "<name>: <value>\r\n". Inline, so a literal name's length is known when
+ * compiling: heads are built from many of these. */
+static inline void sl_head_field(struct sl_buf *b, const char *name, struct sl_str value)
+{
+    sl_buf_puts(b, name);
+    sl_buf_puts(b, ": ");
+    sl_buf_append(b, value.p, value.n);
+    sl_buf_puts(b, "\r\n");
+}
+
+static inline void sl_head_field_u64(struct sl_buf *b, const char *name, uint64_t value)
+{
+    sl_buf_puts(b, name);
+    sl_buf_puts(b, ": ");
+    sl_buf_put_u64(b, value);
+    sl_buf_puts(b, "\r\n");
+}
 
 /* Appends "Connection: close\r\n" or "Connection: keep-alive\r\n" as the request's
  * version needs (1.1 keeps alive by default, 1.0 only when asked), then the final CRLF. */
