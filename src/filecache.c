@@ -217,14 +217,20 @@ struct sl_cache_entry *sl_cache_put(struct sl_cache *c, const char *key, size_t 
     if (!in_memory && c->fds >= c->max_fds)
         return NULL;
     size_t size = in_memory ? (size_t)rep->st.st_size : 0;
-    struct sl_cache_entry *e = entry_alloc(key, key_len, rep->name_len + size);
+    size_t fields_len = rep->fields ? rep->fields_len : 0;
+    struct sl_cache_entry *e = entry_alloc(key, key_len, rep->name_len + fields_len + size);
     if (!e)
         return NULL;
     e->rep = *rep;
-    e->rep.name = memcpy(e->bytes + key_len, rep->name, rep->name_len);
+    char *w = e->bytes + key_len;
+    e->rep.name = memcpy(w, rep->name, rep->name_len);
+    w += rep->name_len;
+    if (rep->fields)
+        e->rep.fields = memcpy(w, rep->fields, fields_len);
+    w += fields_len;
     e->rep.data = NULL;
     if (in_memory) {
-        char *data = e->bytes + key_len + rep->name_len;
+        char *data = w;
         if (!read_whole(*fd, data, size)) {
             free(e);
             return NULL;

@@ -132,9 +132,15 @@ static enum found found_file(struct sl_responder *r, const struct lookup *l, str
     *rep = &route->rep;
     if (l->key_len == 0 || route->rep.encoding != SL_ENC_IDENTITY || route->rep.variants)
         return FOUND_FILE;
+    /* Rendered here, on the way into the cache, so that its hits copy them. */
+    char fields[SL_FIELDS_MAX];
+    route->rep.fields_len =
+        sl_serve_fields(r->cfg, &route->rep, fields, sizeof(fields), &route->rep.fields_validators);
+    route->rep.fields = route->rep.fields_len ? fields : NULL;
     int fd = sl_exchange_take_file(ex);
     struct sl_cache_entry *e =
         sl_cache_put(r->cache, l->key, l->key_len, l->now_ms, &route->rep, &fd);
+    route->rep.fields = NULL;     /* the entry has its own copy; this one goes with the stack */
     sl_exchange_set_file(ex, fd); /* still ours when the cache did not take it */
     return e ? found_cached(ex, e, rep) : FOUND_FILE;
 }

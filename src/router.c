@@ -183,6 +183,7 @@ static void route_file(const struct sl_config *cfg, int root_fd, struct sl_str a
     if (rep->encoding == SL_ENC_IDENTITY && sl_mime_encoding(rep->name, rep->name_len))
         rep->encoding = SL_ENC_GZIP;
     rep->data = NULL;
+    rep->fields = NULL; /* the file cache's, when it takes the file in */
     rep->inject_at = inject_point(cfg, route->fd, rep);
     rep->produce = SL_PRODUCE_NONE;
     rep->attachment = false;

@@ -531,12 +531,13 @@ static void add_content_encoding(struct sl_buf *b, const struct sl_file_rep *rep
         sl_head_field(b, "Content-Encoding", sl_str_cstr(coding));
 }
 
+/* path NULL: no download asked for. */
 static void add_representation(struct sl_buf *b, const struct sl_file_rep *rep,
                                const struct sl_path *path)
 {
     add_content_type(b, rep);
     add_content_encoding(b, rep);
-    if (rep->attachment || sl_path_query_has(path, "download")) {
+    if (rep->attachment || (path && sl_path_query_has(path, "download"))) {
         char value[3 * 255 * 2 + 128];
         size_t n = sl_content_disposition(value, sizeof(value), rep->name, rep->name_len);
         if (n < sizeof(value))
@@ -544,11 +545,49 @@ static void add_representation(struct sl_buf *b, const struct sl_file_rep *rep,
     }
 }
 
+/* The fields of a whole file, Content-Type through Vary; path NULL: no download asked
+ * for. Returns where the validators start. */
+static size_t add_whole_fields(const struct sl_plan_env *env, struct sl_buf *b,
+                               const struct sl_file_rep *rep, const struct sl_path *path,
+                               uint64_t length)
+{
+    add_representation(b, rep, path);
+    sl_head_field_u64(b, "Content-Length", length);
+    sl_head_field(b, "Accept-Ranges", SL_STR("bytes"));
+    size_t validators = b->len;
+    add_validators(env, b, rep);
+    return validators;
+}
+
+size_t sl_serve_fields(const struct sl_config *cfg, const struct sl_file_rep *rep, char *out,
+                       size_t cap, size_t *validators)
+{
+    /* As of the file's own mtime, so its Last-Modified is its own: a response that
+     * would clamp it (a file stamped later than its Date) formats its fields instead. */
+    struct sl_plan_env env = {
+        .cfg = cfg, .now = rep->st.st_mtim.tv_sec, .date = rep->last_modified};
+    struct sl_buf b = sl_buf_make(out, cap);
+    *validators = add_whole_fields(&env, &b, rep, NULL, (uint64_t)rep->st.st_size);
+    return b.overflow ? 0 : b.len;
+}
+
+/* Whether rep's pre-rendered fields are what this response's validators would be: they
+ * assume the configured Cache-Control and the file's own Last-Modified. A formatted head
+ * and a copied one are the same bytes (test_serve.c checks). */
+static bool fields_apply(const struct sl_plan_env *env, const struct sl_file_rep *rep)
+{
+    return rep->fields && !env->revalidate && rep->st.st_mtim.tv_sec <= env->now;
+}
+
 static void serve_not_modified(const struct sl_plan_env *env, const struct sl_request *req,
                                const struct sl_file_rep *rep, struct sl_plan *plan)
 {
     struct sl_buf b = head_begin(env, req, 304, plan);
-    add_validators(env, &b, rep);
+    if (fields_apply(env, rep))
+        sl_buf_append(&b, rep->fields + rep->fields_validators,
+                      rep->fields_len - rep->fields_validators);
+    else
+        add_validators(env, &b, rep);
     head_end(env, req, plan, &b);
 }
 
@@ -664,10 +703,10 @@ static void serve_whole(const struct sl_plan_env *env, const struct sl_request *
     uint64_t at = inject && inject_at < size ? inject_at : size;
     uint64_t length = size + script_len(inject);
     struct sl_buf b = head_begin(env, req, 200, plan);
-    add_representation(&b, rep, path);
-    sl_head_field_u64(&b, "Content-Length", length);
-    sl_head_field(&b, "Accept-Ranges", SL_STR("bytes"));
-    add_validators(env, &b, rep);
+    if (!inject && fields_apply(env, rep) && !sl_path_query_has(path, "download"))
+        sl_buf_append(&b, rep->fields, rep->fields_len);
+    else
+        add_whole_fields(env, &b, rep, path, length);
     head_end(env, req, plan, &b);
     if (plan->head_only || length == 0)
         return;
@@ -724,6 +763,7 @@ void sl_serve_file(const struct sl_plan_env *env, const struct sl_request *req,
     uint64_t inject_at = SL_INJECT_NONE;
     if (env->cfg->live && rep->inject_at != SL_INJECT_NONE && !req->range.p) {
         injected = *rep;
+        injected.fields = NULL; /* they carry the file's own ETag and length */
         injected.etag_len = sl_inject_etag(injected.etag, rep->etag, rep->etag_len);
         if (injected.etag_len > 0) {
             rep = &injected;

@@ -54,7 +54,7 @@ struct sl_cache_entry {
     struct sl_file_rep rep;
     size_t key_len;
     char *key;
-    char bytes[]; /* key, the file's name, then its contents */
+    char bytes[]; /* key, the file's name, its pre-rendered fields, then its contents */
 };
 
 #define SL_CACHE_BUCKETS 2048
@@ -88,9 +88,9 @@ struct sl_cache_entry *sl_cache_get(struct sl_cache *c, const char *key, size_t 
                                     uint64_t now);
 
 /* After a miss: the file at key was just opened as fd and described by rep (identity,
- * no variants; rep->name is copied). Keeps the existing entry when it is the same file
- * unchanged, or makes a new one: a small file is read into memory, a larger one's descriptor is
- * taken over
+ * no variants; rep->name and rep->fields are copied). Keeps the existing entry when it is the same
+ * file unchanged, or makes a new one: a small file is read into memory, a larger one's descriptor
+ * is taken over
  * (*fd becomes -1: the cache owns it now). Returns the entry referenced for the caller,
  * or NULL (then *fd is still the caller's). */
 struct sl_cache_entry *sl_cache_put(struct sl_cache *c, const char *key, size_t key_len,

@@ -50,6 +50,18 @@ void sl_serve_file(const struct sl_plan_env *env, const struct sl_request *req,
 void sl_serve_options(const struct sl_plan_env *env, const struct sl_request *req,
                       struct sl_plan *plan);
 
+/* Room for a file's pre-rendered fields: its type, validators and policy, well under this. */
+#define SL_FIELDS_MAX 1024
+
+/* Renders into out[0..cap) the fields that sl_serve_file puts in a whole 200 for rep, from
+ * Content-Type through Vary, under cfg; *validators is where its ETag starts. Returns the
+ * length, or 0 when they do not fit. Kept as rep->fields, they are copied instead of
+ * formatted whenever a response carries exactly them: a 200 or 304 for rep, not a
+ * download, not a --spa fallback, no --live script put in, and the file not stamped
+ * later than the response's Date. */
+size_t sl_serve_fields(const struct sl_config *cfg, const struct sl_file_rep *rep, char *out,
+                       size_t cap, size_t *validators);
+
 /* A directory listing as HTML, or as JSON when the client asks for it, with a weak ETag
  * (list->etag) and Cache-Control: no-cache. If-None-Match with that tag is answered 304;
  * If-Match is compared strongly, so only "*" passes it. The body is planned as one

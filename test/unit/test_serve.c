@@ -1213,6 +1213,98 @@ static void test_live_root_missing_page_carries_the_script(void **state)
 }
 
 
+/* ---- pre-rendered fields ---- */
+
+/* The head of a request for rep, planned once with its fields formatted and once with
+ * them copied from sl_serve_fields (the plan env as it is now): both must be the same
+ * bytes. */
+static void assert_fields_change_nothing(const char *request)
+{
+    char formatted[SL_OUT_MAX + 1];
+    char fields[SL_FIELDS_MAX];
+    rep.fields = NULL;
+    serve_file(request);
+    strcpy(formatted, head_text());
+    rep.fields_len = sl_serve_fields(&cfg, &rep, fields, sizeof(fields), &rep.fields_validators);
+    assert_true(rep.fields_len > 0);
+    rep.fields = fields;
+    serve_file(request);
+    assert_string_equal(head_text(), formatted);
+    rep.fields = NULL;
+}
+
+static void test_pre_rendered_fields_give_the_same_heads_as_formatted_ones(void **state)
+{
+    static const char *const requests[] = {
+        "GET /notes.txt HTTP/1.1\r\nHost: x\r\n\r\n",
+        "HEAD /notes.txt HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET /notes.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+        "GET /notes.txt HTTP/1.1\r\nHost: x\r\nIf-None-Match: " ETAG_1K "\r\n\r\n",
+        "GET /notes.txt HTTP/1.1\r\nHost: x\r\nIf-Modified-Since: " NOW_DATE "\r\n\r\n",
+        "GET /notes.txt?download HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET /notes.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=0-9\r\n\r\n",
+        "GET /notes.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=0-9\r\nIf-Range: \"x\"\r\n\r\n",
+    };
+    for (int variant = 0; variant < 8; variant++) {
+        setup(state);
+        if (variant == 1)
+            cfg.max_age = 3600;
+        if (variant == 2)
+            rep.variants = SL_ENC_GZIP | SL_ENC_BR;
+        if (variant == 3)
+            rep.charset = "windows-1252";
+        if (variant == 4)
+            set_rep(1024, NOW + 3600, SL_ENC_IDENTITY); /* Last-Modified clamped to Date */
+        if (variant == 5) {
+            cfg.max_age = 3600;
+            env.revalidate = true; /* no-cache all the same */
+        }
+        if (variant == 6) { /* after the copied fields, as after formatted ones */
+            assert_int_equal(sl_config_add_header(&cfg, "X-Two: a b", stderr), 0);
+            assert_int_equal(sl_config_enable_cors(&cfg, stderr), 0);
+        }
+        if (variant == 7)
+            rep.attachment = true; /* a download whether asked for or not */
+        for (size_t i = 0; i < sizeof(requests) / sizeof(requests[0]); i++)
+            assert_fields_change_nothing(requests[i]);
+    }
+}
+
+/* Marked fields show where they are copied: a whole 200 and a 304, not a download, a
+ * range, a --spa fallback, a file stamped later than the Date, or a --live page. */
+static void test_pre_rendered_fields_are_copied_only_where_they_hold(void **state)
+{
+    static const char marked[] = "X-Whole: 1\r\nX-Validators: 1\r\n";
+    rep.fields = marked;
+    rep.fields_len = sizeof(marked) - 1;
+    rep.fields_validators = strlen("X-Whole: 1\r\n");
+    serve_file("GET /notes.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_true(head_has("X-Whole: 1"));
+    assert_true(head_has("X-Validators: 1"));
+    assert_true(head_lacks("ETag"));
+    serve_file("GET /notes.txt HTTP/1.1\r\nHost: x\r\nIf-None-Match: " ETAG_1K "\r\n\r\n");
+    assert_int_equal(plan.status, 304);
+    assert_true(head_lacks("X-Whole"));
+    assert_true(head_has("X-Validators: 1"));
+
+    serve_file("GET /notes.txt?download HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_true(head_lacks("X-Whole"));
+    serve_file("GET /notes.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=0-9\r\n\r\n");
+    assert_true(head_lacks("X-Validators"));
+    env.revalidate = true;
+    serve_file("GET /notes.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_true(head_lacks("X-Whole"));
+    env.revalidate = false;
+    rep.st.st_mtim.tv_sec = NOW + 1;
+    serve_file("GET /notes.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_true(head_lacks("X-Whole"));
+    rep.st.st_mtim.tv_sec = MTIME;
+    live_page();
+    serve_file("GET /notes.html HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_true(head_lacks("X-Whole"));
+    assert_true(head_has("ETag: " ETAG_1K_LIVE));
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 /* ---- -H and --cors ---- */
@@ -1419,6 +1511,8 @@ int main(void)
         T(test_options_without_cors_is_405_allowing_get_and_head),
         T(test_cors_preflight_is_204_with_methods_and_only_honoured_fields),
         T(test_longest_redirect_with_full_extra_headers_still_fits),
+        T(test_pre_rendered_fields_give_the_same_heads_as_formatted_ones),
+        T(test_pre_rendered_fields_are_copied_only_where_they_hold),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
