@@ -11,6 +11,7 @@
 /* clang-format on */
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -607,6 +608,60 @@ static void test_length_argument_bounds_the_target(void **state)
     assert_string_equal(result.rel, "abc");
 }
 
+/* An origin-form target that needs no decoding is copied as it is; the same target in
+ * absolute form always goes through the full resolution. Both must agree on everything,
+ * errors included. */
+static void test_plain_targets_resolve_as_the_full_resolution_does(void **state)
+{
+    static const char *const targets[] = {
+        "/",
+        "/index.html",
+        "/a/b/c.txt",
+        "/dir/",
+        "/a/b/?q=1#f",
+        "/a-b_c~d/e+f,g;h=i!$&'()*",
+        "/caf\xc3\xa9.html",
+        "/a.b/c..d/e.",
+        "/x#y",
+        "/x?y#z",
+        "/x?",
+        "/x/?a/../b",
+        "/.well-known/x",
+        "/a/.b",
+        "/a//b",
+        "/a/./b",
+        "/a/../b",
+        "/a%2fb",
+        "/a%41b",
+        "/a?b c",
+        "/a?b\x7f",
+        "/a#b\x01",
+        "/a\x7f",
+        "/a b",
+        "/a\\b",
+    };
+    static struct sl_path plain;
+    for (size_t i = 0; i < sizeof(targets) / sizeof(targets[0]); i++) {
+        const char *t = targets[i];
+        int rc = sl_path_resolve(t, strlen(t), &plain);
+        char absolute[64];
+        snprintf(absolute, sizeof(absolute), "http://h%s", t);
+        assert_int_equal(resolve(absolute), rc);
+        assert_string_equal(plain.rel, result.rel);
+        assert_int_equal(plain.len, result.len);
+        if (rc != 0)
+            continue;
+        assert_int_equal(plain.trailing_slash, result.trailing_slash);
+        assert_ptr_equal(plain.raw_path, t);
+        assert_int_equal(plain.raw_path_len, result.raw_path_len);
+        assert_memory_equal(plain.raw_path, result.raw_path, plain.raw_path_len);
+        assert_int_equal(plain.raw_query == NULL, result.raw_query == NULL);
+        assert_int_equal(plain.raw_query_len, result.raw_query_len);
+        if (plain.raw_query)
+            assert_memory_equal(plain.raw_query, result.raw_query, plain.raw_query_len);
+    }
+}
+
 /* ---- Property: whatever the input, an accepted rel is safe ---- */
 
 static bool rel_is_safe(const char *rel, size_t len)
@@ -871,6 +926,7 @@ int main(void)
         cmocka_unit_test(test_hidden_well_known_prefix_only_is_hidden),
         cmocka_unit_test(test_hidden_inner_and_trailing_dots_are_not_hidden),
         cmocka_unit_test(test_hidden_respects_length),
+        cmocka_unit_test(test_plain_targets_resolve_as_the_full_resolution_does),
         cmocka_unit_test(test_join_puts_one_slash_between_dir_and_name),
         cmocka_unit_test(test_join_with_empty_dir_is_the_name_alone),
         cmocka_unit_test(test_join_that_exactly_fits_with_its_nul_succeeds),
