@@ -82,6 +82,31 @@ static void test_ows_is_space_and_tab_only(void **state)
         assert_int_equal(sl_is_ows((unsigned char)c), c == ' ' || c == '\t');
 }
 
+/* Paths that differ in a byte or two, as a site's files do, spread over the buckets the
+ * file cache takes from the hash's low bits, whichever byte differs. */
+static void test_hash_spreads_similar_paths_over_low_bits(void **state)
+{
+    static const char *const formats[] = {"files/f%04d.html", "%04d", "a/b/c/d/e/f/g/h/i/%d/x.css",
+                                          "%d/index.html"};
+    for (size_t f = 0; f < sizeof(formats) / sizeof(formats[0]); f++) {
+        static unsigned char count[2048];
+        memset(count, 0, sizeof(count));
+        unsigned most = 0;
+        for (int i = 0; i < 1000; i++) {
+            char path[64];
+            int n = snprintf(path, sizeof(path), formats[f], i);
+            uint64_t h = sl_str_hash(sl_str_make(path, (size_t)n));
+            unsigned c = ++count[h % 2048];
+            most = c > most ? c : most;
+        }
+        /* 1000 keys in 2048 buckets: a fair spread has no chain longer than a handful. */
+        assert_true(most <= 6);
+    }
+    assert_true(sl_str_hash(SL_STR("")) != sl_str_hash(SL_STR("a")));
+    assert_true(sl_str_hash(SL_STR("ab")) != sl_str_hash(SL_STR("ba")));
+    assert_true(sl_str_hash(SL_STR("abcdefgh")) != sl_str_hash(SL_STR("abcdefgh\0")));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -91,6 +116,7 @@ int main(void)
         cmocka_unit_test(test_classes_match_the_c_locale_on_every_byte),
         cmocka_unit_test(test_tchar_is_alnum_and_the_fifteen_token_marks),
         cmocka_unit_test(test_ows_is_space_and_tab_only),
+        cmocka_unit_test(test_hash_spreads_similar_paths_over_low_bits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
