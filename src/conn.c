@@ -279,11 +279,9 @@ static uint64_t body_sent(const struct sl_exchange *ex)
     return body < ex->plan.body_bytes ? body : ex->plan.body_bytes;
 }
 
-static void conn_log(struct sl_conn *c, struct sl_exchange *ex)
+static void log_response(struct sl_conn *c, struct sl_exchange *ex)
 {
     struct sl_conn_set *set = set_of(c);
-    if (set->log->fd < 0)
-        return;
     char peer[INET6_ADDRSTRLEN] = "-";
     if (c->peer_family == AF_INET || c->peer_family == AF_INET6)
         inet_ntop(c->peer_family, c->peer, peer, sizeof(peer));
@@ -300,6 +298,12 @@ static void conn_log(struct sl_conn *c, struct sl_exchange *ex)
         .user_agent = ex->req.user_agent,
     };
     sl_log_request(set->log, time(NULL), &e);
+}
+
+static void conn_log(struct sl_conn *c, struct sl_exchange *ex)
+{
+    if (set_of(c)->log->fd >= 0) /* --quiet: not even a call */
+        log_response(c, ex);
 }
 
 /* ---- requests ---- */
@@ -343,21 +347,28 @@ static bool conn_parse(struct sl_conn *c, size_t fresh)
 static bool conn_next_request(struct sl_conn *c)
 {
     struct sl_conn_set *set = set_of(c);
-    sl_exchange_end_response(c->ex, set->responder.cache);
     size_t left = sl_exchange_next_request(c->ex);
     if (left == 0) {
-        conn_release_exchange(set, c);
+        conn_release_exchange(set, c); /* which ends the response */
         c->state = SL_CONN_IDLE;
         list_enter(set, c, SL_LIST_IDLE);
         conn_watch(c, UV_READABLE);
         return false;
     }
+    sl_exchange_end_response(c->ex, set->responder.cache);
     c->state = SL_CONN_READING;
-    list_enter(set, c, SL_LIST_HEAD);
     conn_watch(c, UV_READABLE);
-    return conn_parse(c, left);
+    if (conn_parse(c, left))
+        return true;
+    if (c->state == SL_CONN_READING) /* not waiting: a partial head, whose deadline starts */
+        list_enter(set, c, SL_LIST_HEAD);
+    return false;
 }
 
+/* The connection enters the send list only when its response has to wait (conn_send;
+ * conn_plan for an answer that waits for work): most responses leave at once, and the
+ * list they are in meanwhile does not matter, as no deadline is swept during a
+ * callback. */
 static void conn_start_response(struct sl_conn *c)
 {
     c->state = SL_CONN_SENDING;
@@ -366,7 +377,6 @@ static void conn_start_response(struct sl_conn *c)
     c->ex->mss = 0;
     c->ex->file_calls = 0;
     c->ex->resident_lo = c->ex->resident_hi = 0;
-    list_enter(set_of(c), c, SL_LIST_SEND);
 }
 
 /* Sends the response in flight, then answers pipelined requests already buffered, in
@@ -463,14 +473,13 @@ static void conn_read(struct sl_conn *c)
         sl_conn_close(c);
         return;
     }
-    if (c->state == SL_CONN_IDLE) {
-        /* The first byte of a new request starts its head deadline. */
-        c->state = SL_CONN_READING;
-        list_enter(set, c, SL_LIST_HEAD);
-    }
+    bool first = c->state == SL_CONN_IDLE;
+    c->state = SL_CONN_READING;
     ex->in_len += (size_t)n;
     if (conn_parse(c, (size_t)n))
         conn_respond(c);
+    else if (first && c->state == SL_CONN_READING)
+        list_enter(set, c, SL_LIST_HEAD); /* a head's first bytes start its deadline */
 }
 
 /* ---- sending ---- */
@@ -738,7 +747,12 @@ static bool conn_send(struct sl_conn *c)
 {
     struct sl_exchange *ex = c->ex;
     uint64_t before = ex->sent;
-    switch (send_some(c, ex)) {
+    enum send_result r = send_some(c, ex);
+    /* Progress pushes the send deadline on, and a response's first wait (nothing sent
+     * before it) is when it enters the send list (see conn_start_response). */
+    if ((r == SEND_AGAIN || r == SEND_FETCHING) && (ex->sent != before || before == 0))
+        list_enter(set_of(c), c, SL_LIST_SEND);
+    switch (r) {
     case SEND_DONE: return true;
     case SEND_FAILED:
         /* EPIPE, ECONNRESET, a shrunken file: the client cannot get a correct response
@@ -747,15 +761,11 @@ static bool conn_send(struct sl_conn *c)
         return false;
     case SEND_FETCHING:
         /* Resumed by fetch_done once the bytes are in. */
-        if (ex->sent != before)
-            list_enter(set_of(c), c, SL_LIST_SEND);
         return false;
     case SEND_AGAIN:
         /* Drain-driven resumption: wait for writable, resume at the saved offsets.
          * UV_DISCONNECT is not watched: it is level-triggered after a half-close and
          * would fire on every loop turn; a real abort surfaces as an error. */
-        if (ex->sent != before)
-            list_enter(set_of(c), c, SL_LIST_SEND);
         conn_watch(c, UV_WRITABLE);
         return false;
     }
