@@ -290,6 +290,7 @@ static bool resolve_plain(const char *t, size_t len, struct sl_path *out)
     if (has_forbidden_byte(t + end, len - end))
         return false;
     out->trailing_slash = p[-1] == '/';
+    out->hidden = false; /* no segment starts with '.' */
     out->len = (size_t)(w - out->rel) - (out->trailing_slash && end > 1);
     out->rel[out->len] = '\0';
     out->raw_path = t;
@@ -303,6 +304,7 @@ int sl_path_resolve(const char *target, size_t len, struct sl_path *out)
     out->rel[0] = '\0';
     out->len = 0;
     out->trailing_slash = false;
+    out->hidden = false;
     out->raw_path = NULL;
     out->raw_path_len = 0;
     out->raw_query = NULL;
@@ -335,8 +337,10 @@ int sl_path_resolve(const char *target, size_t len, struct sl_path *out)
     if (rc != 0) {
         out->rel[0] = '\0';
         out->len = 0;
+        return rc;
     }
-    return rc;
+    out->hidden = sl_path_has_hidden_segment(out->rel, out->len);
+    return 0;
 }
 
 bool sl_path_has_hidden_segment(const char *rel, size_t len)

@@ -215,7 +215,7 @@ int sl_serve_check(const struct sl_plan_env *env, const struct sl_request *req,
         return rc;
     if (env->cfg->live && sl_inject_is_stream(path->rel, path->len))
         return SL_SERVE_EVENT_STREAM;
-    if (!env->cfg->dotfiles && sl_path_has_hidden_segment(path->rel, path->len))
+    if (!env->cfg->dotfiles && path->hidden)
         return 404;
     return 0;
 }

@@ -16,6 +16,7 @@ struct sl_path {
     char rel[SL_PATH_MAX];
     size_t len;
     bool trailing_slash; /* the decoded path ended in '/' (or was "/") */
+    bool hidden;         /* sl_path_has_hidden_segment(rel, len), worked out once */
     /* The raw (still percent-encoded) path and query of the target, for building
      * redirects that keep the client's encoding. Point into the caller's target. */
     const char *raw_path;

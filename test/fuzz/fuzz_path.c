@@ -145,6 +145,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (out->raw_query != NULL)
             CHECK(within(out->raw_query, out->raw_query_len, target, size));
         CHECK(sl_path_has_hidden_segment(out->rel, out->len) == expect_hidden(out->rel, out->len));
+        CHECK(out->hidden == expect_hidden(out->rel, out->len));
         check_reencoded(out);
     } else {
         CHECK(out->len == 0 && out->rel[0] == '\0');

@@ -42,6 +42,7 @@ static void expect_rel(const char *target, const char *rel, bool trailing_slash)
     assert_string_equal(result.rel, rel);
     assert_int_equal(result.len, strlen(rel));
     assert_int_equal(result.trailing_slash, trailing_slash);
+    assert_int_equal(result.hidden, sl_path_has_hidden_segment(rel, strlen(rel)));
 }
 
 /* ---- Climbing above the root ---- */
@@ -652,6 +653,7 @@ static void test_plain_targets_resolve_as_the_full_resolution_does(void **state)
         if (rc != 0)
             continue;
         assert_int_equal(plain.trailing_slash, result.trailing_slash);
+        assert_int_equal(plain.hidden, result.hidden);
         assert_ptr_equal(plain.raw_path, t);
         assert_int_equal(plain.raw_path_len, result.raw_path_len);
         assert_memory_equal(plain.raw_path, result.raw_path, plain.raw_path_len);
@@ -713,6 +715,16 @@ static void test_random_targets_never_yield_unsafe_rel(void **state)
 }
 
 /* ---- Hidden segments ---- */
+
+static void test_resolved_path_says_whether_it_is_hidden(void **state)
+{
+    expect_rel("/a/.git/config", "a/.git/config", false);
+    assert_true(result.hidden);
+    expect_rel("/.well-known/acme", ".well-known/acme", false);
+    assert_false(result.hidden);
+    expect_rel("/a/b.txt?.x", "a/b.txt", false);
+    assert_false(result.hidden);
+}
 
 static void test_hidden_empty_rel_is_not_hidden(void **state)
 {
@@ -913,6 +925,7 @@ int main(void)
         cmocka_unit_test(test_encoded_percent_decodes_to_literal_percent),
         cmocka_unit_test(test_length_argument_bounds_the_target),
         cmocka_unit_test(test_random_targets_never_yield_unsafe_rel),
+        cmocka_unit_test(test_resolved_path_says_whether_it_is_hidden),
         cmocka_unit_test(test_hidden_empty_rel_is_not_hidden),
         cmocka_unit_test(test_hidden_dotfile_at_root_is_hidden),
         cmocka_unit_test(test_hidden_dot_directory_deeper_is_hidden),
