@@ -139,19 +139,17 @@ bool sl_host_valid(const char *s, size_t n)
             return false;
         i = (size_t)(close - s) + 1;
     } else {
-        /* reg-name, which also covers IPv4address. */
-        while (i < n && s[i] != ':') {
-            unsigned char c = (unsigned char)s[i];
-            if (is_reg_name_byte(c)) {
+        /* reg-name, which also covers IPv4address, up to the port's ':' (checked below,
+         * with any other byte that stops it). */
+        for (;;) {
+            while (i < n && is_reg_name_byte((unsigned char)s[i]))
                 i++;
-            } else if (c == '%') {
-                if (n - i < 3 || sl_hex_value((unsigned char)s[i + 1]) < 0 ||
-                    sl_hex_value((unsigned char)s[i + 2]) < 0)
-                    return false;
-                i += 3;
-            } else {
+            if (i == n || s[i] != '%')
+                break;
+            if (n - i < 3 || sl_hex_value((unsigned char)s[i + 1]) < 0 ||
+                sl_hex_value((unsigned char)s[i + 2]) < 0)
                 return false;
-            }
+            i += 3;
         }
     }
     if (i == n)
