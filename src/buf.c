@@ -42,12 +42,13 @@ static bool reserve(struct sl_buf *b, size_t n)
     return false;
 }
 
-void sl_buf_append_slow(struct sl_buf *b, const char *s, size_t n)
+char *sl_buf_reserve_slow(struct sl_buf *b, size_t n)
 {
     if (!reserve(b, n))
-        return;
-    memcpy(b->p + b->len, s, n);
+        return NULL;
+    char *w = b->p + b->len;
     b->len += n;
+    return w;
 }
 
 void sl_buf_putc(struct sl_buf *b, char c)

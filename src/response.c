@@ -3,6 +3,7 @@
 #include "sluice/response.h"
 
 #include <pthread.h>
+#include <string.h>
 
 #include "sluice/httpdate.h"
 
@@ -55,17 +56,25 @@ static struct sl_str status_line(int status)
 
 void sl_head_begin(struct sl_buf *b, int status, const char *date)
 {
+    static const char server[] = "\r\nServer: " SL_SERVER_NAME "\r\n";
+    char unknown[32];
     struct sl_str line = status_line(status);
-    if (line.p) {
-        sl_buf_append(b, line.p, line.n);
-    } else {
-        sl_buf_puts(b, "HTTP/1.1 ");
-        sl_buf_put_u64(b, (uint64_t)status);
-        sl_buf_puts(b, " Unknown\r\n");
+    if (!line.p) {
+        struct sl_buf u = sl_buf_make(unknown, sizeof(unknown));
+        sl_buf_puts(&u, "HTTP/1.1 ");
+        sl_buf_put_u64(&u, (uint64_t)status);
+        sl_buf_puts(&u, " Unknown\r\n");
+        line = sl_str_make(unknown, u.len);
     }
-    sl_buf_puts(b, "Date: ");
-    sl_buf_append(b, date, SL_HTTPDATE_LEN);
-    sl_buf_puts(b, "\r\nServer: " SL_SERVER_NAME "\r\n");
+    /* One reservation for the four pieces. */
+    char *w = sl_buf_reserve(b, line.n + 6 + SL_HTTPDATE_LEN + sizeof(server) - 1);
+    if (!w)
+        return;
+    memcpy(w, line.p, line.n);
+    w += line.n;
+    memcpy(w, "Date: ", 6);
+    memcpy(w + 6, date, SL_HTTPDATE_LEN);
+    memcpy(w + 6 + SL_HTTPDATE_LEN, server, sizeof(server) - 1);
 }
 
 void sl_head_end(struct sl_buf *b, bool keep_alive, bool http10)
@@ -73,10 +82,11 @@ void sl_head_end(struct sl_buf *b, bool keep_alive, bool http10)
     /* HTTP/1.1 persists by default, so only "close" needs saying there; a 1.0 client
      * keeps the connection only when told so explicitly (RFC 9112 §9.3). */
     if (!keep_alive)
-        sl_buf_puts(b, "Connection: close\r\n");
+        sl_buf_puts(b, "Connection: close\r\n\r\n");
     else if (http10)
-        sl_buf_puts(b, "Connection: keep-alive\r\n");
-    sl_buf_puts(b, "\r\n");
+        sl_buf_puts(b, "Connection: keep-alive\r\n\r\n");
+    else
+        sl_buf_puts(b, "\r\n");
 }
 
 static const char *error_explanation(int status)

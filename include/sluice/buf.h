@@ -31,20 +31,30 @@ static inline struct sl_buf sl_buf_make(char *p, size_t cap)
  * A failed allocation sets `overflow`. Release with sl_buf_take or sl_buf_free. */
 void sl_buf_init_growing(struct sl_buf *b, size_t initial_cap);
 
-/* Appends when it fits (the hot path, inline: response heads are built from many small
- * appends), else grows or overflows. */
-void sl_buf_append_slow(struct sl_buf *b, const char *s, size_t n);
-static inline void sl_buf_append(struct sl_buf *b, const char *s, size_t n)
+/* Makes room for n more bytes at the end and counts them as written: returns where they
+ * go, for the caller to fill, or NULL when they do not fit (then, as for an append that
+ * does not fit, `overflow` is set). One check for several pieces of known total length:
+ * response heads are built from many small ones. Inline for the case that fits. */
+char *sl_buf_reserve_slow(struct sl_buf *b, size_t n);
+static inline char *sl_buf_reserve(struct sl_buf *b, size_t n)
 {
     b->need += n;
     /* Strictly less: a growing buffer keeps one byte for sl_buf_take's NUL, and an exact
      * fill of a fixed one is left to the slow path. */
     if (n < b->cap - b->len && !b->overflow) {
-        memcpy(b->p + b->len, s, n);
+        char *w = b->p + b->len;
         b->len += n;
-        return;
+        return w;
     }
-    sl_buf_append_slow(b, s, n);
+    return sl_buf_reserve_slow(b, n);
+}
+
+/* Appends when it fits, else grows or overflows. */
+static inline void sl_buf_append(struct sl_buf *b, const char *s, size_t n)
+{
+    char *w = sl_buf_reserve(b, n);
+    if (w)
+        memcpy(w, s, n);
 }
 
 void sl_buf_putc(struct sl_buf *b, char c);

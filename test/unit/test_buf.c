@@ -61,6 +61,29 @@ static void test_need_counts_dropped_bytes_like_snprintf(void **state)
     assert_int_equal(b.need, 7);
 }
 
+static void test_reserve_hands_out_room_that_counts_as_written_or_null(void **state)
+{
+    char mem[8];
+    struct sl_buf b = sl_buf_make(mem, sizeof(mem));
+    char *w = sl_buf_reserve(&b, 3);
+    assert_ptr_equal(w, mem);
+    memcpy(w, "abc", 3);
+    assert_int_equal(b.len, 3);
+    assert_null(sl_buf_reserve(&b, 6));
+    assert_true(b.overflow);
+    assert_int_equal(b.len, 3);
+    assert_int_equal(b.need, 9);
+
+    struct sl_buf g;
+    sl_buf_init_growing(&g, 4);
+    w = sl_buf_reserve(&g, 100); /* grows */
+    assert_non_null(w);
+    memset(w, 'x', 100);
+    assert_int_equal(g.len, 100);
+    assert_false(g.overflow);
+    sl_buf_free(&g);
+}
+
 static void test_truncate_takes_back_an_overflowed_piece_and_allows_appends_again(void **state)
 {
     char mem[8];
@@ -192,6 +215,7 @@ int main(void)
         cmocka_unit_test(test_exact_fit_is_not_overflow),
         cmocka_unit_test(test_append_that_does_not_fit_is_dropped_whole_and_later_small_ones_too),
         cmocka_unit_test(test_need_counts_dropped_bytes_like_snprintf),
+        cmocka_unit_test(test_reserve_hands_out_room_that_counts_as_written_or_null),
         cmocka_unit_test(test_truncate_takes_back_an_overflowed_piece_and_allows_appends_again),
         cmocka_unit_test(test_u64_zero_is_written_as_single_digit),
         cmocka_unit_test(test_u64_is_decimal_without_padding_up_to_the_maximum),

@@ -28,6 +28,27 @@ static void test_head_begin_writes_status_line_date_and_server(void **state)
                         b.len);
 }
 
+static void test_head_begin_for_a_status_without_a_reason_says_unknown(void **state)
+{
+    char mem[256];
+    struct sl_buf b = sl_buf_make(mem, sizeof(mem));
+    sl_head_begin(&b, 299, date);
+    const char *want = "HTTP/1.1 299 Unknown\r\nDate: Mon, 23 Nov 2026 18:52:40 GMT\r\n"
+                       "Server: sluice\r\n";
+    assert_false(b.overflow);
+    assert_int_equal(b.len, strlen(want));
+    assert_memory_equal(mem, want, b.len);
+}
+
+static void test_head_begin_that_does_not_fit_writes_nothing(void **state)
+{
+    char mem[40];
+    struct sl_buf b = sl_buf_make(mem, sizeof(mem));
+    sl_head_begin(&b, 200, date);
+    assert_true(b.overflow);
+    assert_int_equal(b.len, 0);
+}
+
 static void test_head_field_formats_name_colon_space_value_crlf(void **state)
 {
     char mem[64];
@@ -178,6 +199,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_head_begin_writes_status_line_date_and_server),
+        cmocka_unit_test(test_head_begin_for_a_status_without_a_reason_says_unknown),
+        cmocka_unit_test(test_head_begin_that_does_not_fit_writes_nothing),
         cmocka_unit_test(test_head_field_formats_name_colon_space_value_crlf),
         cmocka_unit_test(test_head_end_http11_keepalive_adds_no_connection_field),
         cmocka_unit_test(test_head_end_http10_keepalive_says_keep_alive),
