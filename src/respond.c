@@ -93,19 +93,25 @@ struct lookup {
     struct sl_plan_env env;
     uint64_t now_ms; /* the loop's clock, for the cache */
     struct sl_path path;
+    const char *key; /* path.rel itself, or dir_key */
     size_t key_len;
-    char key[SL_PATH_MAX + 1];
+    char dir_key[SL_PATH_MAX + 1];
 };
 
 static void make_key(struct lookup *l)
 {
-    l->key_len = 0;
-    if (l->path.len + 1 >= sizeof(l->key))
-        return;
-    memcpy(l->key, l->path.rel, l->path.len);
+    l->key = l->path.rel; /* no copy for the usual file path */
     l->key_len = l->path.len;
-    if (l->path.trailing_slash)
-        l->key[l->key_len++] = '/';
+    if (!l->path.trailing_slash)
+        return;
+    if (l->path.len + 1 >= sizeof(l->dir_key)) {
+        l->key_len = 0;
+        return;
+    }
+    memcpy(l->dir_key, l->path.rel, l->path.len);
+    l->dir_key[l->path.len] = '/';
+    l->key = l->dir_key;
+    l->key_len = l->path.len + 1;
 }
 
 /* What a lookup found: a file to answer from (in the cache or just opened), nothing

@@ -492,6 +492,13 @@ static void add_cache_control(const struct sl_plan_env *env, struct sl_buf *b)
     sl_buf_puts(b, "\r\n");
 }
 
+/* Whether the request asks for a download (path NULL: no). Most have no query at all,
+ * which is found out without a call. */
+static bool wants_download(const struct sl_path *path)
+{
+    return path && path->raw_query && sl_path_query_has(path, "download");
+}
+
 /* Head fields shared by 200, 206 and 304 for a file (RFC 9110 §15.4.5: a 304 carries
  * the validators and Cache-Control/Vary a 200 would have). */
 static void add_validators(const struct sl_plan_env *env, struct sl_buf *b,
@@ -537,7 +544,7 @@ static void add_representation(struct sl_buf *b, const struct sl_file_rep *rep,
 {
     add_content_type(b, rep);
     add_content_encoding(b, rep);
-    if (rep->attachment || (path && sl_path_query_has(path, "download"))) {
+    if (rep->attachment || wants_download(path)) {
         char value[3 * 255 * 2 + 128];
         size_t n = sl_content_disposition(value, sizeof(value), rep->name, rep->name_len);
         if (n < sizeof(value))
@@ -703,7 +710,7 @@ static void serve_whole(const struct sl_plan_env *env, const struct sl_request *
     uint64_t at = inject && inject_at < size ? inject_at : size;
     uint64_t length = size + script_len(inject);
     struct sl_buf b = head_begin(env, req, 200, plan);
-    if (!inject && fields_apply(env, rep) && !sl_path_query_has(path, "download"))
+    if (!inject && fields_apply(env, rep) && !wants_download(path))
         sl_buf_append(&b, rep->fields, rep->fields_len);
     else
         add_whole_fields(env, &b, rep, path, length);
