@@ -14,7 +14,7 @@ struct etag {
 /* etagc = %x21 / %x23-7E / obs-text (RFC 9110 §8.8.3) */
 static bool is_etagc(unsigned char c)
 {
-    return c == 0x21 || (c >= 0x23 && c <= 0x7E) || c >= 0x80;
+    return sl_byte_is(c, SL_BYTE_ETAGC);
 }
 
 static size_t put_hex(char *out, uint64_t v)

@@ -63,45 +63,11 @@ static int find_path_start(const char *t, size_t len, size_t *start)
     return 0;
 }
 
-/* Byte classes, one table lookup a byte instead of a chain of comparisons: every request
- * has a Host field and a path to go through (bench/RESULTS.md, instructions per request).
- *   R  a reg-name byte besides pct-encoded ones: unreserved / sub-delims (RFC 3986 §2.2,
- *      §2.3)
- *   P  a byte a plain path copies without a second look (see resolve_plain): all but
- *      controls, space, '#', '%', '.', '/', '?' and DEL */
-enum { R = 1, P = 2 };
-/* clang-format off */
-static const unsigned char byte_class[256] = {
-    /* controls */
-    0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,
-    0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,
-    /* SP !    "    #    $    %    &    '    (    )    *    +    ,    -    .    /  */
-    0,   R|P, P,   0,   R|P, 0,   R|P, R|P, R|P, R|P, R|P, R|P, R|P, R|P, R,   0,
-    /* 0-9                                              :    ;    <    =    >    ?  */
-    R|P, R|P, R|P, R|P, R|P, R|P, R|P, R|P, R|P, R|P, P,   R|P, P,   R|P, P,   0,
-    /* @ A-O */
-    P,   R|P, R|P, R|P, R|P, R|P, R|P, R|P, R|P, R|P, R|P, R|P, R|P, R|P, R|P, R|P,
-    /* P-Z                                              [    \    ]    ^    _  */
-    R|P, R|P, R|P, R|P, R|P, R|P, R|P, R|P, R|P, R|P, R|P, P,   P,   P,   P,   R|P,
-    /* ` a-o */
-    P,   R|P, R|P, R|P, R|P, R|P, R|P, R|P, R|P, R|P, R|P, R|P, R|P, R|P, R|P, R|P,
-    /* p-z                                              {    |    }    ~    DEL */
-    R|P, R|P, R|P, R|P, R|P, R|P, R|P, R|P, R|P, R|P, R|P, P,   P,   P,   R|P, 0,
-    /* 0x80-0xff: the bytes of UTF-8 names */
-    P,   P,   P,   P,   P,   P,   P,   P,   P,   P,   P,   P,   P,   P,   P,   P,
-    P,   P,   P,   P,   P,   P,   P,   P,   P,   P,   P,   P,   P,   P,   P,   P,
-    P,   P,   P,   P,   P,   P,   P,   P,   P,   P,   P,   P,   P,   P,   P,   P,
-    P,   P,   P,   P,   P,   P,   P,   P,   P,   P,   P,   P,   P,   P,   P,   P,
-    P,   P,   P,   P,   P,   P,   P,   P,   P,   P,   P,   P,   P,   P,   P,   P,
-    P,   P,   P,   P,   P,   P,   P,   P,   P,   P,   P,   P,   P,   P,   P,   P,
-    P,   P,   P,   P,   P,   P,   P,   P,   P,   P,   P,   P,   P,   P,   P,   P,
-    P,   P,   P,   P,   P,   P,   P,   P,   P,   P,   P,   P,   P,   P,   P,   P,
-};
-/* clang-format on */
-
+/* unreserved / sub-delims (RFC 3986 §2.2, §2.3): a reg-name's bytes besides
+ * pct-encoded ones. */
 static bool is_reg_name_byte(unsigned char c)
 {
-    return byte_class[c] & R;
+    return sl_byte_is(c, SL_BYTE_REG_NAME);
 }
 
 /* The inside of an IP-literal's brackets: IPv6address / IPvFuture (RFC 3986 §3.2.2).
@@ -274,7 +240,7 @@ static bool resolve_plain(const char *t, size_t len, struct sl_path *out)
     const unsigned char *stop = (const unsigned char *)t + len;
     char *w = out->rel;
     for (; p < stop; p++) {
-        if (!(byte_class[*p] & P)) {
+        if (!sl_byte_is(*p, SL_BYTE_PLAIN_PATH)) {
             if (*p == '?' || *p == '#')
                 break;
             if (*p <= ' ' || *p == 0x7f || *p == '%')

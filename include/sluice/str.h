@@ -107,11 +107,28 @@ static inline bool sl_is_alnum(unsigned char c)
     return sl_is_digit(c) || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
 }
 
+/* Byte classes that loops on every request test (the Host field, the path, entity-tags,
+ * tokens), one bit each in sl_byte_class: a table lookup a byte instead of a chain of
+ * comparisons or a strchr (bench/RESULTS.md, instructions per request). The rules that
+ * make the table are in str.c. */
+enum {
+    SL_BYTE_TCHAR = 1,      /* tchar (RFC 9110 §5.6.2) */
+    SL_BYTE_REG_NAME = 2,   /* unreserved / sub-delims (RFC 3986 §2.2, §2.3) */
+    SL_BYTE_PLAIN_PATH = 4, /* a path byte that needs no decoding or dot-segment look */
+    SL_BYTE_ETAGC = 8,      /* etagc (RFC 9110 §8.8.3) */
+};
+extern const unsigned char sl_byte_class[256];
+
+static inline bool sl_byte_is(unsigned char c, unsigned class_bit)
+{
+    return (sl_byte_class[c] & class_bit) != 0;
+}
+
 /* tchar (RFC 9110 §5.6.2): the bytes of a token, such as a method, a field name or a
  * content-coding. */
 static inline bool sl_is_tchar(unsigned char c)
 {
-    return sl_is_alnum(c) || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+    return sl_byte_is(c, SL_BYTE_TCHAR);
 }
 
 /* Printable US-ASCII, space included: what can go into a log or a quoted-string as is. */

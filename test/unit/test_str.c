@@ -76,6 +76,20 @@ static void test_tchar_is_alnum_and_the_fifteen_token_marks(void **state)
     assert_false(sl_is_tchar('\0'));
 }
 
+/* The table's other classes, each against its grammar written out another way. */
+static void test_byte_classes_follow_their_grammars_on_every_byte(void **state)
+{
+    for (unsigned c = 0; c < 256; c++) {
+        bool alnum = c < 0x80 && isalnum((int)c);
+        bool sub = c != 0 && strchr("-._~!$&'()*+,;=", (int)c) != NULL;
+        assert_int_equal(sl_byte_is((unsigned char)c, SL_BYTE_REG_NAME), alnum || sub);
+        bool special = c <= ' ' || c == 0x7f || (c != 0 && strchr("#%./?", (int)c) != NULL);
+        assert_int_equal(sl_byte_is((unsigned char)c, SL_BYTE_PLAIN_PATH), !special);
+        bool etagc = c == 0x21 || (c >= 0x23 && c <= 0x7e) || c >= 0x80;
+        assert_int_equal(sl_byte_is((unsigned char)c, SL_BYTE_ETAGC), etagc);
+    }
+}
+
 static void test_ows_is_space_and_tab_only(void **state)
 {
     for (unsigned c = 0; c < 256; c++)
@@ -115,6 +129,7 @@ int main(void)
         cmocka_unit_test(test_hex_digit_uses_only_the_low_four_bits),
         cmocka_unit_test(test_classes_match_the_c_locale_on_every_byte),
         cmocka_unit_test(test_tchar_is_alnum_and_the_fifteen_token_marks),
+        cmocka_unit_test(test_byte_classes_follow_their_grammars_on_every_byte),
         cmocka_unit_test(test_ows_is_space_and_tab_only),
         cmocka_unit_test(test_hash_spreads_similar_paths_over_low_bits),
     };
