@@ -71,6 +71,22 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
     return 0;
 }
 
+/* Whether field name `name` (any case) is `lower`, a name written in lower case: each byte
+ * equal, or the upper-case form of a letter. One side to fold, not two: the names of
+ * every header line are compared. */
+static bool field_name_is(struct sl_str name, struct sl_str lower)
+{
+    if (name.n != lower.n)
+        return false;
+    for (size_t i = 0; i < name.n; i++) {
+        unsigned char c = (unsigned char)name.p[i];
+        unsigned char l = (unsigned char)lower.p[i];
+        if (c != l && !(l >= 'a' && l <= 'z' && c == l - ('a' - 'A')))
+            return false;
+    }
+    return true;
+}
+
 /* A field we act on: where its value goes, and whether it is a list (RFC 9110 §5.6.1)
  * whose lines are combined. */
 struct field_spec {
@@ -101,7 +117,7 @@ static const struct field_spec *field_spec(struct sl_str name)
          false},
     };
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
-        if (sl_str_caseeq(name, fields[i].name))
+        if (field_name_is(name, fields[i].name))
             return &fields[i];
     }
     return NULL;
@@ -142,7 +158,7 @@ static int on_header_value_complete(llhttp_t *p)
         value.p = ""; /* an empty field is present, not absent */
     if (++req->header_count > SL_HEADERS_MAX)
         return reject(p, 431);
-    if (sl_str_caseeq(req->field, SL_STR("host"))) {
+    if (field_name_is(req->field, SL_STR("host"))) {
         req->host = value;
         req->host_count++;
     } else {

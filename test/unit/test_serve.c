@@ -373,6 +373,22 @@ static void test_if_none_match_with_current_etag_returns_304_with_validators_onl
     assert_true(plan.keep_alive);
 }
 
+/* Field names are case-insensitive (RFC 9110 §5.1), whatever mix of cases; a name that
+ * only looks alike is another field. */
+static void test_field_names_match_in_any_case_and_only_exactly(void **state)
+{
+    serve_file("GET /notes.txt HTTP/1.1\r\nhOsT: x\r\niF-nOnE-mAtCh: " ETAG_1K "\r\n\r\n");
+    assert_int_equal(plan.status, 304);
+    serve_file("GET /notes.txt HTTP/1.1\r\nHOST: x\r\nIF-NONE-MATCH: " ETAG_1K "\r\n\r\n");
+    assert_int_equal(plan.status, 304);
+    serve_file("GET /notes.txt HTTP/1.1\r\nHost: x\r\nIf-None-Matcj: " ETAG_1K "\r\n\r\n");
+    assert_int_equal(plan.status, 200);
+    serve_file("GET /notes.txt HTTP/1.1\r\nHost: x\r\nIf_None-Match: " ETAG_1K "\r\n\r\n");
+    assert_int_equal(plan.status, 200);
+    parse("GET /notes.txt HTTP/1.0\r\nHosu: x\r\n\r\n");
+    assert_int_equal(req.host_count, 0);
+}
+
 static void test_not_modified_for_a_variant_still_says_vary(void **state)
 {
     rep.variants = SL_ENC_GZIP;
@@ -1452,6 +1468,7 @@ int main(void)
         T(test_download_name_with_quotes_and_percent_is_escaped_in_both_parameters),
         T(test_download_name_of_255_non_ascii_bytes_still_gets_its_header),
         T(test_if_none_match_with_current_etag_returns_304_with_validators_only),
+        T(test_field_names_match_in_any_case_and_only_exactly),
         T(test_not_modified_for_a_variant_still_says_vary),
         T(test_if_match_failing_returns_412_error_page),
         T(test_if_modified_since_at_or_after_mtime_returns_304_and_before_returns_200),
