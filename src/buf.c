@@ -56,15 +56,21 @@ void sl_buf_putc(struct sl_buf *b, char c)
     sl_buf_append(b, &c, 1);
 }
 
-void sl_buf_put_u64(struct sl_buf *b, uint64_t v)
+char *sl_u64_digits(char out[SL_U64_DIGITS], uint64_t v)
 {
-    char digits[20];
-    size_t i = sizeof(digits);
+    char *p = out + SL_U64_DIGITS;
     do {
-        digits[--i] = (char)('0' + v % 10);
+        *--p = (char)('0' + v % 10);
         v /= 10;
     } while (v != 0);
-    sl_buf_append(b, digits + i, sizeof(digits) - i);
+    return p;
+}
+
+void sl_buf_put_u64(struct sl_buf *b, uint64_t v)
+{
+    char digits[SL_U64_DIGITS];
+    char *p = sl_u64_digits(digits, v);
+    sl_buf_append(b, p, (size_t)(digits + sizeof(digits) - p));
 }
 
 void sl_buf_truncate(struct sl_buf *b, size_t len)

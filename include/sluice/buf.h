@@ -66,6 +66,11 @@ static inline void sl_buf_puts(struct sl_buf *b, const char *s)
 
 void sl_buf_put_u64(struct sl_buf *b, uint64_t v);
 
+/* The decimal digits of v (no padding), written at the end of `out`: returns where they
+ * start; they run to out + SL_U64_DIGITS. */
+#define SL_U64_DIGITS 20
+char *sl_u64_digits(char out[SL_U64_DIGITS], uint64_t v);
+
 /* Keeps only the first len bytes (len <= b->len) and clears `overflow`, keeping the memory
  * and the mode: sl_buf_truncate(b, 0) empties b for reuse, and truncating to a length saved
  * earlier takes back a piece that overflowed part way. */

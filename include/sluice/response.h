@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "sluice/buf.h" /* response heads are sl_bufs: callers get buf.h from here */
 #include "sluice/str.h"
@@ -19,22 +20,26 @@ const char *sl_status_reason(int status);
  * HTTP-date, SL_HTTPDATE_LEN bytes. */
 void sl_head_begin(struct sl_buf *b, int status, const char *date);
 
-/* Appends "<name>: <value>\r\n". Inline, so a literal name's length is known when
- * compiling: heads are built from many of these. */
+/* Appends "<name>: <value>\r\n", whole or (when it does not fit) not at all. Inline, so a
+ * literal name's length is known when compiling, and one reservation for the four
+ * pieces: heads are built from many of these. */
 static inline void sl_head_field(struct sl_buf *b, const char *name, struct sl_str value)
 {
-    sl_buf_puts(b, name);
-    sl_buf_puts(b, ": ");
-    sl_buf_append(b, value.p, value.n);
-    sl_buf_puts(b, "\r\n");
+    size_t n = strlen(name);
+    char *w = sl_buf_reserve(b, n + 2 + value.n + 2);
+    if (!w)
+        return;
+    memcpy(w, name, n);
+    memcpy(w + n, ": ", 2);
+    memcpy(w + n + 2, value.p, value.n);
+    memcpy(w + n + 2 + value.n, "\r\n", 2);
 }
 
 static inline void sl_head_field_u64(struct sl_buf *b, const char *name, uint64_t value)
 {
-    sl_buf_puts(b, name);
-    sl_buf_puts(b, ": ");
-    sl_buf_put_u64(b, value);
-    sl_buf_puts(b, "\r\n");
+    char digits[SL_U64_DIGITS];
+    char *p = sl_u64_digits(digits, value);
+    sl_head_field(b, name, sl_str_make(p, (size_t)(digits + sizeof(digits) - p)));
 }
 
 /* Appends "Connection: close\r\n" or "Connection: keep-alive\r\n" as the request's

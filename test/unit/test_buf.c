@@ -127,6 +127,20 @@ static void test_u64_is_decimal_without_padding_up_to_the_maximum(void **state)
     expect_u64(UINT64_MAX, "18446744073709551615");
 }
 
+static void test_u64_digits_end_at_the_end_of_their_array(void **state)
+{
+    char out[SL_U64_DIGITS];
+    char *p = sl_u64_digits(out, 0);
+    assert_ptr_equal(p, out + SL_U64_DIGITS - 1);
+    assert_memory_equal(p, "0", 1);
+    p = sl_u64_digits(out, UINT64_MAX);
+    assert_ptr_equal(p, out);
+    assert_memory_equal(p, "18446744073709551615", SL_U64_DIGITS);
+    p = sl_u64_digits(out, 1024);
+    assert_memory_equal(p, "1024", 4);
+    assert_ptr_equal(p + 4, out + SL_U64_DIGITS);
+}
+
 static void test_u64_that_does_not_fit_writes_no_digit(void **state)
 {
     char mem[3] = {'x', 'x', 'x'};
@@ -219,6 +233,7 @@ int main(void)
         cmocka_unit_test(test_truncate_takes_back_an_overflowed_piece_and_allows_appends_again),
         cmocka_unit_test(test_u64_zero_is_written_as_single_digit),
         cmocka_unit_test(test_u64_is_decimal_without_padding_up_to_the_maximum),
+        cmocka_unit_test(test_u64_digits_end_at_the_end_of_their_array),
         cmocka_unit_test(test_u64_that_does_not_fit_writes_no_digit),
         cmocka_unit_test(test_growing_buffer_grows_far_past_its_initial_capacity),
         cmocka_unit_test(test_take_returns_nul_terminated_string_and_its_length),

@@ -61,6 +61,17 @@ static void test_head_field_formats_name_colon_space_value_crlf(void **state)
     assert_memory_equal(mem, want, b.len);
 }
 
+static void test_head_field_that_does_not_fit_is_left_out_whole(void **state)
+{
+    char mem[32];
+    struct sl_buf b = sl_buf_make(mem, sizeof(mem));
+    sl_head_field(&b, "A", SL_STR("b"));
+    sl_head_field(&b, "Content-Type", SL_STR("text/plain; charset=utf-8"));
+    assert_true(b.overflow);
+    assert_int_equal(b.len, strlen("A: b\r\n"));
+    assert_memory_equal(mem, "A: b\r\n", b.len);
+}
+
 static void test_head_end_http11_keepalive_adds_no_connection_field(void **state)
 {
     char mem[64];
@@ -202,6 +213,7 @@ int main(void)
         cmocka_unit_test(test_head_begin_for_a_status_without_a_reason_says_unknown),
         cmocka_unit_test(test_head_begin_that_does_not_fit_writes_nothing),
         cmocka_unit_test(test_head_field_formats_name_colon_space_value_crlf),
+        cmocka_unit_test(test_head_field_that_does_not_fit_is_left_out_whole),
         cmocka_unit_test(test_head_end_http11_keepalive_adds_no_connection_field),
         cmocka_unit_test(test_head_end_http10_keepalive_says_keep_alive),
         cmocka_unit_test(test_head_end_close_says_close_for_both_versions),
