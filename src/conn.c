@@ -503,10 +503,12 @@ static ssize_t send_memory(struct sl_conn *c, struct sl_exchange *ex)
 {
     struct iovec iov[SL_SEGS_MAX];
     int n = 0;
+    size_t total = 0;
     unsigned i = ex->seg;
     for (; i < ex->plan.nsegs && !seg_is_file(&ex->plan.segs[i]); i++, n++) {
         iov[n].iov_base = (void *)(ex->plan.segs[i].mem + ex->plan.segs[i].off);
         iov[n].iov_len = ex->plan.segs[i].len;
+        total += iov[n].iov_len;
     }
     bool more = i < ex->plan.nsegs;
     struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)n};
@@ -516,6 +518,10 @@ static ssize_t send_memory(struct sl_conn *c, struct sl_exchange *ex)
     while (sent < 0 && errno == EINTR);
     if (sent <= 0)
         return sent;
+    if ((size_t)sent == total) {
+        ex->seg = i; /* all of them: segments behind ex->seg are not looked at again */
+        return sent;
+    }
     /* Consume `sent` bytes from the segments. */
     size_t left = (size_t)sent;
     while (left > 0) {
