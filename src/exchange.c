@@ -10,7 +10,8 @@
 /* Idle exchanges kept per loop for reuse. */
 #define POOL_KEEP 64
 
-void sl_exchange_init(struct sl_exchange *ex)
+/* Everything but the parser and request. */
+static void empty(struct sl_exchange *ex)
 {
     ex->pool = NULL;
     ex->in_len = 0;
@@ -24,6 +25,11 @@ void sl_exchange_init(struct sl_exchange *ex)
     ex->wait.got = NULL;
     ex->plan.overflow = false;
     ex->plan.nsegs = 0;
+}
+
+void sl_exchange_init(struct sl_exchange *ex)
+{
+    empty(ex);
     sl_request_init(&ex->parser, &ex->req);
 }
 
@@ -31,14 +37,17 @@ struct sl_exchange *sl_exchange_get(struct sl_exchange_pool *pool)
 {
     struct sl_exchange *ex = pool->free;
     if (ex) {
+        /* Initialised when it was first taken: its parser only needs a reset. */
         pool->free = ex->next_free;
         pool->free_count--;
+        empty(ex);
+        sl_request_reset(&ex->parser, &ex->req);
     } else {
         ex = malloc(sizeof(*ex));
         if (!ex)
             return NULL;
+        sl_exchange_init(ex);
     }
-    sl_exchange_init(ex);
     ex->pool = pool;
     pool->live++;
     return ex;
@@ -86,8 +95,8 @@ size_t sl_exchange_next_request(struct sl_exchange *ex)
         memmove(ex->in, ex->in + ex->in_off, left);
     ex->in_len = left;
     ex->in_off = 0;
-    if (left > 0) /* otherwise the exchange goes back to the pool, which inits it again */
-        sl_request_init(&ex->parser, &ex->req);
+    if (left > 0) /* otherwise the exchange goes back to the pool, which resets it again */
+        sl_request_reset(&ex->parser, &ex->req);
     return left;
 }
 

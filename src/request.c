@@ -238,6 +238,12 @@ void sl_request_init(llhttp_t *parser, struct sl_request *req)
     parser->data = req;
 }
 
+void sl_request_reset(llhttp_t *parser, struct sl_request *req)
+{
+    memset(req, 0, offsetof(struct sl_request, joined));
+    llhttp_reset(parser); /* keeps the settings, the lenient flag and data (req) */
+}
+
 /* The methods llhttp knows for HTTP; it also knows RTSP's (DESCRIBE, PLAY, ...) and
  * refuses those in an HTTP request only once it reaches the version. */
 static bool is_http_method(unsigned method)

@@ -60,6 +60,10 @@ enum sl_parse_result {
 /* Prepares parser and request for a new request. */
 void sl_request_init(llhttp_t *parser, struct sl_request *req);
 
+/* The same for a parser that sl_request_init has set up for req before (cheaper: the
+ * parser keeps its settings). */
+void sl_request_reset(llhttp_t *parser, struct sl_request *req);
+
 /* Feeds len bytes at data (which must directly follow the bytes fed before, in the same
  * buffer, since spans grow in place). Returns SL_PARSE_MORE, SL_PARSE_READY (with
  * *consumed bytes used, possibly fewer than len when requests are pipelined) or an
