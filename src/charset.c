@@ -529,6 +529,12 @@ static const char *prescan(const unsigned char *p, size_t n)
     struct scan s = {.p = p, .n = n};
     const char *found = NULL;
     for (; s.pos < n; s.pos++) {
+        /* Only a '<' starts anything: go to the next one at once (a byte at a time cost
+         * ~7 instructions a byte, paid by every revalidation of an HTML file). */
+        const unsigned char *lt = memchr(p + s.pos, '<', n - s.pos);
+        if (lt == NULL)
+            break;
+        s.pos = (size_t)(lt - p);
         enum step step = scan_at(&s, &found);
         if (step == STEP_FOUND)
             return found;
