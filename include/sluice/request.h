@@ -48,6 +48,11 @@ struct sl_request {
      * 9110 §5.3); the fields above point here then. Last: not cleared per request. */
     size_t joined_len;
     char joined[SL_JOINED_MAX];
+    /* The last Host value found valid, kept from one request to the next (not cleared
+     * with the rest): clients send the same one every time, so the same bytes again
+     * need no second look (sl_request_init empties it). */
+    size_t valid_host_len;
+    char valid_host[64];
 };
 
 enum sl_parse_result {

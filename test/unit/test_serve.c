@@ -389,6 +389,26 @@ static void test_field_names_match_in_any_case_and_only_exactly(void **state)
     assert_int_equal(req.host_count, 0);
 }
 
+/* A parser reset between requests keeps the last valid Host to compare with: the same
+ * bytes pass, other bytes of the same length are checked afresh. */
+static void test_host_is_checked_afresh_unless_it_is_the_last_valid_one(void **state)
+{
+    static const char *const heads[] = {
+        "GET / HTTP/1.1\r\nHost: abc\r\n\r\n", "GET / HTTP/1.1\r\nHost: a@c\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: abc\r\n\r\n", "GET / HTTP/1.1\r\nHost: a c\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: ab:\r\n\r\n",
+    };
+    static const int want[] = {SL_PARSE_READY, 400, SL_PARSE_READY, 400, SL_PARSE_READY};
+    sl_request_init(&parser, &req);
+    for (size_t i = 0; i < sizeof(heads) / sizeof(heads[0]); i++) {
+        size_t len = strlen(heads[i]);
+        memcpy(reqbuf, heads[i], len);
+        size_t consumed = 0;
+        assert_int_equal(sl_request_feed(&parser, &req, reqbuf, len, &consumed), want[i]);
+        sl_request_reset(&parser, &req);
+    }
+}
+
 static void test_not_modified_for_a_variant_still_says_vary(void **state)
 {
     rep.variants = SL_ENC_GZIP;
@@ -1469,6 +1489,7 @@ int main(void)
         T(test_download_name_of_255_non_ascii_bytes_still_gets_its_header),
         T(test_if_none_match_with_current_etag_returns_304_with_validators_only),
         T(test_field_names_match_in_any_case_and_only_exactly),
+        T(test_host_is_checked_afresh_unless_it_is_the_last_valid_one),
         T(test_not_modified_for_a_variant_still_says_vary),
         T(test_if_match_failing_returns_412_error_page),
         T(test_if_modified_since_at_or_after_mtime_returns_304_and_before_returns_200),
