@@ -529,8 +529,8 @@ static const char *prescan(const unsigned char *p, size_t n)
     struct scan s = {.p = p, .n = n};
     const char *found = NULL;
     for (; s.pos < n; s.pos++) {
-        /* Only a '<' starts anything: go to the next one at once (a byte at a time cost
-         * ~7 instructions a byte, paid by every revalidation of an HTML file). */
+        /* Only a '<' starts anything: go to the next one at once rather than look at
+         * every byte, which every revalidation of an HTML file would pay for. */
         const unsigned char *lt = memchr(p + s.pos, '<', n - s.pos);
         if (lt == NULL)
             break;

@@ -65,8 +65,8 @@ static unsigned open_variants(const struct sl_config *cfg, int root_fd, const ch
                               struct stat sts[SL_VARIANTS])
 {
     unsigned available = 0;
-    /* The base once, then each suffix after it (snprintf cost ~870 instructions a name,
-     * three names per revalidation of every file). */
+    /* The base once, then each suffix after it, not snprintf: three names per
+     * revalidation of every file (bench/RESULTS.md, instructions per request). */
     char name[SL_ROUTE_FILE_MAX + 8];
     size_t base_len = strlen(base);
     if (base_len < sizeof(name))
