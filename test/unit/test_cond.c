@@ -214,6 +214,18 @@ static void test_list_malformed_target_etag_matches_only_star(void **state)
     assert_true(strong("*", ""));
 }
 
+/* The target's opaque bytes are not checked one by one (split_own_etag): one that no tag
+ * may hold still matches nothing, as no valid tag in the list can equal it. */
+static void test_list_target_with_bytes_outside_etagc_matches_nothing(void **state)
+{
+    assert_false(weak("\"a b\"", "\"a b\""));
+    assert_false(strong("\"a\"b\"", "\"a\"b\""));
+    assert_false(weak("\"a\", \"b\"", "\"a\"b\""));
+    assert_false(
+        sl_cond_if_range_ok(s("\"a\x7f\""), &(struct sl_validators){{"\"a\x7f\"", 4}, LM}));
+    assert_true(weak("W/\"a\"", "\"a\""));
+}
+
 static void test_list_reads_only_given_length(void **state)
 {
     const char buf[] = "\"abc\", junk";
@@ -477,6 +489,7 @@ int main(void)
         cmocka_unit_test(test_list_accepts_obs_text_and_punctuation),
         cmocka_unit_test(test_list_empty_opaque_tag_is_valid),
         cmocka_unit_test(test_list_malformed_target_etag_matches_only_star),
+        cmocka_unit_test(test_list_target_with_bytes_outside_etagc_matches_nothing),
         cmocka_unit_test(test_list_reads_only_given_length),
         cmocka_unit_test(test_eval_no_conditional_fields_proceeds),
         cmocka_unit_test(test_eval_if_match_matching_proceeds),
