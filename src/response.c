@@ -143,6 +143,8 @@ static const int page_statuses[] = {400, 403, 404, 405, 408, 412, 414,
 static struct {
     size_t len[PAGE_COUNT];
     char text[PAGE_COUNT][SL_ERROR_PAGE_MAX];
+    size_t fields_len[PAGE_COUNT];
+    char fields[PAGE_COUNT][64];
 } pages;
 static pthread_once_t pages_once = PTHREAD_ONCE_INIT;
 
@@ -152,15 +154,33 @@ static void render_pages(void)
         struct sl_buf b = sl_buf_make(pages.text[i], sizeof(pages.text[i]));
         sl_error_page(&b, page_statuses[i]);
         pages.len[i] = b.overflow ? 0 : b.len;
+        struct sl_buf f = sl_buf_make(pages.fields[i], sizeof(pages.fields[i]));
+        sl_head_field(&f, "Content-Type", SL_STR("text/html; charset=utf-8"));
+        sl_head_field_u64(&f, "Content-Length", pages.len[i]);
+        pages.fields_len[i] = f.overflow || pages.len[i] == 0 ? 0 : f.len;
     }
+}
+
+/* Where status's page is, or PAGE_COUNT when it has none. */
+static size_t page_index(int status)
+{
+    pthread_once(&pages_once, render_pages);
+    size_t i = 0;
+    while (i < PAGE_COUNT && (page_statuses[i] != status || pages.len[i] == 0))
+        i++;
+    return i;
 }
 
 struct sl_str sl_error_page_body(int status)
 {
-    pthread_once(&pages_once, render_pages);
-    for (size_t i = 0; i < PAGE_COUNT; i++) {
-        if (page_statuses[i] == status && pages.len[i] > 0)
-            return sl_str_make(pages.text[i], pages.len[i]);
-    }
-    return sl_str_make(NULL, 0);
+    size_t i = page_index(status);
+    return i < PAGE_COUNT ? sl_str_make(pages.text[i], pages.len[i]) : sl_str_make(NULL, 0);
+}
+
+struct sl_str sl_error_page_fields(int status)
+{
+    size_t i = page_index(status);
+    return i < PAGE_COUNT && pages.fields_len[i] > 0
+               ? sl_str_make(pages.fields[i], pages.fields_len[i])
+               : sl_str_make(NULL, 0);
 }

@@ -120,6 +120,20 @@ static struct sl_str allowed_methods(const struct sl_plan_env *env)
     return env->cfg->cors ? SL_STR("GET, HEAD, OPTIONS") : SL_STR("GET, HEAD");
 }
 
+/* An error page's type and length: copied when it is a built-in page sent as rendered,
+ * formatted otherwise. */
+static void add_page_fields(struct sl_buf *b, int status, struct sl_str body, bool built_in,
+                            bool inject)
+{
+    struct sl_str fields = built_in && !inject ? sl_error_page_fields(status) : SL_STR("");
+    if (fields.n > 0) {
+        sl_buf_append(b, fields.p, fields.n);
+        return;
+    }
+    sl_head_field(b, "Content-Type", SL_STR("text/html; charset=utf-8"));
+    sl_head_field_u64(b, "Content-Length", body.n + script_len(inject));
+}
+
 /* An error page, with Content-Range for 416 (RFC 9110 §15.5.17), Retry-After for 503,
  * and the --live script when `inject`. */
 static void plan_error_text(const struct sl_plan_env *env, const struct sl_request *req, int status,
@@ -146,8 +160,7 @@ static void plan_error_text(const struct sl_plan_env *env, const struct sl_reque
         sl_buf_put_u64(&b, unsatisfied_size);
         sl_buf_puts(&b, "\r\n");
     }
-    sl_head_field(&b, "Content-Type", SL_STR("text/html; charset=utf-8"));
-    sl_head_field_u64(&b, "Content-Length", body.n + script_len(inject));
+    add_page_fields(&b, status, body, body.p != page, inject);
     if (status == 405)
         sl_head_field(&b, "Allow", allowed_methods(env));
     head_end(env, req, plan, &b);

@@ -89,4 +89,9 @@ void sl_error_page_text(struct sl_buf *b, int status, const char *explanation);
  * status without one. */
 struct sl_str sl_error_page_body(int status);
 
+/* Its head's Content-Type and Content-Length fields, rendered with it ("Content-Type:
+ * text/html; charset=utf-8\r\nContent-Length: <n>\r\n"), so that a 404 copies them
+ * instead of formatting them; {NULL, 0} for a status without a page. */
+struct sl_str sl_error_page_fields(int status);
+
 #endif

@@ -206,6 +206,24 @@ static void test_error_pages_fit_the_buffer_the_planner_gives_them(void **state)
     }
 }
 
+static void test_error_page_fields_give_its_type_and_exact_length(void **state)
+{
+    int statuses[] = {400, 403, 404, 405, 408, 412, 414, 416, 431, 500, 501, 503, 505};
+    for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
+        struct sl_str body = sl_error_page_body(statuses[i]);
+        struct sl_str fields = sl_error_page_fields(statuses[i]);
+        assert_non_null(body.p);
+        char want[128];
+        int n =
+            snprintf(want, sizeof(want),
+                     "Content-Type: text/html; charset=utf-8\r\nContent-Length: %zu\r\n", body.n);
+        assert_int_equal(fields.n, (size_t)n);
+        assert_memory_equal(fields.p, want, fields.n);
+    }
+    assert_null(sl_error_page_fields(200).p);
+    assert_null(sl_error_page_body(200).p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -224,6 +242,7 @@ int main(void)
         cmocka_unit_test(test_error_page_links_to_the_home_page),
         cmocka_unit_test(test_error_page_text_uses_the_explanation_given),
         cmocka_unit_test(test_error_pages_fit_the_buffer_the_planner_gives_them),
+        cmocka_unit_test(test_error_page_fields_give_its_type_and_exact_length),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
