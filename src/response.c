@@ -43,7 +43,7 @@ const char *sl_status_reason(int status)
 /* "HTTP/1.1 404 Not Found\r\n" as one literal: the status line is one copy, not five
  * appends (bench/RESULTS.md, instructions per request). {NULL, 0} for a status not
  * listed. */
-static struct sl_str status_line(int status)
+struct sl_str sl_status_line(int status)
 {
     switch (status) {
 #define SL_STATUS_LINE(code, reason)                                                               \
@@ -56,9 +56,9 @@ static struct sl_str status_line(int status)
 
 void sl_head_begin(struct sl_buf *b, int status, const char *date)
 {
-    static const char server[] = "\r\nServer: " SL_SERVER_NAME "\r\n";
+    static const char server[] = SL_HEAD_AFTER_DATE;
     char unknown[32];
-    struct sl_str line = status_line(status);
+    struct sl_str line = sl_status_line(status);
     if (!line.p) {
         struct sl_buf u = sl_buf_make(unknown, sizeof(unknown));
         sl_buf_puts(&u, "HTTP/1.1 ");

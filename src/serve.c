@@ -38,10 +38,9 @@ static void plan_body(struct sl_plan *plan, const struct sl_file_rep *rep, uint6
         plan->uses_file = true;
 }
 
-/* Starts a response head in plan->out with the fields every response carries. A
+/* Sets plan up for a response with `status`, its head to be written in plan->out. A
  * request with a body ends the connection: its body is never parsed as a request. */
-static struct sl_buf head_begin(const struct sl_plan_env *env, const struct sl_request *req,
-                                int status, struct sl_plan *plan)
+static struct sl_buf plan_begin(const struct sl_request *req, int status, struct sl_plan *plan)
 {
     plan->status = status;
     plan->keep_alive = req->keep_alive && !req->has_body;
@@ -52,7 +51,14 @@ static struct sl_buf head_begin(const struct sl_plan_env *env, const struct sl_r
     plan->uses_file = false;
     plan->stream = false;
     plan->produce = SL_PRODUCE_NONE;
-    struct sl_buf b = sl_buf_make(plan->out, sizeof(plan->out));
+    return sl_buf_make(plan->out, sizeof(plan->out));
+}
+
+/* Starts a response head in plan->out with the fields every response carries. */
+static struct sl_buf head_begin(const struct sl_plan_env *env, const struct sl_request *req,
+                                int status, struct sl_plan *plan)
+{
+    struct sl_buf b = plan_begin(req, status, plan);
     sl_head_begin(&b, status, env->date);
     return b;
 }
@@ -68,6 +74,28 @@ static void head_end(const struct sl_plan_env *env, const struct sl_request *req
     plan_mem(plan, b->p, b->len);
     plan->head_len = b->len;
     plan->overflow |= b->overflow;
+}
+
+/* A whole head around a file's fields rendered once (sl_serve_fields): the same bytes as
+ * head_begin, the fields and head_end write, the first three pieces and the fields in one
+ * reservation, so that only the date and the Connection field are per response. */
+static void head_around(const struct sl_plan_env *env, const struct sl_request *req, int status,
+                        struct sl_str fields, struct sl_plan *plan)
+{
+    static const char server[] = SL_HEAD_AFTER_DATE;
+    struct sl_buf b = plan_begin(req, status, plan);
+    struct sl_str line = sl_status_line(status);
+    char *w = sl_buf_reserve(&b, line.n + 6 + SL_HTTPDATE_LEN + sizeof(server) - 1 + fields.n);
+    if (w) {
+        memcpy(w, line.p, line.n);
+        w += line.n;
+        memcpy(w, "Date: ", 6);
+        memcpy(w + 6, env->date, SL_HTTPDATE_LEN);
+        w += 6 + SL_HTTPDATE_LEN;
+        memcpy(w, server, sizeof(server) - 1);
+        memcpy(w + sizeof(server) - 1, fields.p, fields.n);
+    }
+    head_end(env, req, plan, &b);
 }
 
 /* The bytes the --live script adds to an HTML body (0 when it is not put in). */
@@ -602,12 +630,15 @@ static bool fields_apply(const struct sl_plan_env *env, const struct sl_file_rep
 static void serve_not_modified(const struct sl_plan_env *env, const struct sl_request *req,
                                const struct sl_file_rep *rep, struct sl_plan *plan)
 {
+    if (fields_apply(env, rep)) {
+        head_around(env, req, 304,
+                    sl_str_make(rep->fields + rep->fields_validators,
+                                rep->fields_len - rep->fields_validators),
+                    plan);
+        return;
+    }
     struct sl_buf b = head_begin(env, req, 304, plan);
-    if (fields_apply(env, rep))
-        sl_buf_append(&b, rep->fields + rep->fields_validators,
-                      rep->fields_len - rep->fields_validators);
-    else
-        add_validators(env, &b, rep);
+    add_validators(env, &b, rep);
     head_end(env, req, plan, &b);
 }
 
@@ -722,12 +753,13 @@ static void serve_whole(const struct sl_plan_env *env, const struct sl_request *
     bool inject = inject_at != SL_INJECT_NONE;
     uint64_t at = inject && inject_at < size ? inject_at : size;
     uint64_t length = size + script_len(inject);
-    struct sl_buf b = head_begin(env, req, 200, plan);
-    if (!inject && fields_apply(env, rep) && !wants_download(path))
-        sl_buf_append(&b, rep->fields, rep->fields_len);
-    else
+    if (!inject && fields_apply(env, rep) && !wants_download(path)) {
+        head_around(env, req, 200, sl_str_make(rep->fields, rep->fields_len), plan);
+    } else {
+        struct sl_buf b = head_begin(env, req, 200, plan);
         add_whole_fields(env, &b, rep, path, length);
-    head_end(env, req, plan, &b);
+        head_end(env, req, plan, &b);
+    }
     if (plan->head_only || length == 0)
         return;
     if (at > 0)

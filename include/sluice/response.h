@@ -16,6 +16,9 @@
 /* The reason phrase for a status code we send ("Not Found"); "Unknown" otherwise. */
 const char *sl_status_reason(int status);
 
+/* "HTTP/1.1 <status> <reason>\r\n" for a status we send; {NULL, 0} for another. */
+struct sl_str sl_status_line(int status);
+
 /* Appends "HTTP/1.1 <status> <reason>\r\nDate: <date>\r\nServer: sluice\r\n"; date is an
  * HTTP-date, SL_HTTPDATE_LEN bytes. */
 void sl_head_begin(struct sl_buf *b, int status, const char *date);
@@ -41,6 +44,9 @@ static inline void sl_head_field_u64(struct sl_buf *b, const char *name, uint64_
     char *p = sl_u64_digits(digits, value);
     sl_head_field(b, name, sl_str_make(p, (size_t)(digits + sizeof(digits) - p)));
 }
+
+/* What follows the date in every head sl_head_begin starts. */
+#define SL_HEAD_AFTER_DATE "\r\nServer: " SL_SERVER_NAME "\r\n"
 
 /* Appends "Connection: close\r\n" or "Connection: keep-alive\r\n" as the request's
  * version needs (1.1 keeps alive by default, 1.0 only when asked), then the final CRLF. */
