@@ -112,19 +112,17 @@ static void count_file(struct sl_exchange *ex, bool opened)
         ex->pool->files--;
 }
 
-void sl_exchange_drop_file(struct sl_exchange *ex)
+void sl_exchange_drop_file_slow(struct sl_exchange *ex)
 {
-    if (ex->file_fd >= 0) {
-        /* A residency probe maps the body file while a response sends from it. */
-        if (ex->resident.map)
-            sl_resident_release(&ex->resident);
-        if (!ex->file_borrowed) {
-            close(ex->file_fd);
-            count_file(ex, false);
-        }
+    /* A residency probe maps the body file while a response sends from it. */
+    if (ex->resident.map)
+        sl_resident_release(&ex->resident);
+    if (!ex->file_borrowed) {
+        close(ex->file_fd);
+        count_file(ex, false);
     }
     ex->file_fd = -1;
-    ex->file_borrowed = false;
+    ex->file_borrowed = false; /* as it is whenever file_fd is -1 */
 }
 
 void sl_exchange_set_file(struct sl_exchange *ex, int fd)

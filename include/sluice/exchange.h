@@ -110,8 +110,14 @@ static inline bool sl_exchange_file_allowed(const struct sl_exchange *ex)
  * which the caller now owns. */
 int sl_exchange_take_file(struct sl_exchange *ex);
 
-/* Lets go of the body file: closes it unless it is borrowed. */
-void sl_exchange_drop_file(struct sl_exchange *ex);
+/* Lets go of the body file: closes it unless it is borrowed. Inline, as most calls find
+ * none (a cached file in memory, an error page): the test is all they cost. */
+void sl_exchange_drop_file_slow(struct sl_exchange *ex); /* file_fd >= 0 */
+static inline void sl_exchange_drop_file(struct sl_exchange *ex)
+{
+    if (ex->file_fd >= 0)
+        sl_exchange_drop_file_slow(ex);
+}
 
 /* The planned body's producer is p (NULL: none could be made); one that holds a file of
  * its own counts as the exchange's body file until the response ends. */
