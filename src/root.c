@@ -77,10 +77,8 @@ static enum sl_root_change root_reopen(struct sl_root *r)
     return SL_ROOT_REPLACED;
 }
 
-enum sl_root_change sl_root_check(struct sl_root *r, uint64_t now_ms, bool force)
+enum sl_root_change sl_root_check_slow(struct sl_root *r, uint64_t now_ms)
 {
-    if (!r->path || (!force && now_ms - r->checked_at < SL_ROOT_CHECK_MS))
-        return SL_ROOT_SAME;
     r->checked_at = now_ms;
     struct stat st;
     if (stat(r->path, &st) != 0 || !S_ISDIR(st.st_mode))

@@ -41,8 +41,15 @@ int sl_root_init(struct sl_root *r, const char *path, int fd, struct sl_root_sha
 void sl_root_free(struct sl_root *r);
 
 /* Compares the path with the descriptor held (a stat and an fstat), re-opening the path
- * when it names another directory now. At most once per SL_ROOT_CHECK_MS unless force. */
-enum sl_root_change sl_root_check(struct sl_root *r, uint64_t now_ms, bool force);
+ * when it names another directory now. At most once per SL_ROOT_CHECK_MS unless force:
+ * inline, as every request asks and nearly every one is told it is too soon. */
+enum sl_root_change sl_root_check_slow(struct sl_root *r, uint64_t now_ms);
+static inline enum sl_root_change sl_root_check(struct sl_root *r, uint64_t now_ms, bool force)
+{
+    if (!r->path || (!force && now_ms - r->checked_at < SL_ROOT_CHECK_MS))
+        return SL_ROOT_SAME;
+    return sl_root_check_slow(r, now_ms);
+}
 
 /* The root is missing: answer 503. */
 static inline bool sl_root_missing(const struct sl_root *r)
