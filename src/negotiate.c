@@ -95,12 +95,8 @@ static void collect_weights(const char *value, size_t len, int q[SLOT_COUNT])
     for (int s = 0; s < SLOT_COUNT; s++)
         q[s] = Q_UNSET;
 
-    size_t start = 0;
-    for (;;) {
-        size_t end = start;
-        while (end < len && value[end] != ',')
-            end++;
-        struct sl_str e = sl_str_trim(sl_str_make(value + start, end - start));
+    struct sl_str rest = sl_str_make(value, len), e;
+    while (sl_str_list_next(&rest, &e)) {
         struct sl_str coding;
         int weight;
         if (e.n > 0 && parse_element(e, &coding, &weight)) {
@@ -108,9 +104,6 @@ static void collect_weights(const char *value, size_t len, int q[SLOT_COUNT])
             if (slot >= 0 && q[slot] == Q_UNSET)
                 q[slot] = weight;
         }
-        if (end == len)
-            break;
-        start = end + 1;
     }
 }
 

@@ -218,13 +218,8 @@ static int rate_option(const char *arg, unsigned *out, FILE *err)
  * second one would make the response ambiguous (RFC 9112 §6.3). */
 static bool is_framing_field(struct sl_str name)
 {
-    static const struct sl_str framing[] = {
-        SL_STR_INIT("Content-Length"),
-        SL_STR_INIT("Transfer-Encoding"),
-        SL_STR_INIT("Connection"),
-        SL_STR_INIT("Content-Range"),
-    };
-    return sl_str_caseeq_any(name, framing, sizeof(framing) / sizeof(framing[0]));
+    return sl_str_list_has(SL_STR("Content-Length, Transfer-Encoding, Connection, Content-Range"),
+                           name);
 }
 
 /* Appends a rendered field to the extra headers; -1 with a line in err when full. */

@@ -35,8 +35,8 @@ int sl_responder_init(struct sl_responder *r, uv_loop_t *loop, const struct sl_c
 
 void sl_responder_free(struct sl_responder *r)
 {
-    sl_dircache_free(&r->dirs);
-    sl_tarcache_free(&r->tars);
+    sl_dircache_clear(&r->dirs);
+    sl_tarcache_clear(&r->tars);
     sl_root_free(&r->root);
 }
 
@@ -286,7 +286,7 @@ static bool respond_listing(struct sl_responder *r, struct lookup *l, struct sl_
     int rc = sl_dircache_get(&r->dirs, route->fd, &route->rep.st, r->root.fd, l->path.rel,
                              l->now_ms, &ex->wait, &d);
     route->fd = -1;
-    if (rc == SL_DIRCACHE_WAIT)
+    if (rc == SL_KEPT_WAIT)
         return false;
     int err = rc < 0 ? rc : d->status;
     if (!serve_work_error(l, ex, err, sl_serve_listing_refused))
@@ -427,7 +427,7 @@ static void serve_tar(struct sl_responder *r, struct lookup *l, struct sl_exchan
         sl_serve_error(&l->env, &ex->req, 503, false, &ex->plan);
         return;
     }
-    struct sl_producer *p = sl_tarbody_new(&t->layout, t->rel, r->cfg, &r->root, ex->plan.segs,
+    struct sl_producer *p = sl_tarbody_new(&t->layout, t->kept.rel, r->cfg, &r->root, ex->plan.segs,
                                            ex->plan.nsegs, release_tarlayout, t);
     sl_exchange_set_producer(ex, p);
     if (p)
@@ -462,7 +462,7 @@ static bool respond_tar(struct sl_responder *r, struct lookup *l, struct sl_exch
     struct sl_tarlayout *t = NULL;
     int rc = sl_tarcache_get(&r->tars, fd, &st, r->root.fd, l->path.rel, name, name_len, l->now_ms,
                              &ex->wait, &t);
-    if (rc == SL_TARCACHE_WAIT)
+    if (rc == SL_KEPT_WAIT)
         return false;
     int err = rc < 0 ? rc : t->status;
     if (!serve_work_error(l, ex, err, sl_serve_tar_refused))

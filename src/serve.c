@@ -267,17 +267,9 @@ int sl_serve_check(const struct sl_plan_env *env, const struct sl_request *req,
  * preflight allows them (Range beyond one simple range, the conditionals). */
 static bool is_honoured_field(struct sl_str name)
 {
-    static const struct sl_str honoured[] = {
-        SL_STR_INIT("Range"),
-        SL_STR_INIT("If-Range"),
-        SL_STR_INIT("If-Match"),
-        SL_STR_INIT("If-None-Match"),
-        SL_STR_INIT("If-Modified-Since"),
-        SL_STR_INIT("If-Unmodified-Since"),
-        SL_STR_INIT("Accept"),
-        SL_STR_INIT("Accept-Encoding"),
-    };
-    return sl_str_caseeq_any(name, honoured, sizeof(honoured) / sizeof(honoured[0]));
+    return sl_str_list_has(SL_STR("Range, If-Range, If-Match, If-None-Match, If-Modified-Since, "
+                                  "If-Unmodified-Since, Accept, Accept-Encoding"),
+                           name);
 }
 
 /* The names of Access-Control-Request-Headers that sluice honours, comma-separated as
@@ -286,18 +278,14 @@ static bool is_honoured_field(struct sl_str name)
 static void put_allowed_fields(struct sl_buf *b, struct sl_str asked)
 {
     bool first = true;
-    const char *p = asked.p, *end = asked.p + asked.n;
-    while (p < end) {
-        const char *comma = memchr(p, ',', (size_t)(end - p));
-        const char *stop = comma ? comma : end;
-        struct sl_str name = sl_str_trim(sl_str_make(p, (size_t)(stop - p)));
+    struct sl_str name;
+    while (sl_str_list_next(&asked, &name)) {
         if (is_honoured_field(name)) {
             if (!first)
                 sl_buf_append(b, ", ", 2);
             sl_buf_append(b, name.p, name.n);
             first = false;
         }
-        p = stop + 1;
     }
 }
 

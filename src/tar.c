@@ -12,22 +12,23 @@
 #include "sluice/encode.h"
 #include "sluice/hash.h"
 
-/* Offsets of the ustar header's fields. */
-enum {
-    F_NAME = 0,
-    F_MODE = 100,
-    F_UID = 108,
-    F_GID = 116,
-    F_SIZE = 124,
-    F_MTIME = 136,
-    F_CHKSUM = 148,
-    F_TYPE = 156,
-    F_MAGIC = 257,
-    F_VERSION = 263,
-    F_DEVMAJOR = 329,
-    F_DEVMINOR = 337,
+/* The ustar header block as the standard lays it out ("ustar Interchange Format"): byte
+ * arrays only, so there is no padding and each field's width is its sizeof. */
+struct ustar_header {
+    char name[100];
+    char mode[8], uid[8], gid[8];
+    char size[12], mtime[12];
+    char chksum[8];
+    char typeflag;
+    char linkname[100];
+    char magic[6], version[2];
+    char uname[32], gname[32];
+    char devmajor[8], devminor[8];
+    char prefix[155];
+    char unused[12];
 };
-#define NAME_FIELD 100
+_Static_assert(sizeof(struct ustar_header) == SL_TAR_BLOCK, "a ustar header is one block");
+#define NAME_FIELD sizeof(((struct ustar_header *)0)->name)
 
 /* The largest size or mtime an 11-digit octal field holds: 8 GiB - 1, or the year 2242.
  * Beyond it the value goes in a pax record and the field holds 0, as Python's tarfile and
@@ -134,24 +135,26 @@ static size_t pax_records(const struct sl_tar_entry *e, char *out)
 static void ustar_block(char *b, const char *name, size_t name_len, char type, unsigned mode,
                         uint64_t size, int64_t mtime)
 {
-    memset(b, 0, SL_TAR_BLOCK);
-    memcpy(b + F_NAME, name, name_len < NAME_FIELD ? name_len : NAME_FIELD);
-    put_octal(b + F_MODE, 8, mode);
-    put_octal(b + F_UID, 8, 0);
-    put_octal(b + F_GID, 8, 0);
-    put_octal(b + F_SIZE, 12, size <= OCTAL11_MAX ? size : 0);
-    put_octal(b + F_MTIME, 12, mtime_fits(mtime) ? (uint64_t)mtime : 0);
-    b[F_TYPE] = type;
-    memcpy(b + F_MAGIC, "ustar", 6);
-    memcpy(b + F_VERSION, "00", 2);
-    put_octal(b + F_DEVMAJOR, 8, 0);
-    put_octal(b + F_DEVMINOR, 8, 0);
-    memset(b + F_CHKSUM, ' ', 8);
+    struct ustar_header h;
+    memset(&h, 0, sizeof(h));
+    memcpy(h.name, name, name_len < sizeof(h.name) ? name_len : sizeof(h.name));
+    put_octal(h.mode, sizeof(h.mode), mode);
+    put_octal(h.uid, sizeof(h.uid), 0);
+    put_octal(h.gid, sizeof(h.gid), 0);
+    put_octal(h.size, sizeof(h.size), size <= OCTAL11_MAX ? size : 0);
+    put_octal(h.mtime, sizeof(h.mtime), mtime_fits(mtime) ? (uint64_t)mtime : 0);
+    h.typeflag = type;
+    memcpy(h.magic, "ustar", sizeof(h.magic));
+    memcpy(h.version, "00", sizeof(h.version));
+    put_octal(h.devmajor, sizeof(h.devmajor), 0);
+    put_octal(h.devminor, sizeof(h.devminor), 0);
+    memset(h.chksum, ' ', sizeof(h.chksum));
     unsigned sum = 0;
-    for (size_t i = 0; i < SL_TAR_BLOCK; i++)
-        sum += (unsigned char)b[i];
-    put_octal(b + F_CHKSUM, 7, sum);
-    b[F_CHKSUM + 7] = ' ';
+    for (size_t i = 0; i < sizeof(h); i++)
+        sum += ((unsigned char *)&h)[i];
+    put_octal(h.chksum, sizeof(h.chksum) - 1, sum);
+    h.chksum[sizeof(h.chksum) - 1] = ' ';
+    memcpy(b, &h, sizeof(h));
 }
 
 static unsigned mode_of(const struct sl_tar_entry *e)

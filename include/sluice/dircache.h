@@ -25,6 +25,7 @@
 #include <uv.h>
 
 #include "sluice/config.h"
+#include "sluice/kept.h"
 #include "sluice/list.h"
 #include "sluice/listing.h"
 #include "sluice/wait.h"
@@ -48,8 +49,6 @@
 #define SL_DIRCACHE_READS 2
 #define SL_DIRCACHE_FDS_PER_READ 3
 
-enum sl_dirlist_state { SL_DIRLIST_READING, SL_DIRLIST_READY, SL_DIRLIST_DEAD };
-
 /* One read of one directory. */
 struct sl_dirlist {
     /* What a response reads, once READY (never changed afterwards). */
@@ -57,60 +56,40 @@ struct sl_dirlist {
     int status;             /* 0, or the read's negative errno: -EFBIG past
                                --listing-max-entries, -ENOBUFS over the byte bound */
 
-    /* The cache's. */
+    /* The cache's: MAKING while read, then READY (kept.h); in a hash chain by kept.link. */
+    struct sl_kept kept;
     struct sl_dircache *dc;
-    struct sl_dirlist *hnext; /* hash chain (READING and READY) */
-    struct sl_link lru;       /* READY and unused: in the cache's LRU list */
-    struct sl_link waiters;   /* READING: the sl_waits to wake */
-    unsigned refs;
-    uint8_t state; /* enum sl_dirlist_state */
     bool reusable; /* serves requests that arrive after its read (not racy) */
     dev_t dev;     /* the key: the directory's identity and mtime */
     ino_t ino;
     struct timespec mtime;
     uint64_t read_at; /* loop time (ms) the read began */
     uint64_t ttl_ms;  /* how long after read_at it serves new requests */
-    size_t bytes;     /* memory counted against the bound */
-
-    /* The read's, in the pool: nothing else touches these while it runs. */
-    uv_work_t work;
-    int dirfd;
-    int root_fd; /* a duplicate (the loop may replace its root meanwhile), or -1 */
-    char *rel;
 };
 
 #define SL_DIRCACHE_BUCKETS 256
 
 struct sl_dircache {
-    uv_loop_t *loop; /* NULL: reads run on the caller's thread (unit tests, fuzzing) */
     const struct sl_config *cfg;
-    struct sl_dirlist *buckets[SL_DIRCACHE_BUCKETS];
-    struct sl_link lru;          /* READY lists nobody uses, most recently used first */
-    struct sl_link slot_waiters; /* requests waiting for a free read slot */
-    size_t bytes;                /* of every list not yet freed */
-    size_t max_bytes;
-    unsigned reading; /* reads in flight */
+    struct sl_keep keep;                         /* the bound, the LRU list, the read slots */
+    struct sl_link buckets[SL_DIRCACHE_BUCKETS]; /* lists MAKING or READY, by dev and ino */
 };
 
 /* Reads on `loop`'s thread pool (NULL: on the caller's thread, at once), with cfg's
  * dotfiles, follow_symlinks and listing_max_entries, keeping at most max_bytes. */
 void sl_dircache_init(struct sl_dircache *dc, uv_loop_t *loop, const struct sl_config *cfg,
                       size_t max_bytes);
-/* Frees every list; no read may be in flight (the loop has ended) and no list in use. */
-void sl_dircache_free(struct sl_dircache *dc);
-/* Forgets the lists kept for later requests (the root was replaced); lists in use stay
- * with their responses. */
+/* Forgets the lists kept for later requests: the root was replaced (lists in use stay
+ * with their responses), or the loop has ended (none is in use or being read: all are
+ * freed). */
 void sl_dircache_clear(struct sl_dircache *dc);
 /* Drops unused lists too old to serve a new request (from the loop's tick). */
 void sl_dircache_expire(struct sl_dircache *dc, uint64_t now_ms);
 
-/* sl_dircache_get's answer when the request must wait. */
-#define SL_DIRCACHE_WAIT 1
-
 /* The list of the directory open at dirfd, which st describes and which is `rel`
  * beneath root_fd (this loop's root descriptor). dirfd is taken: closed, or handed to a
  * read. Returns 0 with *out referenced for the caller (its status may be an error),
- * SL_DIRCACHE_WAIT when w now waits (for this directory's read, or for a read slot), or
+ * SL_KEPT_WAIT when w now waits (for this directory's read, or for a read slot), or
  * a negative errno when not even a read could be started. When w is woken, w->got may
  * hold the list it waited for (referenced); the next call with w takes it if it is of
  * the same directory (whatever its mtime now: it was read after the request came), else
@@ -119,8 +98,15 @@ int sl_dircache_get(struct sl_dircache *dc, int dirfd, const struct stat *st, in
                     const char *rel, uint64_t now_ms, struct sl_wait *w, struct sl_dirlist **out);
 
 /* Another reference to d (a response's producer keeps one). */
-void sl_dirlist_hold(struct sl_dirlist *d);
+static inline void sl_dirlist_hold(struct sl_dirlist *d)
+{
+    sl_kept_hold(&d->kept);
+}
+
 /* Lets go of a reference; the last one of a list that is no longer kept frees it. */
-void sl_dirlist_release(struct sl_dirlist *d);
+static inline void sl_dirlist_release(struct sl_dirlist *d)
+{
+    sl_kept_release(&d->kept);
+}
 
 #endif

@@ -53,16 +53,6 @@ static inline bool sl_str_caseeq(struct sl_str a, struct sl_str b)
     return true;
 }
 
-/* Whether s equals one of set[0..n) regardless of ASCII case (field names). */
-static inline bool sl_str_caseeq_any(struct sl_str s, const struct sl_str *set, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (sl_str_caseeq(s, set[i]))
-            return true;
-    }
-    return false;
-}
-
 /* The one hash for tables keyed by path (file cache, watcher). FNV-1a's xor and multiply,
  * but eight bytes at a step, as a byte at a step costs several instructions a byte on
  * every request (bench/RESULTS.md, instructions per request); then MurmurHash3's final
@@ -172,6 +162,33 @@ static inline struct sl_str sl_str_trim(struct sl_str s)
     while (s.n > 0 && sl_is_ows((unsigned char)s.p[s.n - 1]))
         s.n--;
     return s;
+}
+
+/* Takes the next element of a comma-separated list (RFC 9110 §5.6.1) off the front of
+ * *rest, trimmed of OWS; false once the list is used up. Empty elements come out empty,
+ * for the caller to skip, as the RFC asks recipients to. */
+static inline bool sl_str_list_next(struct sl_str *rest, struct sl_str *item)
+{
+    if (rest->p == NULL || rest->n == 0)
+        return false;
+    const char *comma = memchr(rest->p, ',', rest->n);
+    size_t len = comma ? (size_t)(comma - rest->p) : rest->n;
+    *item = sl_str_trim(sl_str_make(rest->p, len));
+    rest->p += comma ? len + 1 : len;
+    rest->n -= comma ? len + 1 : len;
+    return true;
+}
+
+/* Whether name is one of the comma-separated names in list, regardless of ASCII case:
+ * the fixed sets of field names, written as one string ("Range, If-Range"). */
+static inline bool sl_str_list_has(struct sl_str list, struct sl_str name)
+{
+    struct sl_str item;
+    while (sl_str_list_next(&list, &item)) {
+        if (sl_str_caseeq(item, name))
+            return true;
+    }
+    return false;
 }
 
 #endif

@@ -26,6 +26,7 @@
 #include <uv.h>
 
 #include "sluice/config.h"
+#include "sluice/kept.h"
 #include "sluice/list.h"
 #include "sluice/tar.h"
 #include "sluice/wait.h"
@@ -42,8 +43,6 @@
 #define SL_TARCACHE_WALKS 1
 #define SL_TARCACHE_FDS_PER_WALK 2
 
-enum sl_tarlayout_state { SL_TARLAYOUT_WALKING, SL_TARLAYOUT_READY, SL_TARLAYOUT_DEAD };
-
 /* One walk of one tree. */
 struct sl_tarlayout {
     /* What a response reads, once READY (never changed afterwards). */
@@ -51,34 +50,18 @@ struct sl_tarlayout {
     int status; /* 0, or the walk's negative errno: -EFBIG past --tar-max-entries,
                    -ENOBUFS over the byte bound */
 
-    /* The cache's. */
+    /* The cache's: MAKING while walked, then READY (kept.h); in its list by kept.link. */
+    struct sl_kept kept;
     struct sl_tarcache *tc;
-    struct sl_link link;    /* WALKING and READY: in the cache's list */
-    struct sl_link lru;     /* READY and unused: in the cache's LRU list */
-    struct sl_link waiters; /* WALKING: the sl_waits to wake */
-    unsigned refs;
-    uint8_t state; /* enum sl_tarlayout_state */
-    dev_t dev;     /* the key: the top directory's identity, and layout.name */
+    dev_t dev; /* the key: the top directory's identity, and layout.name */
     ino_t ino;
     uint64_t walk_at; /* loop time (ms) the walk began */
-    size_t bytes;     /* memory counted against the bound */
-
-    /* The walk's, in the pool: nothing else touches these while it runs. */
-    uv_work_t work;
-    int dirfd;
-    int root_fd; /* a duplicate: the loop may replace its root meanwhile */
-    char *rel;
 };
 
 struct sl_tarcache {
-    uv_loop_t *loop; /* NULL: walks run on the caller's thread (unit tests, fuzzing) */
     const struct sl_config *cfg;
-    struct sl_link layouts;      /* WALKING and READY */
-    struct sl_link lru;          /* READY layouts nobody uses, most recently used first */
-    struct sl_link slot_waiters; /* requests waiting for the walk slot */
-    size_t bytes;                /* of every layout not yet freed */
-    size_t max_bytes;
-    unsigned walking;
+    struct sl_keep keep;    /* the bound, the LRU list, the walk slot */
+    struct sl_link layouts; /* MAKING and READY */
     /* The loop's count of descriptors its responses hold (the exchange pool's body
      * files): a walk adds SL_TARCACHE_FDS_PER_WALK to it while it runs, and is not started
      * past cfg->files_per_loop (fdbudget.h). NULL: not counted. */
@@ -89,21 +72,17 @@ struct sl_tarcache {
  * dotfiles, follow_symlinks and tar_max_entries, keeping at most max_bytes. */
 void sl_tarcache_init(struct sl_tarcache *tc, uv_loop_t *loop, const struct sl_config *cfg,
                       size_t max_bytes);
-/* Frees every layout; no walk may be in flight (the loop has ended) and none in use. */
-void sl_tarcache_free(struct sl_tarcache *tc);
-/* Forgets the layouts kept for later requests (the root was replaced); layouts in use
- * stay with their responses. */
+/* Forgets the layouts kept for later requests: the root was replaced (layouts in use
+ * stay with their responses), or the loop has ended (none is in use or being walked:
+ * all are freed). */
 void sl_tarcache_clear(struct sl_tarcache *tc);
 /* Drops layouts too old to serve a new request (from the loop's tick). */
 void sl_tarcache_expire(struct sl_tarcache *tc, uint64_t now_ms);
 
-/* sl_tarcache_get's answer when the request must wait. */
-#define SL_TARCACHE_WAIT 1
-
 /* The layout of the tree at dirfd (taken: closed, or handed to a walk), which st
  * describes and which is `rel` beneath root_fd, with `name` (name_len < SL_TAR_NAME_MAX)
  * as its top directory in the archive. Returns 0 with *out referenced for the caller
- * (its status may be an error), SL_TARCACHE_WAIT when w now waits (for the walk, or for
+ * (its status may be an error), SL_KEPT_WAIT when w now waits (for the walk, or for
  * the slot), or a negative errno when not even a walk could be started (-EMFILE: the
  * loop's descriptors for responses are all in use). When w is woken,
  * w->got may hold the layout it waited for (referenced); the next call with w takes it
@@ -113,8 +92,15 @@ int sl_tarcache_get(struct sl_tarcache *tc, int dirfd, const struct stat *st, in
                     struct sl_wait *w, struct sl_tarlayout **out);
 
 /* Another reference to t (a response's producer keeps one). */
-void sl_tarlayout_hold(struct sl_tarlayout *t);
+static inline void sl_tarlayout_hold(struct sl_tarlayout *t)
+{
+    sl_kept_hold(&t->kept);
+}
+
 /* Lets go of a reference; the last one of a layout that is no longer kept frees it. */
-void sl_tarlayout_release(struct sl_tarlayout *t);
+static inline void sl_tarlayout_release(struct sl_tarlayout *t)
+{
+    sl_kept_release(&t->kept);
+}
 
 #endif

@@ -470,9 +470,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fd_open_before[fd] = fcntl(fd, F_GETFD) != -1;
     responder.cfg = &configs[data[0] & 3];
     /* Listings depend on the configuration (dotfiles): a fresh directory cache too. */
-    sl_dircache_free(&responder.dirs);
+    sl_dircache_clear(&responder.dirs);
     sl_dircache_init(&responder.dirs, NULL, responder.cfg, SL_DIRCACHE_BYTES);
-    sl_tarcache_free(&responder.tars);
+    sl_tarcache_clear(&responder.tars);
     sl_tarcache_init(&responder.tars, NULL, responder.cfg, SL_TARCACHE_BYTES);
     struct reader rd = {data + 2, size - 2, data[1], data[1]};
 

@@ -108,8 +108,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    sl_dircache_free(&f->dc);
-    assert_int_equal(f->dc.bytes, 0); /* every list freed */
+    sl_dircache_clear(&f->dc);
+    assert_int_equal(f->dc.keep.bytes, 0); /* every list freed */
     assert_int_equal(uv_loop_close(&f->loop), 0);
     close(f->root_fd);
     int rc = nftw(f->path, remove_one, 16, FTW_DEPTH | FTW_PHYS);
@@ -141,7 +141,7 @@ static struct sl_dirlist *get_ready(struct fixture *f, const char *name, struct 
 static struct sl_dirlist *get_after_read(struct fixture *f, const char *name, struct waiter *t)
 {
     struct sl_dirlist *d;
-    assert_int_equal(get(f, name, t, &d), SL_DIRCACHE_WAIT);
+    assert_int_equal(get(f, name, t, &d), SL_KEPT_WAIT);
     uv_run(&f->loop, UV_RUN_DEFAULT);
     assert_int_equal(t->woken, 1);
     return get_ready(f, name, t);
@@ -155,16 +155,16 @@ static void test_requests_for_one_directory_share_one_read_in_the_pool(void **st
     waiter_init(&a);
     waiter_init(&b);
     struct sl_dirlist *d;
-    assert_int_equal(get(f, "d", &a, &d), SL_DIRCACHE_WAIT);
-    assert_int_equal(get(f, "d", &b, &d), SL_DIRCACHE_WAIT);
-    assert_int_equal(f->dc.reading, 1); /* b joined a's read */
+    assert_int_equal(get(f, "d", &a, &d), SL_KEPT_WAIT);
+    assert_int_equal(get(f, "d", &b, &d), SL_KEPT_WAIT);
+    assert_int_equal(f->dc.keep.making, 1); /* b joined a's read */
     assert_int_equal(a.woken + b.woken, 0);
     uv_run(&f->loop, UV_RUN_DEFAULT);
     assert_int_equal(a.woken, 1);
     assert_int_equal(b.woken, 1);
     assert_non_null(a.w.got);
     assert_ptr_equal(a.w.got, b.w.got);
-    assert_int_equal(f->dc.reading, 0);
+    assert_int_equal(f->dc.keep.making, 0);
 
     struct sl_dirlist *da = get_ready(f, "d", &a);
     struct sl_dirlist *db = get_ready(f, "d", &b);
@@ -172,7 +172,7 @@ static void test_requests_for_one_directory_share_one_read_in_the_pool(void **st
     assert_null(a.w.got);
     assert_int_equal(da->status, 0);
     assert_int_equal(da->list.count, 3);
-    assert_int_equal(da->refs, 2);
+    assert_int_equal(da->kept.refs, 2);
     sl_dirlist_release(da);
     sl_dirlist_release(db);
 }
@@ -237,7 +237,7 @@ static void test_a_directory_changed_just_now_is_read_again_for_a_later_request(
     struct sl_dirlist *first = get_after_read(f, "d", &a);
     assert_int_equal(first->list.count, 2); /* its waiter is answered from it */
     struct sl_dirlist *d;
-    assert_int_equal(get(f, "d", &b, &d), SL_DIRCACHE_WAIT);
+    assert_int_equal(get(f, "d", &b, &d), SL_KEPT_WAIT);
     uv_run(&f->loop, UV_RUN_DEFAULT);
     struct sl_dirlist *second = get_ready(f, "d", &b);
     assert_ptr_not_equal(second, first);
@@ -253,7 +253,7 @@ static void test_a_waiter_that_went_away_is_not_woken_and_the_read_is_kept(void 
     waiter_init(&a);
     waiter_init(&b);
     struct sl_dirlist *d;
-    assert_int_equal(get(f, "d", &a, &d), SL_DIRCACHE_WAIT);
+    assert_int_equal(get(f, "d", &a, &d), SL_KEPT_WAIT);
     sl_wait_cancel(&a.w); /* the connection closed while its directory was read */
     uv_run(&f->loop, UV_RUN_DEFAULT);
     assert_int_equal(a.woken, 0);
@@ -270,19 +270,19 @@ static void test_a_waiter_that_goes_away_after_waking_lets_its_list_go(void **st
     struct waiter a;
     waiter_init(&a);
     struct sl_dirlist *d;
-    assert_int_equal(get(f, "d", &a, &d), SL_DIRCACHE_WAIT);
+    assert_int_equal(get(f, "d", &a, &d), SL_KEPT_WAIT);
     uv_run(&f->loop, UV_RUN_DEFAULT);
     assert_non_null(a.w.got);
-    assert_true(f->dc.bytes > 0);
+    assert_true(f->dc.keep.bytes > 0);
     sl_wait_cancel(&a.w);
     assert_null(a.w.got);
-    assert_int_equal(f->dc.bytes, 0); /* freed with its last reference */
+    assert_int_equal(f->dc.keep.bytes, 0); /* freed with its last reference */
 }
 
 static void test_lists_in_use_past_the_bound_refuse_another(void **state)
 {
     struct fixture *f = *state;
-    sl_dircache_free(&f->dc);
+    sl_dircache_clear(&f->dc);
     cache_init(f, 1); /* any two lists are over the bound, one alone is allowed */
     make_dir(f, "a", 2, OLD);
     make_dir(f, "b", 2, OLD);
@@ -300,7 +300,7 @@ static void test_lists_in_use_past_the_bound_refuse_another(void **state)
     /* Nothing in use now: b alone is allowed, and a, unused, makes room for it. */
     struct sl_dirlist *again = get_after_read(f, "b", &c);
     assert_int_equal(again->status, 0);
-    assert_int_equal(f->dc.bytes, again->bytes);
+    assert_int_equal(f->dc.keep.bytes, again->kept.bytes);
     sl_dirlist_release(again);
 }
 
@@ -314,15 +314,15 @@ static void test_more_directories_than_read_slots_wait_for_a_slot(void **state)
         make_dir(f, names[i], i + 1, OLD);
         waiter_init(&t[i]);
         struct sl_dirlist *d;
-        assert_int_equal(get(f, names[i], &t[i], &d), SL_DIRCACHE_WAIT);
+        assert_int_equal(get(f, names[i], &t[i], &d), SL_KEPT_WAIT);
     }
-    assert_int_equal(f->dc.reading, 2);
+    assert_int_equal(f->dc.keep.making, 2);
     uv_run(&f->loop, UV_RUN_DEFAULT);
     for (int i = 0; i < 3; i++)
         assert_int_equal(t[i].woken, 1);
     assert_null(t[2].w.got); /* woken for a slot: it asks again */
     struct sl_dirlist *d;
-    assert_int_equal(get(f, "c", &t[2], &d), SL_DIRCACHE_WAIT);
+    assert_int_equal(get(f, "c", &t[2], &d), SL_KEPT_WAIT);
     uv_run(&f->loop, UV_RUN_DEFAULT);
     for (int i = 0; i < 3; i++) {
         d = get_ready(f, names[i], &t[i]);
@@ -342,12 +342,12 @@ static void test_expire_drops_unused_lists_past_the_ttl_and_keeps_used_ones(void
     struct sl_dirlist *la = get_after_read(f, "a", &a);
     struct sl_dirlist *lb = get_after_read(f, "b", &b);
     sl_dirlist_release(la);
-    size_t kept = lb->bytes;
+    size_t kept = lb->kept.bytes;
     sl_dircache_expire(&f->dc, f->now + SL_DIRCACHE_TTL_MS);
-    assert_int_equal(f->dc.bytes, kept); /* a is gone, b is in use */
+    assert_int_equal(f->dc.keep.bytes, kept); /* a is gone, b is in use */
     sl_dirlist_release(lb);
     sl_dircache_expire(&f->dc, f->now + SL_DIRCACHE_TTL_MS);
-    assert_int_equal(f->dc.bytes, 0);
+    assert_int_equal(f->dc.keep.bytes, 0);
 }
 
 static void test_a_directory_over_the_entry_limit_is_efbig(void **state)
@@ -365,7 +365,7 @@ static void test_a_directory_over_the_entry_limit_is_efbig(void **state)
 static void test_without_a_loop_the_list_is_read_at_once(void **state)
 {
     struct fixture *f = *state;
-    sl_dircache_free(&f->dc);
+    sl_dircache_clear(&f->dc);
     sl_dircache_init(&f->dc, NULL, &f->cfg, SL_DIRCACHE_BYTES);
     make_dir(f, "d", 4, OLD);
     struct waiter a;

@@ -1,4 +1,4 @@
-/* Unit tests for the byte classes and hex digits in include/sluice/str.h, which every
+/* Unit tests for the byte classes, hex digits and comma lists in include/sluice/str.h, which every
  * parser and escaper shares. */
 /* clang-format off */
 #include <stdarg.h>
@@ -121,6 +121,46 @@ static void test_hash_spreads_similar_paths_over_low_bits(void **state)
     assert_true(sl_str_hash(SL_STR("abcdefgh")) != sl_str_hash(SL_STR("abcdefgh\0")));
 }
 
+/* Collects a list's elements as "[a][b]..." so one comparison shows order, trimming and
+ * empty elements. */
+static void render_list(const char *value, char *out, size_t cap)
+{
+    struct sl_str rest = sl_str_cstr(value), item;
+    size_t at = 0;
+    out[0] = '\0';
+    while (sl_str_list_next(&rest, &item))
+        at += (size_t)snprintf(out + at, cap - at, "[%.*s]", (int)item.n, item.p);
+}
+
+static void test_list_elements_are_split_at_commas_and_trimmed(void **state)
+{
+    (void)state;
+    char out[128];
+    render_list("gzip, br;q=0.5 ,\tzstd", out, sizeof out);
+    assert_string_equal(out, "[gzip][br;q=0.5][zstd]");
+    render_list("a,,b, ", out, sizeof out);
+    assert_string_equal(out, "[a][][b][]");
+    render_list("", out, sizeof out);
+    assert_string_equal(out, "");
+    render_list(",", out, sizeof out);
+    assert_string_equal(out, "[]");
+    render_list("  only  ", out, sizeof out);
+    assert_string_equal(out, "[only]");
+}
+
+static void test_list_has_compares_whole_names_regardless_of_case(void **state)
+{
+    (void)state;
+    struct sl_str set = SL_STR("Range, If-Range, If-None-Match");
+    assert_true(sl_str_list_has(set, SL_STR("range")));
+    assert_true(sl_str_list_has(set, SL_STR("IF-NONE-MATCH")));
+    assert_true(sl_str_list_has(set, SL_STR("If-Range")));
+    assert_false(sl_str_list_has(set, SL_STR("If")));
+    assert_false(sl_str_list_has(set, SL_STR("Range, If-Range")));
+    assert_false(sl_str_list_has(set, SL_STR("")));
+    assert_false(sl_str_list_has(SL_STR(""), SL_STR("Range")));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -132,6 +172,8 @@ int main(void)
         cmocka_unit_test(test_byte_classes_follow_their_grammars_on_every_byte),
         cmocka_unit_test(test_ows_is_space_and_tab_only),
         cmocka_unit_test(test_hash_spreads_similar_paths_over_low_bits),
+        cmocka_unit_test(test_list_elements_are_split_at_commas_and_trimmed),
+        cmocka_unit_test(test_list_has_compares_whole_names_regardless_of_case),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -535,9 +535,9 @@ static void test_cache_shares_one_walk_and_walks_again_after_the_ttl(void **stat
     sl_tarcache_init(&tc, &f->loop, &f->cfg, SL_TARCACHE_BYTES);
     struct waiter a = {.w.wake = on_wake}, b = {.w.wake = on_wake}, c = {.w.wake = on_wake};
     struct sl_tarlayout *t, *u, *v;
-    assert_int_equal(cache_get(f, &tc, "d", 1000, &a, &t), SL_TARCACHE_WAIT);
-    assert_int_equal(cache_get(f, &tc, "d", 1001, &b, &t), SL_TARCACHE_WAIT);
-    assert_int_equal(tc.walking, 1);
+    assert_int_equal(cache_get(f, &tc, "d", 1000, &a, &t), SL_KEPT_WAIT);
+    assert_int_equal(cache_get(f, &tc, "d", 1001, &b, &t), SL_KEPT_WAIT);
+    assert_int_equal(tc.keep.making, 1);
     uv_run(&f->loop, UV_RUN_DEFAULT);
     assert_int_equal(a.woken + b.woken, 2);
     assert_int_equal(cache_get(f, &tc, "d", 1002, &a, &t), 0);
@@ -549,7 +549,7 @@ static void test_cache_shares_one_walk_and_walks_again_after_the_ttl(void **stat
     assert_int_equal(cache_get(f, &tc, "d", 1000 + SL_TARCACHE_TTL_MS - 1, &c, &v), 0);
     assert_ptr_equal(v, t);
     sl_tarlayout_release(v);
-    assert_int_equal(cache_get(f, &tc, "d", 1000 + SL_TARCACHE_TTL_MS, &c, &v), SL_TARCACHE_WAIT);
+    assert_int_equal(cache_get(f, &tc, "d", 1000 + SL_TARCACHE_TTL_MS, &c, &v), SL_KEPT_WAIT);
     uv_run(&f->loop, UV_RUN_DEFAULT);
     assert_int_equal(cache_get(f, &tc, "d", 1000 + SL_TARCACHE_TTL_MS, &c, &v), 0);
     assert_ptr_not_equal(v, t);
@@ -558,8 +558,8 @@ static void test_cache_shares_one_walk_and_walks_again_after_the_ttl(void **stat
     sl_tarlayout_release(t);
     sl_tarlayout_release(u);
     sl_tarlayout_release(v);
-    sl_tarcache_free(&tc);
-    assert_int_equal(tc.bytes, 0);
+    sl_tarcache_clear(&tc);
+    assert_int_equal(tc.keep.bytes, 0);
 }
 
 static void test_cache_refuses_a_layout_over_the_bound_while_another_is_in_use(void **state)
@@ -577,8 +577,8 @@ static void test_cache_refuses_a_layout_over_the_bound_while_another_is_in_use(v
     assert_int_equal(u->status, -ENOBUFS);
     sl_tarlayout_release(u);
     sl_tarlayout_release(t);
-    sl_tarcache_free(&tc);
-    assert_int_equal(tc.bytes, 0);
+    sl_tarcache_clear(&tc);
+    assert_int_equal(tc.keep.bytes, 0);
 }
 
 static void test_cache_counts_a_walks_descriptors_with_the_loops_body_files(void **state)
@@ -594,13 +594,13 @@ static void test_cache_counts_a_walks_descriptors_with_the_loops_body_files(void
     struct sl_tarlayout *t;
     assert_int_equal(cache_get(f, &tc, "d", 0, &a, &t), -EMFILE); /* no room for two */
     files = 1;
-    assert_int_equal(cache_get(f, &tc, "d", 0, &a, &t), SL_TARCACHE_WAIT);
+    assert_int_equal(cache_get(f, &tc, "d", 0, &a, &t), SL_KEPT_WAIT);
     assert_int_equal(files, 1 + SL_TARCACHE_FDS_PER_WALK);
     uv_run(&f->loop, UV_RUN_DEFAULT);
     assert_int_equal(files, 1);
     assert_int_equal(cache_get(f, &tc, "d", 0, &a, &t), 0);
     sl_tarlayout_release(t);
-    sl_tarcache_free(&tc);
+    sl_tarcache_clear(&tc);
 }
 
 int main(void)
