@@ -200,6 +200,22 @@ static bool read_whole(int fd, char *out, size_t size)
     return pread(fd, &extra, 1, (off_t)size) == 0; /* grew meanwhile: do not cache */
 }
 
+/* Copies rep into e, with its name and pre-rendered fields after the key in e->bytes.
+ * Returns where the contents go, after them. */
+static char *keep_rep(struct sl_cache_entry *e, size_t key_len, const struct sl_file_rep *rep)
+{
+    e->rep = *rep;
+    e->rep.data = NULL;
+    char *w = e->bytes + key_len;
+    e->rep.name = memcpy(w, rep->name, rep->name_len);
+    w += rep->name_len;
+    if (rep->fields) {
+        e->rep.fields = memcpy(w, rep->fields, rep->fields_len);
+        w += rep->fields_len;
+    }
+    return w;
+}
+
 struct sl_cache_entry *sl_cache_put(struct sl_cache *c, const char *key, size_t key_len,
                                     uint64_t now, const struct sl_file_rep *rep, int *fd)
 {
@@ -221,16 +237,8 @@ struct sl_cache_entry *sl_cache_put(struct sl_cache *c, const char *key, size_t 
     struct sl_cache_entry *e = entry_alloc(key, key_len, rep->name_len + fields_len + size);
     if (!e)
         return NULL;
-    e->rep = *rep;
-    char *w = e->bytes + key_len;
-    e->rep.name = memcpy(w, rep->name, rep->name_len);
-    w += rep->name_len;
-    if (rep->fields)
-        e->rep.fields = memcpy(w, rep->fields, fields_len);
-    w += fields_len;
-    e->rep.data = NULL;
+    char *data = keep_rep(e, key_len, rep);
     if (in_memory) {
-        char *data = w;
         if (!read_whole(*fd, data, size)) {
             free(e);
             return NULL;
