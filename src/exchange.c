@@ -18,7 +18,7 @@ void sl_exchange_init(struct sl_exchange *ex)
     ex->file_fd = -1;
     ex->file_borrowed = false;
     ex->pinned = NULL;
-    ex->resident = (struct sl_resident){NULL, 0};
+    ex->resident = (struct sl_resident){0};
     ex->plan.producer = NULL;
     ex->wait.link = (struct sl_link){NULL, NULL};
     ex->wait.got = NULL;
@@ -107,8 +107,7 @@ void sl_exchange_drop_file(struct sl_exchange *ex)
 {
     if (ex->file_fd >= 0) {
         /* A residency probe maps the body file while a response sends from it. */
-        if (ex->resident.map)
-            sl_resident_release(&ex->resident);
+        sl_resident_release(&ex->resident);
         if (!ex->file_borrowed) {
             close(ex->file_fd);
             count_file(ex, false);
