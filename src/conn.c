@@ -376,7 +376,7 @@ static void conn_start_response(struct sl_conn *c)
     c->ex->sent = 0;
     c->ex->mss = 0;
     c->ex->file_calls = 0;
-    c->ex->resident_lo = c->ex->resident_hi = 0;
+    c->ex->resident.lo = c->ex->resident.hi = 0;
 }
 
 /* Sends the response in flight, then answers pipelined requests already buffered, in
@@ -563,7 +563,7 @@ static size_t file_chunk(struct sl_conn *c, struct sl_exchange *ex, uint64_t lef
 static void fetch_work(uv_work_t *w)
 {
     struct sl_exchange *ex = sl_container_of(w, struct sl_exchange, fetch);
-    sl_resident_fetch(ex->file_fd, ex->fetch_off, ex->fetch_len, SL_RESIDENT_WINDOW);
+    sl_resident_fetch(ex->fetch_fd, ex->fetch_off, ex->fetch_len, SL_RESIDENT_WINDOW);
 }
 
 static void fetch_done(uv_work_t *w, int status)
@@ -577,18 +577,17 @@ static void fetch_done(uv_work_t *w, int status)
             conn_release_exchange(set_of(c), c);
         return;
     }
-    struct sl_exchange *ex = c->ex;
-    ex->resident_lo = ex->fetch_off;
-    ex->resident_hi = ex->fetch_off + ex->fetch_len;
     /* The disk, not the client, was slow: that is progress for the send timeout. */
     list_enter(set_of(c), c, SL_LIST_SEND);
     conn_continue(c);
 }
 
-/* Reads [off, off + len) of the body file in from the thread pool, the connection
- * parked meanwhile. False when no work could be queued (then send as before). */
-static bool conn_fetch(struct sl_conn *c, struct sl_exchange *ex, uint64_t off, uint64_t len)
+/* Reads [off, off + len) of fd in from the thread pool, the connection parked
+ * meanwhile. False when no work could be queued (then send as before). */
+static bool conn_fetch(struct sl_conn *c, struct sl_exchange *ex, int fd, uint64_t off,
+                       uint64_t len)
 {
+    ex->fetch_fd = fd;
     ex->fetch_off = off;
     ex->fetch_len = len;
     ex->fetch.data = c;
@@ -597,6 +596,37 @@ static bool conn_fetch(struct sl_conn *c, struct sl_exchange *ex, uint64_t off, 
     c->flags |= SL_CONN_FETCHING;
     conn_watch(c, 0);
     return true;
+}
+
+enum window { WINDOW_OUT, WINDOW_UNKNOWN, WINDOW_IN, WINDOW_FETCHING };
+
+/* Probes the window of fd (size bytes) that sending from off needs, and reads it in off
+ * the loop when it is not in memory. A file up to one window is probed (and read in)
+ * whole, a small one with a peek rather than a mapping (a tar of small files probes one
+ * per member); a larger one window by window from off, at most `left` bytes. r->lo and
+ * r->hi then cover what is known, or being brought, in; all of the file when it cannot
+ * be told (no mmap or RWF_NOWAIT on this file system: send as before). */
+static enum window probe_window(struct sl_conn *c, struct sl_exchange *ex, struct sl_resident *r,
+                                int fd, uint64_t size, uint64_t off, uint64_t left)
+{
+    uint64_t lo = 0, hi = size;
+    if (size > SL_RESIDENT_WINDOW) {
+        lo = off;
+        hi = lo + (left < SL_RESIDENT_WINDOW ? left : SL_RESIDENT_WINDOW);
+    }
+    int rc = size <= SL_RESIDENT_PEEK_MAX ? sl_resident_peek(fd, 0, (size_t)size)
+                                          : sl_resident_probe(r, fd, size, lo, hi - lo);
+    if (rc < 0) {
+        lo = 0;
+        hi = UINT64_MAX;
+    }
+    r->lo = lo;
+    r->hi = hi;
+    if (rc > 0)
+        return WINDOW_IN;
+    if (rc == 0)
+        return conn_fetch(c, ex, fd, lo, hi - lo) ? WINDOW_FETCHING : WINDOW_OUT;
+    return WINDOW_UNKNOWN;
 }
 
 /* Before a sendfile of `chunk` bytes of segment s: 0 to send, 1 when the bytes are being
@@ -611,35 +641,40 @@ static int file_ready(struct sl_conn *c, struct sl_exchange *ex, const struct sl
 {
     if (ex->file_calls > 0 && sl_exchange_file_changed(ex))
         return -1;
-    if (s->off >= ex->resident_lo && s->off + chunk <= ex->resident_hi)
+    if (s->off >= ex->resident.lo && s->off + chunk <= ex->resident.hi)
         return 0;
     uint64_t now = uv_now(set_of(c)->loop);
     uint64_t size = (uint64_t)ex->file_size;
     struct sl_cache_entry *e = ex->pinned && ex->pinned->fd == ex->file_fd ? ex->pinned : NULL;
     if (e && e->incore_at != 0 && now - e->incore_at < RESIDENT_TRUST_MS) {
-        ex->resident_lo = 0;
-        ex->resident_hi = size;
+        ex->resident.lo = 0;
+        ex->resident.hi = size;
         return 0;
     }
-    /* A file up to one window is probed (and read in) whole, so a cached one is then
-     * trusted for a while; a larger one window by window from where sending is. */
-    uint64_t lo = 0, hi = size;
-    if (size > SL_RESIDENT_WINDOW) {
-        lo = s->off;
-        hi = lo + (s->len < SL_RESIDENT_WINDOW ? s->len : SL_RESIDENT_WINDOW);
+    switch (probe_window(c, ex, &ex->resident, ex->file_fd, size, s->off, s->len)) {
+    case WINDOW_FETCHING: return 1;
+    case WINDOW_IN:
+        if (e && ex->resident.lo == 0 && ex->resident.hi == size)
+            e->incore_at = now; /* a cached file probed whole: trusted for a while */
+        return 0;
+    default: return 0;
     }
-    int rc = sl_resident_probe(&ex->resident, ex->file_fd, size, lo, hi - lo);
-    if (rc == 0 && conn_fetch(c, ex, lo, hi - lo))
-        return 1;
-    if (rc < 0) {
-        lo = 0; /* cannot tell (no mmap on this file system): send as before */
-        hi = UINT64_MAX;
-    } else if (rc > 0 && e && lo == 0 && hi == size) {
-        e->incore_at = now;
-    }
-    ex->resident_lo = lo;
-    ex->resident_hi = hi;
-    return 0;
+}
+
+/* Before sending from a produced body: its next chunk, produced when the last one is out,
+ * and, for a file range, the file's window in memory. 0 to send, 1 when the bytes are
+ * being read in first, -1 when the producer ended early or failed (like a file that
+ * shrank, closing is the only honest move left). */
+static int produced_ready(struct sl_conn *c, struct sl_exchange *ex)
+{
+    struct sl_producer *p = ex->plan.producer;
+    struct sl_chunk *k = &p->chunk;
+    if (k->len == 0 && (p->produce(p, k) != 0 || k->len == 0))
+        return -1;
+    if (k->mem || (k->off >= p->resident.lo && k->off + k->len <= p->resident.hi))
+        return 0;
+    enum window w = probe_window(c, ex, &p->resident, k->fd, k->size, k->off, k->size - k->off);
+    return w == WINDOW_FETCHING ? 1 : 0;
 }
 
 static ssize_t send_file_part(struct sl_conn *c, struct sl_exchange *ex, size_t chunk)
@@ -666,22 +701,15 @@ static ssize_t send_file_part(struct sl_conn *c, struct sl_exchange *ex, size_t 
     return sent;
 }
 
-/* The next bytes of a produced body (plan.h): what is left of the producer's last chunk,
- * or its next one, never past the segment (the length promised). A producer that ends
- * early or fails, like a file that shrank, leaves closing as the only honest move.
- * Chunks leave without MSG_MORE: corked, every chunk waits to fill a segment, and on
+/* The next bytes of a produced body (plan.h): what is left of the producer's chunk
+ * (produced_ready made one), never past the segment (the length promised). Chunks leave without MSG_MORE: corked, every chunk waits to fill a segment, and on
  * loopback a segment (64 KiB) is as large as TCP_NOTSENT_LOWAT lets queue, so the socket
  * stopped being writable until the 200 ms cork timer fired (a 2.5 MB listing took 2 s
  * instead of 20 ms). The head before the first chunk still goes with MSG_MORE. */
 static ssize_t send_produced(struct sl_conn *c, struct sl_exchange *ex)
 {
     struct sl_seg *s = &ex->plan.segs[ex->seg];
-    struct sl_producer *p = ex->plan.producer;
-    struct sl_chunk *k = &p->chunk;
-    if (k->len == 0 && (p->produce(p, k) != 0 || k->len == 0)) {
-        errno = EPIPE;
-        return -1;
-    }
+    struct sl_chunk *k = &ex->plan.producer->chunk;
     size_t want = (size_t)(k->len < s->len ? k->len : s->len);
     ssize_t sent;
     if (k->mem) {
@@ -724,6 +752,9 @@ static enum send_result send_some(struct sl_conn *c, struct sl_exchange *ex)
         struct sl_seg *s = &ex->plan.segs[ex->seg];
         ssize_t n;
         if (seg_is_file(s) && ex->plan.producer) {
+            int ready = produced_ready(c, ex);
+            if (ready != 0)
+                return ready > 0 ? SEND_FETCHING : SEND_FAILED;
             n = send_produced(c, ex);
         } else if (seg_is_file(s)) {
             size_t chunk = file_chunk(c, ex, s->len);

@@ -19,7 +19,7 @@ static void empty(struct sl_exchange *ex)
     ex->file_fd = -1;
     ex->file_borrowed = false;
     ex->pinned = NULL;
-    ex->resident = (struct sl_resident){NULL, 0};
+    ex->resident = (struct sl_resident){0};
     ex->plan.producer = NULL;
     ex->wait.link = (struct sl_link){NULL, NULL};
     ex->wait.got = NULL;
@@ -115,8 +115,7 @@ static void count_file(struct sl_exchange *ex, bool opened)
 void sl_exchange_drop_file_slow(struct sl_exchange *ex)
 {
     /* A residency probe maps the body file while a response sends from it. */
-    if (ex->resident.map)
-        sl_resident_release(&ex->resident);
+    sl_resident_release(&ex->resident);
     if (!ex->file_borrowed) {
         close(ex->file_fd);
         count_file(ex, false);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define PAGE_MIN 4096u
@@ -44,12 +45,27 @@ int sl_resident_probe(struct sl_resident *r, int fd, uint64_t size, uint64_t off
     return 1;
 }
 
+int sl_resident_peek(int fd, uint64_t off, size_t len)
+{
+    char scratch[SL_RESIDENT_PEEK_MAX];
+    if (len > sizeof(scratch))
+        return -EINVAL;
+    struct iovec v = {scratch, len};
+    ssize_t n;
+    do
+        n = preadv2(fd, &v, 1, (off_t)off, RWF_NOWAIT);
+    while (n < 0 && errno == EINTR);
+    if (n == (ssize_t)len)
+        return 1;
+    /* A short read: part of it is not in (or the file shrank, which sendfile will tell). */
+    return n >= 0 || errno == EAGAIN ? 0 : -errno;
+}
+
 void sl_resident_release(struct sl_resident *r)
 {
     if (r->map)
         munmap(r->map, r->len);
-    r->map = NULL;
-    r->len = 0;
+    *r = (struct sl_resident){0};
 }
 
 void sl_resident_fetch(int fd, uint64_t off, uint64_t len, uint64_t ahead)

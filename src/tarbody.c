@@ -58,6 +58,7 @@ static int close_member(struct tarbody *tb)
     if (tb->fd < 0)
         return 0;
     bool ok = unchanged(tb->fd, &tb->l->members[tb->member]);
+    sl_resident_release(&tb->base.resident);
     close(tb->fd);
     tb->fd = -1;
     tb->member = SIZE_MAX;
@@ -98,7 +99,7 @@ static int produce_data(struct tarbody *tb, size_t i, struct sl_chunk *chunk)
         len = tb->end - tb->pos;
     if (len > SL_TARBODY_FILE_CHUNK)
         len = SL_TARBODY_FILE_CHUNK;
-    *chunk = (struct sl_chunk){.mem = NULL, .fd = tb->fd, .off = off, .len = len};
+    *chunk = (struct sl_chunk){.mem = NULL, .fd = tb->fd, .off = off, .len = len, .size = m->size};
     tb->pos += len;
     return 0;
 }
@@ -129,6 +130,7 @@ static int tarbody_produce(struct sl_producer *p, struct sl_chunk *chunk)
 static void tarbody_free(struct sl_producer *p)
 {
     struct tarbody *tb = (struct tarbody *)p;
+    sl_resident_release(&tb->base.resident);
     if (tb->fd >= 0)
         close(tb->fd);
     tb->release(tb->release_arg);

@@ -46,9 +46,9 @@ struct sl_exchange {
     uint64_t sent;
     unsigned mss;        /* the socket's segment size, asked once per large body; 0: not yet */
     unsigned file_calls; /* sendfile calls made for this response */
-    uint64_t resident_lo, resident_hi; /* body file bytes known to be in memory */
-    struct sl_resident resident;       /* the residency probe's mapping of the body file */
-    uv_work_t fetch;                   /* brings a window of the body file in (conn.c) */
+    struct sl_resident resident; /* of the body file: what is in memory, the probe's map */
+    uv_work_t fetch; /* brings a window of the body file or a produced chunk's file in */
+    int fetch_fd;
     uint64_t fetch_off, fetch_len;
 
     struct sl_plan plan;

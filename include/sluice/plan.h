@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "sluice/range.h"
+#include "sluice/resident.h"
 
 /* One response part: memory bytes (mem != NULL), or a byte range of the body: the body
  * file's, or the produced body's when the plan has a producer. */
@@ -36,6 +37,7 @@ struct sl_chunk {
     int fd;
     uint64_t off;
     uint64_t len;
+    uint64_t size; /* with fd: the file's size (a residency probe maps it whole) */
 };
 
 struct sl_producer;
@@ -52,6 +54,10 @@ struct sl_producer {
     sl_produce_fn *produce;
     sl_producer_free_fn *free;
     struct sl_chunk chunk; /* conn.c's: what is left of the last chunk to send */
+    /* conn.c's: what it knows of the residency of the chunks' file, so a cold one is read
+     * in off the loop first. The producer releases it (sl_resident_release) when it
+     * closes that file, before the descriptor's number can name another. */
+    struct sl_resident resident;
     bool holds_file;       /* keeps a descriptor of its own open while it lives (a tar
                               member): counted as the response's body file (fdbudget.h) */
 };

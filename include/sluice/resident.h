@@ -11,11 +11,13 @@
 /* Bytes probed, and brought in, at a time: one mincore per window of sendfile calls. */
 #define SL_RESIDENT_WINDOW (2u << 20)
 
-/* A read-only mapping of the file, made on the first probe; mincore needs an address,
- * and nothing is ever read through it (no page is touched, so no fault). */
+/* What is known of one file's residency: a read-only mapping of the file, made on the
+ * first probe (mincore needs an address, and nothing is ever read through it: no page is
+ * touched, so no fault), and the bytes the caller knows to be in memory. */
 struct sl_resident {
     void *map;
     size_t len;
+    uint64_t lo, hi; /* [lo, hi): probed in, or being read in (the caller's to set) */
 };
 
 /* Whether every page of [off, off + len) of fd (size bytes long; len at most
@@ -23,7 +25,19 @@ struct sl_resident {
  * errno when it cannot be told (the caller then sends as if it were). */
 int sl_resident_probe(struct sl_resident *r, int fd, uint64_t size, uint64_t off, uint64_t len);
 
-/* Unmaps (nothing when no probe mapped). */
+/* Files up to this size are probed with sl_resident_peek, not a mapping. */
+#define SL_RESIDENT_PEEK_MAX (64u << 10)
+
+/* Whether all of [off, off + len) of fd (len at most SL_RESIDENT_PEEK_MAX) is in the page
+ * cache: a read that must not wait (RWF_NOWAIT) into a scratch buffer. One system call
+ * and a copy of a few pages, cheaper than mapping a small file for one mincore and
+ * unmapping it again (a tar archive of small files opens one per member). 1 yes, 0 no
+ * (and the kernel may have started reading the pages in), or a negative errno when it
+ * cannot be told. */
+int sl_resident_peek(int fd, uint64_t off, size_t len);
+
+/* Unmaps (nothing when no probe mapped) and forgets what was known: the file is about
+ * to be closed or replaced. */
 void sl_resident_release(struct sl_resident *r);
 
 /* Blocking, for a thread-pool thread: reads [off, off + len) of fd so its pages are in
