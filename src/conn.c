@@ -488,7 +488,7 @@ enum send_result {
     SEND_DONE,
     SEND_AGAIN,    /* wait for writable */
     SEND_FAILED,   /* close */
-    SEND_FETCHING, /* wait for the body file's next bytes to be read in */
+    SEND_FETCHING, /* wait for the next file bytes (body file, tar member) to be read in */
 };
 
 static bool seg_is_file(const struct sl_seg *s)
@@ -602,10 +602,10 @@ enum window { WINDOW_OUT, WINDOW_UNKNOWN, WINDOW_IN, WINDOW_FETCHING };
 
 /* Probes the window of fd (size bytes) that sending from off needs, and reads it in off
  * the loop when it is not in memory. A file up to one window is probed (and read in)
- * whole, a small one with a peek rather than a mapping (a tar of small files probes one
- * per member); a larger one window by window from off, at most `left` bytes. r->lo and
- * r->hi then cover what is known, or being brought, in; all of the file when it cannot
- * be told (no mmap or RWF_NOWAIT on this file system: send as before). */
+ * whole, a small one with a peek rather than a mapping where the file system allows
+ * (a tar of small files probes one per member); a larger one window by window from off,
+ * at most `left` bytes. r->lo and r->hi then cover what is known, or being brought, in;
+ * all of the file when it cannot be told (no mmap here either: send as before). */
 static enum window probe_window(struct sl_conn *c, struct sl_exchange *ex, struct sl_resident *r,
                                 int fd, uint64_t size, uint64_t off, uint64_t left)
 {
@@ -614,8 +614,9 @@ static enum window probe_window(struct sl_conn *c, struct sl_exchange *ex, struc
         lo = off;
         hi = lo + (left < SL_RESIDENT_WINDOW ? left : SL_RESIDENT_WINDOW);
     }
-    int rc = size <= SL_RESIDENT_PEEK_MAX ? sl_resident_peek(fd, 0, (size_t)size)
-                                          : sl_resident_probe(r, fd, size, lo, hi - lo);
+    int rc = size <= SL_RESIDENT_PEEK_MAX ? sl_resident_peek(fd, 0, (size_t)size) : -EOPNOTSUPP;
+    if (rc < 0) /* large, or no RWF_NOWAIT here (tmpfs, NFS, FUSE): mincore over a mapping */
+        rc = sl_resident_probe(r, fd, size, lo, hi - lo);
     if (rc < 0) {
         lo = 0;
         hi = UINT64_MAX;
@@ -673,7 +674,10 @@ static int produced_ready(struct sl_conn *c, struct sl_exchange *ex)
         return -1;
     if (k->mem || (k->off >= p->resident.lo && k->off + k->len <= p->resident.hi))
         return 0;
-    enum window w = probe_window(c, ex, &p->resident, k->fd, k->size, k->off, k->size - k->off);
+    /* No further than the member, nor than the range being sent (a ranged request). */
+    uint64_t left = k->size - k->off, seg_left = ex->plan.segs[ex->seg].len;
+    enum window w = probe_window(c, ex, &p->resident, k->fd, k->size, k->off,
+                                 left < seg_left ? left : seg_left);
     return w == WINDOW_FETCHING ? 1 : 0;
 }
 
@@ -702,10 +706,11 @@ static ssize_t send_file_part(struct sl_conn *c, struct sl_exchange *ex, size_t 
 }
 
 /* The next bytes of a produced body (plan.h): what is left of the producer's chunk
- * (produced_ready made one), never past the segment (the length promised). Chunks leave without MSG_MORE: corked, every chunk waits to fill a segment, and on
- * loopback a segment (64 KiB) is as large as TCP_NOTSENT_LOWAT lets queue, so the socket
- * stopped being writable until the 200 ms cork timer fired (a 2.5 MB listing took 2 s
- * instead of 20 ms). The head before the first chunk still goes with MSG_MORE. */
+ * (produced_ready made one), never past the segment (the length promised). Chunks
+ * leave without MSG_MORE: corked, every chunk waits to fill a segment, and on loopback
+ * a segment (64 KiB) is as large as TCP_NOTSENT_LOWAT lets queue, so the socket stopped
+ * being writable until the 200 ms cork timer fired (a 2.5 MB listing took 2 s instead
+ * of 20 ms). The head before the first chunk still goes with MSG_MORE. */
 static ssize_t send_produced(struct sl_conn *c, struct sl_exchange *ex)
 {
     struct sl_seg *s = &ex->plan.segs[ex->seg];

@@ -140,7 +140,7 @@ bool sl_kept_ready(struct sl_kept *e, size_t bytes)
     k->bytes += bytes;
     e->state = SL_KEPT_READY;
     e->refs++; /* held across the hand-out: a waiter that closes at once must not free e */
-    if (make_room(k, e))
+    if (bytes == 0 || make_room(k, e)) /* what keeps nothing needs no room */
         return true;
     k->bytes -= bytes;
     e->bytes = 0;

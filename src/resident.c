@@ -1,5 +1,6 @@
-/* Residency probes with mincore(2) over a mapping of the body file, and the pool side
- * that reads a window in. mincore reports a page only when it is up to date, so a page
+/* Residency probes of a file being sent (a body file, a tar member): mincore(2) over a
+ * mapping, or for a small file a read that must not wait, and the pool side that reads
+ * a window in. mincore reports a page only when it is up to date, so a page
  * whose read is still in flight counts as missing (cachestat(2) would count it, and
  * sendfile would then wait for it on the loop). */
 #include "sluice/resident.h"

@@ -91,7 +91,8 @@ static void walk_finish(struct sl_kept *e, int status)
         t->status = status;
     const struct sl_tar_layout *l = &t->layout;
     size_t bytes = sizeof(*t) + strlen(e->rel) + l->count * sizeof(*l->members) + l->paths_len;
-    if (!sl_kept_ready(e, bytes) && t->status == 0) {
+    /* A failed walk is not kept: it makes no room (pushes out no unused layout). */
+    if (!sl_kept_ready(e, t->status == 0 ? bytes : 0) && t->status == 0) {
         sl_tar_layout_free(&t->layout);
         t->status = -ENOBUFS;
     }

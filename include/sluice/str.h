@@ -165,8 +165,9 @@ static inline struct sl_str sl_str_trim(struct sl_str s)
 }
 
 /* Takes the next element of a comma-separated list (RFC 9110 §5.6.1) off the front of
- * *rest, trimmed of OWS; false once the list is used up. Empty elements come out empty,
- * for the caller to skip, as the RFC asks recipients to. */
+ * *rest, trimmed of OWS; false once the list is used up. Empty elements between commas
+ * come out empty, for the caller to skip, as the RFC asks recipients to (a trailing
+ * comma ends the list). */
 static inline bool sl_str_list_next(struct sl_str *rest, struct sl_str *item)
 {
     if (rest->p == NULL || rest->n == 0)

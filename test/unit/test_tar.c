@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sluice/dircache.h"
 #include "sluice/tar.h"
 #include "sluice/tarcache.h"
 #include "sluice/tarwalk.h"
@@ -526,6 +527,17 @@ static int cache_get(struct fixture *f, struct sl_tarcache *tc, const char *rel,
     return sl_tarcache_get(tc, fd, &st, f->root_fd, rel, "d", 1, now, &t->w, out);
 }
 
+/* The layout of rel after a walk that a request started and waited for. */
+static struct sl_tarlayout *walked(struct fixture *f, struct sl_tarcache *tc, const char *rel,
+                                   uint64_t now, struct waiter *t)
+{
+    struct sl_tarlayout *out;
+    assert_int_equal(cache_get(f, tc, rel, now, t, &out), SL_KEPT_WAIT);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    assert_int_equal(cache_get(f, tc, rel, now, t, &out), 0);
+    return out;
+}
+
 static void test_cache_shares_one_walk_and_walks_again_after_the_ttl(void **state)
 {
     struct fixture *f = *state;
@@ -603,6 +615,64 @@ static void test_cache_counts_a_walks_descriptors_with_the_loops_body_files(void
     sl_tarcache_clear(&tc);
 }
 
+/* A walk that fails (here -EFBIG) is told to its waiters and not kept: it must not push
+ * unused layouts out of the cache to make room for itself. */
+static void test_cache_a_failed_walk_evicts_no_unused_layout(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(mkdirat(f->root_fd, "d", 0755), 0);
+    assert_int_equal(mkdirat(f->root_fd, "e", 0755), 0);
+    put_file(f, "e/1", "");
+    put_file(f, "e/2", "");
+    struct sl_tarcache tc;
+    sl_tarcache_init(&tc, &f->loop, &f->cfg, 1); /* room for one layout only */
+    struct waiter a = {.w.wake = on_wake}, b = {.w.wake = on_wake};
+    struct sl_tarlayout *t = walked(f, &tc, "d", 0, &a);
+    assert_int_equal(t->status, 0);
+    sl_tarlayout_release(t); /* unused, kept */
+    f->cfg.tar_max_entries = 1;
+    struct sl_tarlayout *u = walked(f, &tc, "e", 1, &b);
+    assert_int_equal(u->status, -EFBIG);
+    sl_tarlayout_release(u);
+    /* d's layout, within its TTL, answers at once: no new walk. */
+    assert_int_equal(cache_get(f, &tc, "d", 2, &a, &t), 0);
+    sl_tarlayout_release(t);
+    sl_tarcache_clear(&tc);
+}
+
+/* A wait woken with a tar layout, then asked of the directory cache (the same exchange's
+ * next request), lets the layout go and gets its list: no leak, no confusion of kinds. */
+static void test_cache_a_wait_holding_a_layout_asks_the_directory_cache(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(mkdirat(f->root_fd, "d", 0755), 0);
+    put_file(f, "d/x", "x");
+    struct sl_tarcache tc;
+    struct sl_dircache dc;
+    sl_tarcache_init(&tc, &f->loop, &f->cfg, SL_TARCACHE_BYTES);
+    sl_dircache_init(&dc, &f->loop, &f->cfg, SL_DIRCACHE_BYTES);
+    struct waiter a = {.w.wake = on_wake};
+    struct sl_tarlayout *t;
+    assert_int_equal(cache_get(f, &tc, "d", 0, &a, &t), SL_KEPT_WAIT);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    assert_non_null(a.w.got); /* the layout, not taken */
+    struct stat st;
+    struct sl_dirlist *d = NULL;
+    int fd = openat(f->root_fd, "d", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    assert_int_equal(fstat(fd, &st), 0);
+    assert_int_equal(sl_dircache_get(&dc, fd, &st, f->root_fd, "d", 0, &a.w, &d), SL_KEPT_WAIT);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    fd = openat(f->root_fd, "d", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    assert_int_equal(sl_dircache_get(&dc, fd, &st, f->root_fd, "d", 0, &a.w, &d), 0);
+    assert_int_equal(d->status, 0);
+    assert_int_equal(d->list.count, 1);
+    sl_dirlist_release(d);
+    sl_dircache_clear(&dc);
+    sl_tarcache_clear(&tc);
+    assert_int_equal(dc.keep.bytes, 0);
+    assert_int_equal(tc.keep.bytes, 0);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -626,6 +696,8 @@ int main(void)
         T(test_cache_shares_one_walk_and_walks_again_after_the_ttl),
         T(test_cache_refuses_a_layout_over_the_bound_while_another_is_in_use),
         T(test_cache_counts_a_walks_descriptors_with_the_loops_body_files),
+        T(test_cache_a_failed_walk_evicts_no_unused_layout),
+        T(test_cache_a_wait_holding_a_layout_asks_the_directory_cache),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
