@@ -38,7 +38,11 @@ skip_under_valgrind = pytest.mark.skipif(VALGRIND, reason="load test: memcheck i
 
 # Slower under instrumentation: tests that bound latency scale their limits by this
 # (the limits themselves are about the product, the plain build).
-SLOWDOWN = 10.0 if VALGRIND else 3.0 if os.environ.get("SLUICE_BUILD_LABEL") == "asan" else 1.0
+ASAN = os.environ.get("SLUICE_BUILD_LABEL") == "asan"
+SLOWDOWN = 10.0 if VALGRIND else 3.0 if ASAN else 1.0
+# Memory bounds are about the product too: ASan's redzones and its quarantine of freed
+# blocks make the sanitizer build's RSS say nothing about them.
+MEMORY_MEASURED = not VALGRIND and not ASAN
 
 
 def wait_for(predicate, timeout=10.0, interval=0.01, what="condition"):

@@ -22,7 +22,7 @@ import urllib.parse
 
 import pytest
 
-from conftest import SLOWDOWN, raw_exchange, skip_under_valgrind, wait_for
+from conftest import MEMORY_MEASURED, SLOWDOWN, raw_exchange, skip_under_valgrind, wait_for
 
 SPECIAL_NAMES = [
     "<script>alert(1)<\u2215script>.txt",  # U+2215 DIVISION SLASH: '/' cannot be in a name
@@ -736,7 +736,7 @@ def test_listing_of_20000_entries_read_by_100_slow_clients_costs_little_memory_e
     for status, length, digest, got in results:
         assert (status, length, got, digest) == (200, len(reference), len(reference), want)
     per_reader = (rss_during - rss_before) / SLOW_READERS
-    assert per_reader < READER_RSS_MAX_KIB, \
+    assert per_reader < READER_RSS_MAX_KIB or not MEMORY_MEASURED, \
         f"{per_reader:.1f} KiB of RSS per slow reader of a {len(reference)}-byte listing"
 
 
