@@ -43,6 +43,10 @@ SLOWDOWN = 10.0 if VALGRIND else 3.0 if ASAN else 1.0
 # Memory bounds are about the product too: ASan's redzones and its quarantine of freed
 # blocks make the sanitizer build's RSS say nothing about them.
 MEMORY_MEASURED = not VALGRIND and not ASAN
+# Tests whose time goes to waiting on a paced client or on gigabytes of zeroes run the
+# same server code as shorter ones: the sanitizer pass leaves them to the plain one and
+# spends CI's budget where it finds memory errors.
+skip_long_under_asan = pytest.mark.skipif(ASAN, reason="long wait, code covered by shorter tests")
 
 
 def wait_for(predicate, timeout=10.0, interval=0.01, what="condition"):

@@ -26,7 +26,7 @@ import time
 
 import pytest
 
-from conftest import SLOWDOWN, parse_responses, skip_under_valgrind, wait_for
+from conftest import SLOWDOWN, parse_responses, skip_long_under_asan, skip_under_valgrind, wait_for
 
 MIB = 1 << 20
 BIG = 64 * MIB
@@ -173,7 +173,8 @@ def get_request(path, close=False):
 # ---- whole and rate-limited downloads ----
 
 
-@pytest.mark.parametrize("limit", [None, "2M"], ids=["whole", "limit-rate-2M"])
+@pytest.mark.parametrize("limit", [None, pytest.param("2M", marks=skip_long_under_asan)],
+                         ids=["whole", "limit-rate-2M"])
 def test_64mib_file_downloads_byte_exact_with_curl(start_server, root, tmp_path, limit):
     digest = write_patterned(root / "big.bin", BIG)
     srv = start_server(root)

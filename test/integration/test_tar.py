@@ -21,7 +21,7 @@ import urllib.parse
 
 import pytest
 
-from conftest import SLOWDOWN, wait_for
+from conftest import SLOWDOWN, skip_long_under_asan, wait_for
 from test_downloads import (MIB, curl_cmd, get_request, http_get, recv_head, sha256_file,
                             write_patterned)
 from test_limits import download_all, limit_descriptors_to
@@ -541,6 +541,7 @@ def sparse(path, size, tail=b""):
             f.write(tail)
 
 
+@skip_long_under_asan
 def test_5_gib_sparse_member_streams_through_gnu_tar(start_server, tmp_path):
     root = tmp_path / "root"
     (root / "big").mkdir(parents=True)
