@@ -255,6 +255,99 @@ def raw_exchange(srv, data, timeout=10.0, shutdown=True):
         return b"".join(chunks)
 
 
+def leave_mid_request(srv, request, clients=20):
+    """clients connections each send request and close at once, while the server is
+    still working on it (off the loop: a directory read, a tree walk)."""
+    for _ in range(clients):
+        s = srv.connect()
+        s.sendall(request)
+        s.close()
+
+
+def assert_stop_mid_request_exits_cleanly(srv, request, signals, exit_timeout):
+    """Sends request (which asks for Connection: close), then 1 (graceful) or 2 (forced)
+    SIGTERMs while the server works on it; reads what comes. The server must exit 0 of
+    itself, and a graceful stop must finish a response it has begun."""
+    s = srv.connect()
+    try:
+        s.sendall(request)
+        time.sleep(0.01)
+        for _ in range(signals):
+            srv.proc.send_signal(signal.SIGTERM)
+            time.sleep(0.005)
+        data = bytearray()
+        while chunk := s.recv(1 << 20):
+            data += chunk
+    finally:
+        s.close()
+    # Waits for the exit itself: a signal sent while the process tears down its handlers
+    # would end it by the default action, so srv.stop() (one more SIGTERM) comes after.
+    srv.proc.wait(timeout=exit_timeout)
+    code, err = srv.stop()
+    assert code == 0, err
+    if signals == 1 and data:
+        head, _, body = bytes(data).partition(b"\r\n\r\n")
+        assert len(body) == int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
+
+
+class Conn:
+    """One kept-alive client connection that reads exactly one response per request,
+    framed by its Content-Length (none missing, none extra)."""
+
+    def __init__(self, srv, timeout=10.0):
+        self.sock = srv.connect(timeout=timeout)
+        self.buf = b""
+        self.requests = 0
+
+    def close(self):
+        self.sock.close()
+
+    def _fill(self, what):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise AssertionError(f"{what}: the server closed the connection after "
+                                 f"{self.requests} requests and {len(self.buf)} bytes")
+        self.buf += chunk
+
+    def request(self, method, path, headers=()):
+        """(status, lower-case fields, body); body None for HEAD and 304."""
+        head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        head += "".join(f"{name}: {value}\r\n" for name, value in headers)
+        self.sock.sendall((head + "\r\n").encode())
+        self.requests += 1
+        what = f"{method} {path}"
+        while b"\r\n\r\n" not in self.buf:
+            self._fill(what)
+        raw_head, _, self.buf = self.buf.partition(b"\r\n\r\n")
+        status, fields = parse_head(raw_head)
+        if method == "HEAD" or status == 304:
+            return status, fields, None
+        assert "content-length" in fields, f"{what}: no Content-Length: {raw_head!r}"
+        length = int(fields["content-length"])
+        while len(self.buf) < length:
+            self._fill(what)
+        body, self.buf = self.buf[:length], self.buf[length:]
+        return status, fields, body
+
+    def get(self, path, method="GET"):
+        """request(), and the connection must stay open after it."""
+        status, fields, body = self.request(method, path)
+        assert fields.get("connection", "").lower() != "close", \
+            f"{path}: {status} ends the keep-alive connection"
+        return status, fields, body if body is not None else b""
+
+
+def parse_head(raw_head):
+    """A response head's bytes (without the blank line) -> (status, fields with lower-case
+    names)."""
+    lines = raw_head.decode("latin-1").split("\r\n")
+    fields = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        fields[name.strip().lower()] = value.strip()
+    return int(lines[0].split()[1]), fields
+
+
 def parse_responses(data, head_only_count=0):
     """Splits a byte stream into (status, headers dict (lower-case names), body) tuples,
     using Content-Length (every sluice response has one)."""
@@ -263,12 +356,7 @@ def parse_responses(data, head_only_count=0):
     while pos < len(data):
         end = data.find(b"\r\n\r\n", pos)
         assert end >= 0, f"incomplete head at {pos}: {data[pos:pos+200]!r}"
-        head = data[pos:end].decode("latin-1").split("\r\n")
-        status = int(head[0].split()[1])
-        headers = {}
-        for line in head[1:]:
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
+        status, headers = parse_head(data[pos:end])
         pos = end + 4
         length = int(headers.get("content-length", "0"))
         if len(out) < head_only_count or status == 304:

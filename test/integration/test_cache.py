@@ -23,7 +23,7 @@ import time
 
 import pytest
 
-from conftest import wait_for
+from conftest import Conn, parse_head, wait_for
 
 TTL = 1.0  # SL_CACHE_TTL_MS
 FRESH_WITHIN = 1.5  # the TTL plus scheduling slack
@@ -34,53 +34,6 @@ TIMEOUT = 10.0
 SMALL = 8 * 1024  # under the 16 KiB cache limit
 LARGE = 80 * 1024  # over it
 BASE_MTIME = 1_600_000_000  # versions get distinct whole-second mtimes from here
-
-
-# ---- a minimal HTTP/1.1 client that checks framing ----
-
-
-class Conn:
-    """One client connection that reads exactly one framed response per request."""
-
-    def __init__(self, srv):
-        self.srv = srv
-        self.sock = srv.connect(timeout=TIMEOUT)
-        self.buf = b""
-
-    def close(self):
-        self.sock.close()
-
-    def _fill(self):
-        chunk = self.sock.recv(65536)
-        if not chunk:
-            raise ConnectionError("server closed the connection")
-        self.buf += chunk
-
-    def request(self, method, path, headers=()):
-        head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-        head += "".join(f"{name}: {value}\r\n" for name, value in headers)
-        self.sock.sendall((head + "\r\n").encode())
-        while b"\r\n\r\n" not in self.buf:
-            self._fill()
-        raw_head, _, self.buf = self.buf.partition(b"\r\n\r\n")
-        lines = raw_head.decode("latin-1").split("\r\n")
-        status = int(lines[0].split()[1])
-        fields = {}
-        for line in lines[1:]:
-            name, _, value = line.partition(":")
-            fields[name.strip().lower()] = value.strip()
-        if method == "HEAD" or status == 304:
-            return status, fields, None
-        assert "content-length" in fields, f"response without Content-Length: {lines}"
-        length = int(fields["content-length"])
-        while len(self.buf) < length:
-            try:
-                self._fill()
-            except ConnectionError:
-                raise AssertionError(f"{method} {path}: Content-Length {length} but the "
-                                     f"connection closed after {len(self.buf)} body bytes")
-        body, self.buf = self.buf[:length], self.buf[length:]
-        return status, fields, body
 
 
 def fetch_once(srv, method, path, headers=()):
@@ -98,16 +51,11 @@ def fetch_once(srv, method, path, headers=()):
             data += chunk
     raw_head, sep, rest = data.partition(b"\r\n\r\n")
     assert sep, f"{method} {path}: no complete response head: {data[:200]!r}"
-    lines = raw_head.decode("latin-1").split("\r\n")
-    status = int(lines[0].split()[1])
-    fields = {}
-    for line in lines[1:]:
-        name, _, value = line.partition(":")
-        fields[name.strip().lower()] = value.strip()
+    status, fields = parse_head(raw_head)
     if method == "HEAD" or status == 304:
         assert rest == b"", f"{method} {path}: {status} followed by {len(rest)} bytes"
         return status, fields, None
-    assert "content-length" in fields, f"response without Content-Length: {lines}"
+    assert "content-length" in fields, f"response without Content-Length: {raw_head!r}"
     length = int(fields["content-length"])
     assert len(rest) == length, (f"{method} {path}: Content-Length {length} but "
                                  f"{len(rest)} body bytes before close")

@@ -11,7 +11,6 @@ them); without them the variant tests fail.
 """
 
 import os
-import re
 import select
 import shutil
 import signal
@@ -21,7 +20,7 @@ import time
 
 import pytest
 
-from conftest import SLOWDOWN, parse_responses, raw_exchange, wait_for
+from conftest import SLOWDOWN, Conn, parse_responses, raw_exchange, wait_for
 
 TIMEOUT = 10.0
 ROOT_CHECK = 1.0  # the root's path is re-checked at most once a second per loop
@@ -51,45 +50,6 @@ def fetch(srv, path, method="GET", headers=()):
     else:
         assert len(body) == int(fields["content-length"]), f"{path}: body cut short"
     return status, fields, body
-
-
-class KeepAlive:
-    """One client connection kept open for many requests; fails if the server closes it."""
-
-    def __init__(self, srv):
-        self.sock = srv.connect(timeout=TIMEOUT)
-        self.buf = b""
-        self.requests = 0
-
-    def close(self):
-        self.sock.close()
-
-    def _fill(self):
-        chunk = self.sock.recv(65536)
-        if not chunk:
-            raise AssertionError(f"the server closed the keep-alive connection after "
-                                 f"{self.requests} requests")
-        self.buf += chunk
-
-    def get(self, path, method="GET"):
-        self.sock.sendall(f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
-        self.requests += 1
-        while b"\r\n\r\n" not in self.buf:
-            self._fill()
-        raw_head, _, self.buf = self.buf.partition(b"\r\n\r\n")
-        lines = raw_head.decode("latin-1").split("\r\n")
-        status = int(lines[0].split()[1])
-        fields = {}
-        for line in lines[1:]:
-            name, _, value = line.partition(":")
-            fields[name.strip().lower()] = value.strip()
-        assert fields.get("connection", "").lower() != "close", \
-            f"{path}: {status} ends the keep-alive connection"
-        length = 0 if method == "HEAD" else int(fields["content-length"])
-        while len(self.buf) < length:
-            self._fill()
-        body, self.buf = self.buf[:length], self.buf[length:]
-        return status, fields, body
 
 
 def wait_until(moment):
@@ -157,7 +117,22 @@ SWAPS = [swap_by_rename_over_emptied_old, swap_by_mv_after_removing_old]
 SWAP_IDS = ["rename-over-emptied-old", "mv-after-rm"]
 
 
-def assert_every_fresh_connection_sees_new_tree(srv):
+def serve_old_tree(start_server, tmp_path, threads):
+    """A root of the "old" tree, served: (root, server)."""
+    root = make_tree(tmp_path / "root", "old")
+    srv = start_server(root, threads=threads)
+    assert fetch(srv, "/page.txt")[2] == page("old")
+    return root, srv
+
+
+def wait_for_new_page(srv):
+    wait_for(lambda: fetch(srv, "/page.txt")[2] == page("new"), timeout=PICKUP,
+             what="the new tree's content")
+
+
+def assert_every_fresh_connection_sees_new_tree(srv, changed_at):
+    """From AFTER_CHECK after the change on, every new connection gets the new tree."""
+    wait_until(changed_at + AFTER_CHECK)
     for i in range(FRESH_CONNS):
         status, _, body = fetch(srv, "/page.txt")
         assert (status, body) == (200, page("new")), \
@@ -170,6 +145,13 @@ def assert_every_fresh_connection_sees_new_tree(srv):
 
 
 # ---- 1. a rebuilt root ----
+
+
+def assert_root_seen_missing_at_most_once(err):
+    """A swap may show the root missing for a moment or not at all: at most one pair of
+    stderr lines, a 'gone' always followed by its 'back'."""
+    assert count_lines(err, GONE) <= 1, err
+    assert count_lines(err, BACK) == count_lines(err, GONE), err
 
 
 def assert_root_missing_response(status, fields, body, method, path):
@@ -187,9 +169,7 @@ def assert_root_missing_response(status, fields, body, method, path):
 @pytest.mark.parametrize("threads", [1, 2])
 def test_removed_root_answers_503_retry_after_until_recreated_then_serves_new_content(
         start_server, tmp_path, threads):
-    root = make_tree(tmp_path / "root", "old")
-    srv = start_server(root, threads=threads)
-    assert fetch(srv, "/page.txt")[2] == page("old")
+    root, srv = serve_old_tree(start_server, tmp_path, threads)
 
     shutil.rmtree(root)
     removed_at = time.monotonic()
@@ -206,10 +186,8 @@ def test_removed_root_answers_503_retry_after_until_recreated_then_serves_new_co
 
     make_tree(root, "new")
     remade_at = time.monotonic()
-    wait_for(lambda: fetch(srv, "/page.txt")[2] == page("new"), timeout=PICKUP,
-             what="the recreated root's content")
-    wait_until(remade_at + AFTER_CHECK)
-    assert_every_fresh_connection_sees_new_tree(srv)
+    wait_for_new_page(srv)
+    assert_every_fresh_connection_sees_new_tree(srv, remade_at)
 
     err = stop_cleanly(srv)
     assert count_lines(err, GONE) == 1, f"one 'gone' line for the whole process:\n{err}"
@@ -223,23 +201,16 @@ def test_removed_root_answers_503_retry_after_until_recreated_then_serves_new_co
 @pytest.mark.parametrize("threads", [1, 2])
 def test_root_removed_and_recreated_at_once_serves_new_content_within_two_seconds(
         start_server, tmp_path, threads):
-    root = make_tree(tmp_path / "root", "old")
-    srv = start_server(root, threads=threads)
-    assert fetch(srv, "/page.txt")[2] == page("old")
+    root, srv = serve_old_tree(start_server, tmp_path, threads)
     assert fetch(srv, "/only-old.txt")[0] == 200
 
     subprocess.run(["rm", "-rf", str(root)], check=True, timeout=TIMEOUT)
     make_tree(root, "new")
     remade_at = time.monotonic()
-    wait_for(lambda: fetch(srv, "/page.txt")[2] == page("new"), timeout=PICKUP,
-             what="the recreated root's content")
-    wait_until(remade_at + AFTER_CHECK)
-    assert_every_fresh_connection_sees_new_tree(srv)
+    wait_for_new_page(srv)
+    assert_every_fresh_connection_sees_new_tree(srv, remade_at)
 
-    err = stop_cleanly(srv)
-    # The path may have been seen missing for a moment or not at all: at most one pair.
-    assert count_lines(err, GONE) <= 1, err
-    assert count_lines(err, BACK) == count_lines(err, GONE), err
+    assert_root_seen_missing_at_most_once(stop_cleanly(srv))
 
 
 @pytest.mark.parametrize("threads", [1, 2])
@@ -248,7 +219,7 @@ def test_root_swapped_in_by_rename_is_served_on_an_open_keep_alive_connection(
         start_server, tmp_path, swap, threads):
     root = make_tree(tmp_path / "root", "old")
     srv = start_server(root, threads=threads)
-    conn = KeepAlive(srv)
+    conn = Conn(srv)
     try:
         assert conn.get("/page.txt")[:3:2] == (200, page("old"))
         new = make_tree(tmp_path / "root.new", "new")
@@ -276,11 +247,8 @@ def test_root_swapped_in_by_rename_is_served_on_an_open_keep_alive_connection(
     finally:
         conn.close()
 
-    wait_until(swapped_at + AFTER_CHECK)
-    assert_every_fresh_connection_sees_new_tree(srv)
-    err = stop_cleanly(srv)
-    assert count_lines(err, GONE) <= 1, err
-    assert count_lines(err, BACK) == count_lines(err, GONE), err
+    assert_every_fresh_connection_sees_new_tree(srv, swapped_at)
+    assert_root_seen_missing_at_most_once(stop_cleanly(srv))
 
 
 @pytest.mark.parametrize("swap", SWAPS, ids=SWAP_IDS)
@@ -294,11 +262,8 @@ def test_every_loop_serves_the_swapped_in_root_one_second_after_the_swap(
     new = make_tree(tmp_path / "root.new", "new")
     swap(root, new)
     swapped_at = time.monotonic()
-    wait_until(swapped_at + AFTER_CHECK)
-    assert_every_fresh_connection_sees_new_tree(srv)
-    err = stop_cleanly(srv)
-    assert count_lines(err, GONE) <= 1, err
-    assert count_lines(err, BACK) == count_lines(err, GONE), err
+    assert_every_fresh_connection_sees_new_tree(srv, swapped_at)
+    assert_root_seen_missing_at_most_once(stop_cleanly(srv))
 
 
 # ---- 2. the site's own 404 page ----

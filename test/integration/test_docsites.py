@@ -222,12 +222,16 @@ def test_mkdocs_search_modal_lists_the_page_with_the_word_typed_into_it(
     save_artifact("docsites-mkdocs-search.png", browser.screenshot())
 
 
+def open_missing_page(browser, start_server, site):
+    """Serves site and opens a page it does not have: the navigation's status is 404."""
+    srv = start_server(site.out)
+    browser.navigate(srv.url(site.missing_page))
+    assert browser.evaluate(NAV_STATUS) == 404
+
+
 def test_mkdocs_missing_page_shows_the_site_own_404_page_with_status_404(
         browser, start_server, mkdocs_site):
-    srv = start_server(mkdocs_site.out)
-    browser.navigate(srv.url(mkdocs_site.missing_page))
-
-    assert browser.evaluate(NAV_STATUS) == 404
+    open_missing_page(browser, start_server, mkdocs_site)
     assert browser.evaluate("document.title") == html_title(mkdocs_site.out / "404.html")
     assert browser.evaluate("document.querySelector('h1').innerText") == "404"
     assert "Page not found" in page_text(browser)
@@ -241,21 +245,24 @@ def test_mkdocs_missing_page_shows_the_site_own_404_page_with_status_404(
 def test_sphinx_missing_page_gets_status_404_from_sluice_as_sphinx_builds_no_404_page(
         browser, start_server, sphinx_site):
     assert not (sphinx_site.out / "404.html").exists()
-    srv = start_server(sphinx_site.out)
-    browser.navigate(srv.url(sphinx_site.missing_page))
-
-    assert browser.evaluate(NAV_STATUS) == 404
+    open_missing_page(browser, start_server, sphinx_site)
     assert browser.evaluate("document.contentType") == "text/html"
 
     save_artifact("docsites-sphinx-404.png", browser.screenshot())
 
 
-def test_every_request_gets_503_with_retry_after_while_the_output_directory_is_missing(
-        browser, start_server, docsite):
+def serve_first_edition(browser, start_server, docsite):
+    """Serves docsite's output and shows one of its pages, of edition 1, in the browser."""
     srv = start_server(docsite.out)
     browser.navigate(srv.url(docsite.word_page))
     assert browser.evaluate(NAV_STATUS) == 200
     assert "edition 1" in page_text(browser)
+    return srv
+
+
+def test_every_request_gets_503_with_retry_after_while_the_output_directory_is_missing(
+        browser, start_server, docsite):
+    srv = serve_first_edition(browser, start_server, docsite)
 
     shutil.rmtree(docsite.out)
     gone = time.monotonic()
@@ -284,10 +291,7 @@ def test_every_request_gets_503_with_retry_after_while_the_output_directory_is_m
 
 def test_site_rebuilt_from_scratch_is_served_again_within_2_s_of_the_build_finishing(
         browser, start_server, docsite):
-    srv = start_server(docsite.out)
-    browser.navigate(srv.url(docsite.word_page))
-    assert browser.evaluate(NAV_STATUS) == 200
-    assert "edition 1" in page_text(browser)
+    srv = serve_first_edition(browser, start_server, docsite)
 
     shutil.rmtree(docsite.out)
     docsite.build(edition=2)

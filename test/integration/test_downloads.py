@@ -26,7 +26,7 @@ import time
 
 import pytest
 
-from conftest import SLOWDOWN, parse_responses, skip_long_under_asan, skip_under_valgrind, wait_for
+from conftest import SLOWDOWN, parse_head, parse_responses, skip_long_under_asan, skip_under_valgrind, wait_for
 
 MIB = 1 << 20
 BIG = 64 * MIB
@@ -103,12 +103,7 @@ def recv_head(sock, data=b""):
         assert chunk, f"connection closed inside the response head: {data!r}"
         data += chunk
     head, _, rest = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    headers = {}
-    for line in lines[1:]:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    return int(lines[0].split()[1]), headers, rest
+    return *parse_head(head), rest
 
 
 def recv_exact(sock, n, digest=None):

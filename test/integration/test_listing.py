@@ -14,7 +14,6 @@ import os
 import hashlib
 import re
 import selectors
-import signal
 import socket
 import threading
 import time
@@ -22,7 +21,8 @@ import urllib.parse
 
 import pytest
 
-from conftest import MEMORY_MEASURED, SLOWDOWN, raw_exchange, skip_under_valgrind, wait_for
+from conftest import (MEMORY_MEASURED, SLOWDOWN, assert_stop_mid_request_exits_cleanly,
+                      leave_mid_request, raw_exchange, skip_under_valgrind, wait_for)
 
 SPECIAL_NAMES = [
     "<script>alert(1)<\u2215script>.txt",  # U+2215 DIVISION SLASH: '/' cannot be in a name
@@ -743,10 +743,7 @@ def test_listing_of_20000_entries_read_by_100_slow_clients_costs_little_memory_e
 def test_clients_that_leave_while_their_listing_is_read_cost_nothing(start_server, many_root):
     srv = start_server(many_root, threads=1)
     fds_before = srv.fd_count()
-    for _ in range(20):
-        s = srv.connect()
-        s.sendall(b"GET /many/ HTTP/1.1\r\nHost: x\r\n\r\n")
-        s.close()
+    leave_mid_request(srv, b"GET /many/ HTTP/1.1\r\nHost: x\r\n\r\n")
     status, _, body = request(srv, "/many/")
     assert status == 200 and body.count(b"report ") == MANY_COUNT
     wait_for(lambda: srv.fd_count() <= fds_before, timeout=10 * SLOWDOWN,
@@ -756,25 +753,6 @@ def test_clients_that_leave_while_their_listing_is_read_cost_nothing(start_serve
 @pytest.mark.parametrize("signals", [1, 2], ids=["graceful", "forced"])
 def test_stop_while_a_large_directory_is_read_exits_cleanly(start_server, many_root, signals):
     srv = start_server(many_root, threads=1)
-    s = srv.connect()
-    try:
-        s.sendall(b"GET /many/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        time.sleep(0.01)
-        for _ in range(signals):
-            srv.proc.send_signal(signal.SIGTERM)
-            time.sleep(0.005)
-        data = b""
-        while True:
-            chunk = s.recv(1 << 16)
-            if not chunk:
-                break
-            data += chunk
-    finally:
-        s.close()
-    # Its own exit, not srv.stop(): a further SIGTERM would race the teardown.
-    srv.proc.wait(timeout=15 * SLOWDOWN)
-    code, err = srv.stop()
-    assert code == 0, err
-    if signals == 1 and data:  # a graceful stop finishes a response it has begun
-        head, _, body = data.partition(b"\r\n\r\n")
-        assert len(body) == int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
+    assert_stop_mid_request_exits_cleanly(
+        srv, b"GET /many/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", signals,
+        exit_timeout=15 * SLOWDOWN)

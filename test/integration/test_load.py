@@ -38,7 +38,7 @@ import time
 
 import pytest
 
-from conftest import skip_under_valgrind, wait_for
+from conftest import parse_head, skip_under_valgrind, wait_for
 
 WINDOW = 20.0
 SMALL_CLIENTS = 200
@@ -81,12 +81,7 @@ def load_root(tmp_path):
 async def read_head(reader):
     """(status, lower-case field map) of the next response head."""
     head = await reader.readuntil(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    fields = {}
-    for line in lines[1:]:
-        name, _, value = line.partition(":")
-        fields[name.strip().lower()] = value.strip()
-    return int(lines[0].split()[1]), fields
+    return parse_head(head[:-4])
 
 
 class PartialDownload(asyncio.BufferedProtocol):

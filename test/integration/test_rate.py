@@ -7,7 +7,6 @@ Runtime: about 25 s (a 10 s measurement, a 6 s paced download, 5 s of 500 downlo
 
 import os
 import selectors
-import socket
 import subprocess
 import time
 

@@ -12,7 +12,6 @@ import hashlib
 import io
 import os
 import re
-import signal
 import socket
 import subprocess
 import tarfile
@@ -21,7 +20,8 @@ import urllib.parse
 
 import pytest
 
-from conftest import SLOWDOWN, skip_long_under_asan, wait_for
+from conftest import (SLOWDOWN, assert_stop_mid_request_exits_cleanly, leave_mid_request,
+                      skip_long_under_asan, wait_for)
 from test_downloads import (MIB, curl_cmd, get_request, http_get, recv_head, sha256_file,
                             write_patterned)
 from test_limits import download_all, limit_descriptors_to
@@ -495,10 +495,7 @@ def wide_root(tmp_path_factory):
 def test_clients_that_leave_while_their_tree_is_walked_cost_nothing(start_server, wide_root):
     srv = start_server(wide_root, threads=1)
     baseline = srv.fd_count()
-    for _ in range(20):
-        s = srv.connect()
-        s.sendall(get_request("/wide/?tar"))
-        s.close()
+    leave_mid_request(srv, get_request("/wide/?tar"))
     status, headers, body = http_get(srv, "/wide/?tar", method="HEAD")
     assert status == 200 and int(headers["content-length"]) > 20_000 * 512
     wait_for(lambda: srv.fd_count() == baseline, timeout=10 * SLOWDOWN,
@@ -508,26 +505,8 @@ def test_clients_that_leave_while_their_tree_is_walked_cost_nothing(start_server
 @pytest.mark.parametrize("signals", [1, 2], ids=["graceful", "forced"])
 def test_stop_while_a_tree_is_walked_exits_cleanly(start_server, wide_root, signals):
     srv = start_server(wide_root, threads=1)
-    s = srv.connect()
-    try:
-        s.sendall(get_request("/wide/?tar", close=True))
-        time.sleep(0.01)
-        for _ in range(signals):
-            srv.proc.send_signal(signal.SIGTERM)
-            time.sleep(0.005)
-        data = bytearray()
-        while chunk := s.recv(1 << 20):
-            data += chunk
-    finally:
-        s.close()
-    # Waits for the exit itself: a signal sent while the process tears down its handlers
-    # would end it by the default action.
-    srv.proc.wait(timeout=30 * SLOWDOWN)
-    code, err = srv.stop()
-    assert code == 0, err
-    if signals == 1 and data:  # a graceful stop finishes a response it has begun
-        head, _, body = bytes(data).partition(b"\r\n\r\n")
-        assert len(body) == int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
+    assert_stop_mid_request_exits_cleanly(srv, get_request("/wide/?tar", close=True), signals,
+                                          exit_timeout=30 * SLOWDOWN)
 
 
 # ---- large members ----
