@@ -71,57 +71,102 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
     return 0;
 }
 
-/* Whether field name `name` (any case) is `lower`, a name written in lower case: each byte
- * equal, or the upper-case form of a letter. One side to fold, not two: the names of
- * every header line are compared. */
-static bool field_name_is(struct sl_str name, struct sl_str lower)
+/* Whether field name `name` (any case) is `lower`, a name of at least four lower-case
+ * letters and '-'. Setting bit 0x20 turns an upper-case letter into its lower case and
+ * leaves lower-case letters and '-' as they are; of the bytes llhttp lets into a field
+ * name (tchars), no other one becomes a letter or '-' that way. So a name is folded
+ * four or eight bytes at a time (the last load overlapping the one before), with no
+ * per-byte branch: the names of every header line are compared. */
+static inline bool field_name_is(struct sl_str name, struct sl_str lower)
 {
-    if (name.n != lower.n)
+    size_t n = lower.n;
+    if (name.n != n)
         return false;
-    for (size_t i = 0; i < name.n; i++) {
-        unsigned char c = (unsigned char)name.p[i];
-        unsigned char l = (unsigned char)lower.p[i];
-        if (c != l && !(l >= 'a' && l <= 'z' && c == l - ('a' - 'A')))
+    if (n < 8) {
+        uint32_t a, b, c, d;
+        memcpy(&a, name.p, 4);
+        memcpy(&b, lower.p, 4);
+        memcpy(&c, name.p + n - 4, 4);
+        memcpy(&d, lower.p + n - 4, 4);
+        return ((a | 0x20202020u) == b) & ((c | 0x20202020u) == d);
+    }
+    uint64_t a, b;
+    for (size_t i = 0; i + 8 < n; i += 8) {
+        memcpy(&a, name.p + i, 8);
+        memcpy(&b, lower.p + i, 8);
+        if ((a | 0x2020202020202020u) != b)
             return false;
     }
-    return true;
+    memcpy(&a, name.p + n - 8, 8);
+    memcpy(&b, lower.p + n - 8, 8);
+    return (a | 0x2020202020202020u) == b;
 }
 
-/* A field we act on: where its value goes, and whether it is a list (RFC 9110 §5.6.1)
- * whose lines are combined. */
+/* What a field we act on is: Host, counted (RFC 9112 §3.2 wants exactly one); a field
+ * whose first line wins; or a list (RFC 9110 §5.6.1) whose lines are combined. */
+enum field_kind { FIELD_HOST, FIELD_ONE, FIELD_LIST };
+
+/* A field we act on and where its value goes. */
 struct field_spec {
     struct sl_str name;
     size_t offset;
-    bool list;
+    enum field_kind kind;
 };
 
-/* The header fields we act on; everything else is parsed (and so validated) but not kept. */
-static const struct field_spec *field_spec(struct sl_str name)
+/* The spec among `count` whose name `name` is, or NULL. */
+static const struct field_spec *find_field(const struct field_spec *specs, size_t count,
+                                           struct sl_str name)
 {
-    static const struct field_spec fields[] = {
-        {SL_STR_INIT("range"), offsetof(struct sl_request, range), false},
-        {SL_STR_INIT("accept"), offsetof(struct sl_request, accept), false},
-        {SL_STR_INIT("accept-encoding"), offsetof(struct sl_request, accept_encoding), true},
-        {SL_STR_INIT("user-agent"), offsetof(struct sl_request, user_agent), false},
-        {SL_STR_INIT("referer"), offsetof(struct sl_request, referer), false},
-        {SL_STR_INIT("if-match"), offsetof(struct sl_request, cond.if_match), true},
-        {SL_STR_INIT("if-none-match"), offsetof(struct sl_request, cond.if_none_match), true},
-        {SL_STR_INIT("if-modified-since"), offsetof(struct sl_request, cond.if_modified_since),
-         false},
-        {SL_STR_INIT("if-unmodified-since"), offsetof(struct sl_request, cond.if_unmodified_since),
-         false},
-        {SL_STR_INIT("if-range"), offsetof(struct sl_request, cond.if_range), false},
-        {SL_STR_INIT("access-control-request-method"), offsetof(struct sl_request, cors_method),
-         false},
-        {SL_STR_INIT("access-control-request-headers"), offsetof(struct sl_request, cors_headers),
-         false},
-    };
-    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
-        if (field_name_is(name, fields[i].name))
-            return &fields[i];
+    for (size_t i = 0; i < count; i++) {
+        if (field_name_is(name, specs[i].name))
+            return &specs[i];
     }
     return NULL;
 }
+
+#define SL_FIELD(lit, member, kind) {SL_STR_INIT(lit), offsetof(struct sl_request, member), kind}
+#define SL_FIND(specs, name) find_field(specs, sizeof(specs) / sizeof(specs[0]), name)
+
+/* The other header fields we act on, grouped by first letter, so that a name is compared
+ * with a few at most (and most names a browser sends, with none); every other field is
+ * parsed (and so validated) but not kept. */
+static const struct field_spec *field_spec(struct sl_str name)
+{
+    static const struct field_spec a_fields[] = {
+        SL_FIELD("accept", accept, FIELD_ONE),
+        SL_FIELD("accept-encoding", accept_encoding, FIELD_LIST),
+        SL_FIELD("access-control-request-method", cors_method, FIELD_ONE),
+        SL_FIELD("access-control-request-headers", cors_headers, FIELD_ONE),
+    };
+    static const struct field_spec i_fields[] = {
+        SL_FIELD("if-match", cond.if_match, FIELD_LIST),
+        SL_FIELD("if-range", cond.if_range, FIELD_ONE),
+        SL_FIELD("if-none-match", cond.if_none_match, FIELD_LIST),
+        SL_FIELD("if-modified-since", cond.if_modified_since, FIELD_ONE),
+        SL_FIELD("if-unmodified-since", cond.if_unmodified_since, FIELD_ONE),
+    };
+    static const struct field_spec r_fields[] = {
+        SL_FIELD("range", range, FIELD_ONE),
+        SL_FIELD("referer", referer, FIELD_ONE),
+    };
+    static const struct field_spec u_fields[] = {
+        SL_FIELD("user-agent", user_agent, FIELD_ONE),
+    };
+    if (name.n < 4) /* shorter than any of them */
+        return NULL;
+    switch (name.p[0] | 0x20) {
+    case 'a': return SL_FIND(a_fields, name);
+    case 'i': return SL_FIND(i_fields, name);
+    case 'r': return SL_FIND(r_fields, name);
+    case 'u': return SL_FIND(u_fields, name);
+    default: return NULL;
+    }
+}
+
+static const struct field_spec host_spec = SL_FIELD("host", host, FIELD_HOST);
+
+#undef SL_FIND
+#undef SL_FIELD
 
 /* RFC 9110 §5.3: a list field sent on several lines means one value, the lines joined
  * in order with commas. The first line stays a span into the head buffer; from the
@@ -158,17 +203,19 @@ static int on_header_value_complete(llhttp_t *p)
         value.p = ""; /* an empty field is present, not absent */
     if (++req->header_count > SL_HEADERS_MAX)
         return reject(p, 431);
-    if (field_name_is(req->field, SL_STR("host"))) {
-        req->host = value;
+    /* Host first: every request has it, and a comparison with a constant is inlined. */
+    const struct field_spec *f =
+        field_name_is(req->field, SL_STR("host")) ? &host_spec : field_spec(req->field);
+    struct sl_str *slot = f ? (struct sl_str *)((char *)req + f->offset) : NULL;
+    if (f == NULL) {
+        /* not a field we act on */
+    } else if (f->kind == FIELD_HOST) {
+        *slot = value;
         req->host_count++;
-    } else {
-        const struct field_spec *f = field_spec(req->field);
-        struct sl_str *slot = f ? (struct sl_str *)((char *)req + f->offset) : NULL;
-        /* A field that is not a list is one value: its first line wins. */
-        if (slot != NULL && slot->p == NULL)
-            *slot = value;
-        else if (slot != NULL && f->list && !join_line(req, slot, value))
-            return reject(p, 431);
+    } else if (slot->p == NULL) {
+        *slot = value; /* a field that is not a list is one value: its first line wins */
+    } else if (f->kind == FIELD_LIST && !join_line(req, slot, value)) {
+        return reject(p, 431);
     }
     req->field = (struct sl_str){NULL, 0};
     req->value = (struct sl_str){NULL, 0};
@@ -189,6 +236,16 @@ static bool host_valid(struct sl_request *req)
         req->valid_host_len = h.n;
     }
     return true;
+}
+
+/* Whether an HTTP/1.x request asks to keep the connection (RFC 9112 §9.3): 1.1 unless it
+ * says "close", 1.0 only when it says "keep-alive". llhttp_should_keep_alive says the
+ * same for a request, behind two calls made for every request. */
+static bool persists(const llhttp_t *p)
+{
+    if (p->http_minor > 0)
+        return !(p->flags & F_CONNECTION_CLOSE);
+    return (p->flags & F_CONNECTION_KEEP_ALIVE) != 0;
 }
 
 static int on_headers_complete(llhttp_t *p)
@@ -215,7 +272,7 @@ static int on_headers_complete(llhttp_t *p)
         return reject(p, 400);
     /* After a CONNECT the client may start tunnelling at once (RFC 9110 §9.3.6): bytes
      * that follow are not requests, so a refused CONNECT ends the connection. */
-    req->keep_alive = llhttp_should_keep_alive(p) && p->method != HTTP_CONNECT;
+    req->keep_alive = persists(p) && p->method != HTTP_CONNECT;
     req->has_body = (p->flags & F_CHUNKED) || p->content_length > 0;
     /* A request with a body stops here: the answer does not depend on the body, and the
      * connection closes after it, so the body is never read as the next request. */
