@@ -133,6 +133,12 @@ bool sl_etag_list_match(struct sl_str list, struct sl_str etag, bool weak)
         return false;
     if (l.n == 1 && l.p[0] == '*')
         return true;
+    /* The usual list: the one tag the representation was sent with, sent back as it
+     * was. Equal bytes that are one valid tag match it (strongly too, unless weak),
+     * with no list walk and no second split. */
+    struct etag sent;
+    if (l.n == etag.n && memcmp(l.p, etag.p, l.n) == 0 && parse_single_etag(l, &sent))
+        return weak || !sent.weak;
 
     struct etag want;
     bool have_want = split_own_etag(etag, &want);
