@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "sluice/resident.h"
+#include "sluice/sockio.h"
 
 /* How long a cached file seen wholly in the page cache is trusted to stay there: hot
  * files are then sent with no probe at all (the cache trusts an entry's path as long). */
@@ -461,7 +462,7 @@ static void conn_read(struct sl_conn *c)
     struct sl_exchange *ex = c->ex;
     ssize_t n;
     do
-        n = read(c->fd, ex->in + ex->in_len, sizeof(ex->in) - ex->in_len);
+        n = sl_sock_read(c->fd, ex->in + ex->in_len, sizeof(ex->in) - ex->in_len);
     while (n < 0 && errno == EINTR);
     if (n < 0 && errno == EAGAIN) {
         if (c->state == SL_CONN_IDLE && ex->in_len == 0)
@@ -514,7 +515,7 @@ static ssize_t send_memory(struct sl_conn *c, struct sl_exchange *ex)
     struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)n};
     ssize_t sent;
     do
-        sent = sendmsg(c->fd, &msg, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
+        sent = sl_sock_sendmsg(c->fd, &msg, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
     while (sent < 0 && errno == EINTR);
     if (sent <= 0)
         return sent;
