@@ -77,18 +77,6 @@ void sl_head_begin(struct sl_buf *b, int status, const char *date)
     memcpy(w + 6 + SL_HTTPDATE_LEN, server, sizeof(server) - 1);
 }
 
-void sl_head_end(struct sl_buf *b, bool keep_alive, bool http10)
-{
-    /* HTTP/1.1 persists by default, so only "close" needs saying there; a 1.0 client
-     * keeps the connection only when told so explicitly (RFC 9112 §9.3). */
-    if (!keep_alive)
-        sl_buf_puts(b, "Connection: close\r\n\r\n");
-    else if (http10)
-        sl_buf_puts(b, "Connection: keep-alive\r\n\r\n");
-    else
-        sl_buf_puts(b, "\r\n");
-}
-
 static const char *error_explanation(int status)
 {
     switch (status) {

@@ -4,6 +4,7 @@
  * data, so every rule is tested without a socket or a file system. */
 #include "sluice/serve.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -76,9 +77,10 @@ static void head_end(const struct sl_plan_env *env, const struct sl_request *req
     plan->overflow |= b->overflow;
 }
 
-/* A whole head around a file's fields rendered once (sl_serve_fields): the same bytes as
- * head_begin, the fields and head_end write, the first three pieces and the fields in one
- * reservation, so that only the date and the Connection field are per response. */
+/* A 304's head around the validators of a file's pre-rendered head (sl_serve_fields):
+ * the same bytes as head_begin, the fields and head_end write, the first three pieces and
+ * the fields in one reservation, so that only the date and the Connection field are per
+ * response. */
 static void head_around(const struct sl_plan_env *env, const struct sl_request *req, int status,
                         struct sl_str fields, struct sl_plan *plan)
 {
@@ -94,6 +96,22 @@ static void head_around(const struct sl_plan_env *env, const struct sl_request *
         w += 6 + SL_HTTPDATE_LEN;
         memcpy(w, server, sizeof(server) - 1);
         memcpy(w + sizeof(server) - 1, fields.p, fields.n);
+    }
+    head_end(env, req, plan, &b);
+}
+
+/* Where a 200's date goes in its head. */
+#define DATE_AT_200 (sizeof("HTTP/1.1 200 OK\r\nDate: ") - 1)
+
+/* A whole 200's head for a file, copied as sl_serve_fields rendered it, its date put in. */
+static void head_copied(const struct sl_plan_env *env, const struct sl_request *req,
+                        const struct sl_file_rep *rep, struct sl_plan *plan)
+{
+    struct sl_buf b = plan_begin(req, 200, plan);
+    char *w = sl_buf_reserve(&b, rep->fields_len);
+    if (w) {
+        memcpy(w, rep->fields, rep->fields_len);
+        memcpy(w + DATE_AT_200, env->date, SL_HTTPDATE_LEN);
     }
     head_end(env, req, plan, &b);
 }
@@ -603,6 +621,8 @@ size_t sl_serve_fields(const struct sl_config *cfg, const struct sl_file_rep *re
     struct sl_plan_env env = {
         .cfg = cfg, .now = rep->st.st_mtim.tv_sec, .date = rep->last_modified};
     struct sl_buf b = sl_buf_make(out, cap);
+    sl_head_begin(&b, 200, env.date); /* a stand-in date, of the right length */
+    assert(b.overflow || memcmp(out + DATE_AT_200, env.date, SL_HTTPDATE_LEN) == 0);
     *validators = add_whole_fields(&env, &b, rep, NULL, (uint64_t)rep->st.st_size);
     return b.overflow ? 0 : b.len;
 }
@@ -742,7 +762,7 @@ static void serve_whole(const struct sl_plan_env *env, const struct sl_request *
     uint64_t at = inject && inject_at < size ? inject_at : size;
     uint64_t length = size + script_len(inject);
     if (!inject && fields_apply(env, rep) && !wants_download(path)) {
-        head_around(env, req, 200, sl_str_make(rep->fields, rep->fields_len), plan);
+        head_copied(env, req, rep, plan);
     } else {
         struct sl_buf b = head_begin(env, req, 200, plan);
         add_whole_fields(env, &b, rep, path, length);

@@ -29,10 +29,10 @@ struct sl_file_rep {
     int produce;      /* enum sl_produce: SL_PRODUCE_NONE, or the bytes come from a
                          producer (a tar archive), not from data or a descriptor */
     bool attachment;  /* always Content-Disposition: attachment (not only on ?download) */
-    /* The fields of a whole 200 for these bytes, Content-Type through Vary, rendered once
-     * by sl_serve_fields (a cache entry keeps them), so that the planner copies them
-     * instead of formatting them; a 304's fields (ETag on) start at fields_validators.
-     * NULL: formatted per response. */
+    /* The head of a whole 200 for these bytes, status line through Vary (the date a
+     * stand-in), rendered once by sl_serve_fields (a cache entry keeps it), so that the
+     * planner copies it instead of formatting it; a 304's fields (ETag on) start at
+     * fields_validators. NULL: formatted per response. */
     const char *fields;
     size_t fields_len;
     size_t fields_validators;

@@ -50,15 +50,17 @@ void sl_serve_file(const struct sl_plan_env *env, const struct sl_request *req,
 void sl_serve_options(const struct sl_plan_env *env, const struct sl_request *req,
                       struct sl_plan *plan);
 
-/* Room for a file's pre-rendered fields: its type, validators and policy, well under this. */
+/* Room for a file's pre-rendered head: its status line, type, validators and policy, well
+ * under this. */
 #define SL_FIELDS_MAX 1024
 
-/* Renders into out[0..cap) the fields that sl_serve_file puts in a whole 200 for rep, from
- * Content-Type through Vary, under cfg; *validators is where its ETag starts. Returns the
- * length, or 0 when they do not fit. Kept as rep->fields, they are copied instead of
- * formatted whenever a response carries exactly them: a 200 or 304 for rep, not a
- * download, not a --spa fallback, no --live script put in, and the file not stamped
- * later than the response's Date. */
+/* Renders into out[0..cap) the head that sl_serve_file puts on a whole 200 for rep under
+ * cfg, from the status line through Vary, its date a stand-in that each response
+ * overwrites, and without what -H, --cors and Connection add; *validators is where its
+ * ETag starts. Returns the length, or 0 when it does not fit. Kept as rep->fields, it is
+ * copied instead of formatted whenever a response carries exactly these fields: a 200
+ * or (from the ETag on) a 304 for rep, not a download, not a --spa fallback, no --live
+ * script put in, and the file not stamped later than the response's Date. */
 size_t sl_serve_fields(const struct sl_config *cfg, const struct sl_file_rep *rep, char *out,
                        size_t cap, size_t *validators);
 
