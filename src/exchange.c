@@ -41,12 +41,13 @@ struct sl_exchange *sl_exchange_get(struct sl_exchange_pool *pool)
         pool->free = ex->next_free;
         pool->free_count--;
         empty(ex);
-        sl_request_reset(&ex->parser, &ex->req);
+        sl_request_reset(&ex->parser, &ex->req, &pool->fresh_parser);
     } else {
         ex = malloc(sizeof(*ex));
         if (!ex)
             return NULL;
         sl_exchange_init(ex);
+        pool->fresh_parser = ex->parser;
     }
     ex->pool = pool;
     pool->live++;
@@ -96,7 +97,7 @@ size_t sl_exchange_next_request(struct sl_exchange *ex)
     ex->in_len = left;
     ex->in_off = 0;
     if (left > 0) /* otherwise the exchange goes back to the pool, which resets it again */
-        sl_request_reset(&ex->parser, &ex->req);
+        sl_request_reset(&ex->parser, &ex->req, &ex->pool->fresh_parser);
     return left;
 }
 

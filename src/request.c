@@ -312,10 +312,11 @@ void sl_request_init(llhttp_t *parser, struct sl_request *req)
     parser->data = req;
 }
 
-void sl_request_reset(llhttp_t *parser, struct sl_request *req)
+void sl_request_reset(llhttp_t *parser, struct sl_request *req, const llhttp_t *fresh)
 {
     memset(req, 0, offsetof(struct sl_request, joined));
-    llhttp_reset(parser); /* keeps the settings, the lenient flag and data (req) */
+    *parser = *fresh; /* the settings and the lenient flag come with it */
+    parser->data = req;
 }
 
 /* The methods llhttp knows for HTTP; it also knows RTSP's (DESCRIBE, PLAY, ...) and

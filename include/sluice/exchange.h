@@ -62,6 +62,9 @@ struct sl_exchange_pool {
     unsigned live;      /* in use by connections */
     unsigned files;     /* body files owned by exchanges in use */
     unsigned files_max; /* the descriptor budget's share for them (0: no bound) */
+    /* A parser as sl_request_init leaves it, copied into each exchange taken from the
+     * free list (set up with the pool's first exchange, before any is free). */
+    llhttp_t fresh_parser;
 };
 
 struct sl_exchange *sl_exchange_get(struct sl_exchange_pool *pool);

@@ -65,9 +65,11 @@ enum sl_parse_result {
 /* Prepares parser and request for a new request. */
 void sl_request_init(llhttp_t *parser, struct sl_request *req);
 
-/* The same for a parser that sl_request_init has set up for req before (cheaper: the
- * parser keeps its settings). */
-void sl_request_reset(llhttp_t *parser, struct sl_request *req);
+/* The same for a request that sl_request_init has set up before. Its parser becomes a
+ * copy of `fresh`, a parser just set up by sl_request_init (for any request): what
+ * llhttp_init leaves depends on nothing else, and a copy costs a fraction of
+ * llhttp_reset (bench/RESULTS.md, instructions per request). */
+void sl_request_reset(llhttp_t *parser, struct sl_request *req, const llhttp_t *fresh);
 
 /* Feeds len bytes at data (which must directly follow the bytes fed before, in the same
  * buffer, since spans grow in place). Returns SL_PARSE_MORE, SL_PARSE_READY (with

@@ -476,9 +476,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sl_tarcache_init(&responder.tars, NULL, responder.cfg, SL_TARCACHE_BYTES);
     struct reader rd = {data + 2, size - 2, data[1], data[1]};
 
-    struct sl_exchange *ex = malloc(sizeof(*ex));
+    struct sl_exchange_pool pool = {0};
+    struct sl_exchange *ex = sl_exchange_get(&pool);
     CHECK(ex != NULL);
-    sl_exchange_init(ex);
     /* A fresh cache per input keeps runs reproducible. The loop clock starts at 0 and,
      * when bit 2 of the configuration byte is set, moves past the cache's TTL after
      * every response so cached entries are re-checked. */
@@ -509,16 +509,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 break;
             }
             /* conn_next_request: with nothing buffered, the exchange goes back to the
-             * pool, which initialises it (the parser too) for the next request. */
+             * pool, which resets it (the parser too) for the next request. */
             fresh = sl_exchange_next_request(ex);
             if (fresh == 0) {
-                sl_exchange_init(ex);
+                sl_exchange_put(&pool, &cache, ex);
+                ex = sl_exchange_get(&pool);
+                CHECK(ex != NULL);
                 break;
             }
         }
     }
-    sl_exchange_end_response(ex, &cache);
-    free(ex);
+    sl_exchange_put(&pool, &cache, ex);
+    sl_exchange_pool_free(&pool);
     sl_cache_free(&cache);
     check_no_descriptor_leaked();
     return 0;

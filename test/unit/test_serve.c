@@ -399,13 +399,16 @@ static void test_host_is_checked_afresh_unless_it_is_the_last_valid_one(void **s
         "GET / HTTP/1.1\r\nHost: ab:\r\n\r\n",
     };
     static const int want[] = {SL_PARSE_READY, 400, SL_PARSE_READY, 400, SL_PARSE_READY};
+    llhttp_t fresh;
+    struct sl_request other;
+    sl_request_init(&fresh, &other);
     sl_request_init(&parser, &req);
     for (size_t i = 0; i < sizeof(heads) / sizeof(heads[0]); i++) {
         size_t len = strlen(heads[i]);
         memcpy(reqbuf, heads[i], len);
         size_t consumed = 0;
         assert_int_equal(sl_request_feed(&parser, &req, reqbuf, len, &consumed), want[i]);
-        sl_request_reset(&parser, &req);
+        sl_request_reset(&parser, &req, &fresh);
     }
 }
 
