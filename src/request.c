@@ -214,6 +214,7 @@ static int on_header_value_complete(llhttp_t *p)
         req->host_count++;
     } else if (slot->p == NULL) {
         *slot = value; /* a field that is not a list is one value: its first line wins */
+        req->slots[req->slots_set++] = slot; /* each slot once: its p is now set */
     } else if (f->kind == FIELD_LIST && !join_line(req, slot, value)) {
         return reject(p, 431);
     }
@@ -312,9 +313,17 @@ void sl_request_init(llhttp_t *parser, struct sl_request *req)
     parser->data = req;
 }
 
+_Static_assert(offsetof(struct sl_request, cors_headers) + sizeof(struct sl_str) -
+                       offsetof(struct sl_request, range) ==
+                   SL_FIELD_SLOTS * sizeof(struct sl_str),
+               "SL_FIELD_SLOTS counts the optional fields");
+
 void sl_request_reset(llhttp_t *parser, struct sl_request *req, const llhttp_t *fresh)
 {
-    memset(req, 0, offsetof(struct sl_request, joined));
+    for (unsigned i = 0; i < req->slots_set; i++)
+        *req->slots[i] = (struct sl_str){NULL, 0};
+    memset(req, 0, offsetof(struct sl_request, range));
+    req->joined_len = 0;
     *parser = *fresh; /* the settings and the lenient flag come with it */
     parser->data = req;
 }

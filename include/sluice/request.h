@@ -15,6 +15,8 @@
 #define SL_URL_MAX 8192    /* longer targets get 414 */
 #define SL_HEAD_MAX 16384  /* a request head that does not fit gets 431 */
 #define SL_HEADERS_MAX 100 /* more header fields get 431 */
+/* The optional fields a request may set, range through cors_headers. */
+#define SL_FIELD_SLOTS 12
 /* List fields sent on several lines are joined here; more than this gets 431. */
 #define SL_JOINED_MAX 2048
 
@@ -30,10 +32,16 @@ struct sl_request {
     uint16_t header_count;
     uint16_t error_status; /* set by a callback that rejects the request */
     uint8_t host_count;
+    uint8_t slots_set; /* how many of the optional fields below this request has set */
     const char *start; /* the request's first byte in the buffer */
     struct sl_str target;
     struct sl_str version; /* "1.1" */
     struct sl_str host;
+    struct sl_str field; /* the field name whose value is arriving */
+    struct sl_str value; /* that value so far */
+    /* Cleared for each request up to here. The optional fields below are NULL unless
+     * the request sent them, and only those it set are cleared (slots): most requests
+     * set none or a few. */
     struct sl_str range;
     struct sl_str accept;
     struct sl_str accept_encoding;
@@ -42,8 +50,7 @@ struct sl_request {
     struct sl_cond_fields cond;
     struct sl_str cors_method;  /* Access-Control-Request-Method (a CORS preflight) */
     struct sl_str cors_headers; /* Access-Control-Request-Headers */
-    struct sl_str field;        /* the field name whose value is arriving */
-    struct sl_str value;        /* that value so far */
+    struct sl_str *slots[SL_FIELD_SLOTS]; /* the optional fields set, slots_set of them */
     /* If-Match, If-None-Match and Accept-Encoding sent on several lines, joined (RFC
      * 9110 §5.3); the fields above point here then. Last: not cleared per request. */
     size_t joined_len;

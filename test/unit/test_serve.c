@@ -412,6 +412,38 @@ static void test_host_is_checked_afresh_unless_it_is_the_last_valid_one(void **s
     }
 }
 
+/* A reset clears the optional fields the request before set, and the room their joined
+ * lines took: each request of a keep-alive connection is parsed as if it came first. */
+static void test_reset_leaves_no_field_and_no_joined_line_of_the_request_before(void **state)
+{
+    char tag[600];
+    memset(tag, 'a', sizeof(tag));
+    char text[2048];
+    int n = snprintf(text, sizeof(text),
+                     "GET / HTTP/1.1\r\nHost: x\r\nRange: bytes=0-1\r\nIf-None-Match: \"%.*s\"\r\n"
+                     "If-None-Match: \"%.*s\"\r\n\r\n",
+                     (int)sizeof(tag), tag, (int)sizeof(tag), tag);
+    assert_true(n > 0 && (size_t)n < sizeof(text));
+    llhttp_t fresh;
+    struct sl_request other;
+    sl_request_init(&fresh, &other);
+    sl_request_init(&parser, &req);
+    for (int round = 0; round < 3; round++) { /* the joined lines fit once, not twice */
+        memcpy(reqbuf, text, (size_t)n);
+        size_t consumed = 0;
+        assert_int_equal(sl_request_feed(&parser, &req, reqbuf, (size_t)n, &consumed), SL_PARSE_READY);
+        assert_int_equal(req.cond.if_none_match.n, 2 * (sizeof(tag) + 2) + 2);
+        sl_request_reset(&parser, &req, &fresh);
+        static const char bare[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+        memcpy(reqbuf, bare, sizeof(bare) - 1);
+        assert_int_equal(sl_request_feed(&parser, &req, reqbuf, sizeof(bare) - 1, &consumed),
+                         SL_PARSE_READY);
+        assert_null(req.range.p);
+        assert_null(req.cond.if_none_match.p);
+        sl_request_reset(&parser, &req, &fresh);
+    }
+}
+
 static void test_not_modified_for_a_variant_still_says_vary(void **state)
 {
     rep.variants = SL_ENC_GZIP;
@@ -1498,6 +1530,7 @@ int main(void)
         T(test_if_none_match_with_current_etag_returns_304_with_validators_only),
         T(test_field_names_match_in_any_case_and_only_exactly),
         T(test_host_is_checked_afresh_unless_it_is_the_last_valid_one),
+        T(test_reset_leaves_no_field_and_no_joined_line_of_the_request_before),
         T(test_not_modified_for_a_variant_still_says_vary),
         T(test_if_match_failing_returns_412_error_page),
         T(test_if_modified_since_at_or_after_mtime_returns_304_and_before_returns_200),
