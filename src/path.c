@@ -228,43 +228,47 @@ static void set_query_aside(const char *target, size_t end, size_t len, struct s
 
 /* The target nearly every request has, "/dir/name.ext" with perhaps a query: origin-form,
  * nothing to decode, no empty segment, no segment that starts with '.', so no dot
- * segment, and short. Such a path is its own normal form and is copied as it is,
- * instead of going through the decoding below, which costs several times as much
- * (bench/RESULTS.md, instructions per request). False, perhaps with rel begun, for
- * anything else: the full resolution then decides, errors included. */
+ * segment, and short. Such a path is its own normal form: it is scanned, then copied
+ * whole, instead of going through the decoding below, which costs several times as much
+ * (bench/RESULTS.md, instructions per request). Sets every field of out, or returns
+ * false, out untouched, for anything else: the full resolution then decides, errors
+ * included. */
 static bool resolve_plain(const char *t, size_t len, struct sl_path *out)
 {
     if (t[0] != '/' || len >= SL_PATH_MAX - 1)
         return false;
     const unsigned char *p = (const unsigned char *)t + 1;
     const unsigned char *stop = (const unsigned char *)t + len;
-    char *w = out->rel;
     for (; p < stop; p++) {
-        if (!sl_byte_is(*p, SL_BYTE_PLAIN_PATH)) {
-            if (*p == '?' || *p == '#')
-                break;
-            if (*p <= ' ' || *p == 0x7f || *p == '%')
-                return false;
-            if (p[-1] == '/') /* an empty segment, or one that starts with '.' */
-                return false;
-        }
-        *w++ = (char)*p;
+        if (sl_byte_is(*p, SL_BYTE_PLAIN_PATH))
+            continue;
+        if (*p == '?' || *p == '#')
+            break;
+        if (*p <= ' ' || *p == 0x7f || *p == '%')
+            return false;
+        if (p[-1] == '/') /* an empty segment, or one that starts with '.' */
+            return false;
     }
     size_t end = (size_t)((const char *)p - t);
     if (has_forbidden_byte(t + end, len - end))
         return false;
     out->trailing_slash = p[-1] == '/';
     out->hidden = false; /* no segment starts with '.' */
-    out->len = (size_t)(w - out->rel) - (out->trailing_slash && end > 1);
+    out->len = end - 1 - (out->trailing_slash && end > 1);
+    memcpy(out->rel, t + 1, out->len);
     out->rel[out->len] = '\0';
     out->raw_path = t;
     out->raw_path_len = end;
+    out->raw_query = NULL;
+    out->raw_query_len = 0;
     set_query_aside(t, end, len, out);
     return true;
 }
 
 int sl_path_resolve(const char *target, size_t len, struct sl_path *out)
 {
+    if (target != NULL && len > 0 && resolve_plain(target, len, out))
+        return 0;
     out->rel[0] = '\0';
     out->len = 0;
     out->trailing_slash = false;
@@ -276,9 +280,6 @@ int sl_path_resolve(const char *target, size_t len, struct sl_path *out)
 
     if (target == NULL || len == 0)
         return 400;
-    if (resolve_plain(target, len, out))
-        return 0;
-    out->rel[0] = '\0'; /* what resolve_plain may have begun */
     if (has_forbidden_byte(target, len))
         return 400;
     size_t start;
