@@ -5,6 +5,7 @@ way out that it shut down cleanly (exit 0, no sanitizer report)."""
 import http.client
 import os
 import re
+import select
 import signal
 import socket
 import subprocess
@@ -49,6 +50,15 @@ MEMORY_MEASURED = not VALGRIND and not ASAN
 skip_long_under_asan = pytest.mark.skipif(ASAN, reason="long wait, code covered by shorter tests")
 
 
+# Deadlines: the server checks them on a one-second tick, so a connection is closed no
+# earlier than its timeout and no later than timeout + SWEEP_SLACK.
+SWEEP_SLACK = 2.0  # the one-second sweep tick, plus scheduling
+# The server starts some clocks a few milliseconds before the client can observe the
+# event it measures from (e.g. it finishes writing a response before we read it), and
+# its loop clock has millisecond resolution.
+EARLY_SLACK = 0.1
+
+
 def wait_for(predicate, timeout=10.0, interval=0.01, what="condition"):
     """Polls predicate() until it returns a truthy value; fails the test on timeout."""
     deadline = time.monotonic() + timeout
@@ -59,6 +69,41 @@ def wait_for(predicate, timeout=10.0, interval=0.01, what="condition"):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(interval)
+
+
+def seconds_until_closed(sock, start, limit, dribble=b""):
+    """Sends one byte of `dribble` per second until the server closes the connection.
+    Returns (seconds since `start` when the close was seen, bytes the server sent)."""
+    received = b""
+    sent = 0
+    next_send = time.monotonic()
+    while True:
+        now = time.monotonic()
+        assert now - start < limit, f"connection still open after {limit}s"
+        if sent < len(dribble) and now >= next_send:
+            try:
+                sock.send(dribble[sent:sent + 1])
+            except (BrokenPipeError, ConnectionResetError):
+                return time.monotonic() - start, received
+            sent += 1
+            next_send += 1.0
+        wake = next_send if sent < len(dribble) else start + limit
+        readable, _, _ = select.select([sock], [], [], max(0.0, wake - time.monotonic()))
+        if readable:
+            try:
+                data = sock.recv(65536)
+            except ConnectionResetError:
+                return time.monotonic() - start, received
+            if not data:
+                return time.monotonic() - start, received
+            received += data
+
+
+def assert_closed_on_time(elapsed, timeout, received):
+    assert timeout - EARLY_SLACK <= elapsed <= timeout + SWEEP_SLACK, \
+        f"closed after {elapsed:.2f}s; the deadline was {timeout}s"
+    # Closing silently is fine; so is a 408 first (RFC 9110 §15.5.9).
+    assert received == b"" or [r[0] for r in parse_responses(received)] == [408], received[:200]
 
 
 def sluice_env():
@@ -202,6 +247,49 @@ def start_server(tmp_path):
             assert code == 0, f"sluice exited with {code}: {err}"
 
 
+BLKIO = "/sys/fs/cgroup/blkio"
+MIB = 1 << 20
+
+
+def block_device(path):
+    """"major:minor" of the disk (not the partition) that holds path, or None when it is
+    on no block device (tmpfs, overlay)."""
+    st = os.stat(path)
+    dev = f"{os.major(st.st_dev)}:{os.minor(st.st_dev)}"
+    if os.path.exists(f"/sys/dev/block/{dev}/partition"):
+        dev = open(f"/sys/dev/block/{dev}/../dev").read().strip()
+    return dev if os.path.exists(f"/sys/dev/block/{dev}") else None
+
+
+@pytest.fixture
+def throttled(tmp_path):
+    """A blkio cgroup (v1) throttling reads, like a slow network volume. Yields
+    throttle(pid, under=tmp_path, bps=20 MiB/s, iops=200), which limits reads from the
+    disk that holds `under` to bps and iops and moves pid into the group."""
+    if os.geteuid() != 0 or not os.path.exists(f"{BLKIO}/cgroup.procs"):
+        pytest.skip("needs root and the cgroup v1 blkio controller")
+    cg = f"{BLKIO}/sluice-test-{os.getpid()}"
+    os.mkdir(cg)
+    try:
+        def throttle(pid, under=tmp_path, bps=20 * MIB, iops=200):
+            dev = block_device(under)
+            if dev is None:
+                pytest.skip(f"{under} is not on a block device")
+            with open(f"{cg}/blkio.throttle.read_bps_device", "w") as f:
+                f.write(f"{dev} {bps}")
+            with open(f"{cg}/blkio.throttle.read_iops_device", "w") as f:
+                f.write(f"{dev} {iops}")
+            with open(f"{cg}/cgroup.procs", "w") as f:
+                f.write(str(pid))
+        yield throttle
+    finally:
+        # A server still running goes back to the root group (it is stopped later).
+        for pid in open(f"{cg}/cgroup.procs").read().split():
+            with open(f"{BLKIO}/cgroup.procs", "w") as f:
+                f.write(pid)
+        os.rmdir(cg)
+
+
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
     """One headless Chromium (test/integration/cdp.py) for the module; closed (with all its
@@ -311,10 +399,19 @@ class Conn:
 
     def request(self, method, path, headers=()):
         """(status, lower-case fields, body); body None for HEAD and 304."""
-        head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-        head += "".join(f"{name}: {value}\r\n" for name, value in headers)
-        self.sock.sendall((head + "\r\n").encode())
+        self.sock.sendall(request_head(method, path, headers))
         self.requests += 1
+        return self.response(method, path)
+
+    def pipeline(self, paths, then=b""):
+        """Sends a GET for each of paths in one write, followed by the raw bytes `then`
+        (a partial head, say); response() reads the answers one by one."""
+        self.sock.sendall(b"".join(request_head("GET", p) for p in paths) + then)
+        self.requests += len(paths)
+
+    def response(self, method="GET", path=""):
+        """The next response: (status, lower-case fields, body); body None for HEAD and
+        304."""
         what = f"{method} {path}"
         while b"\r\n\r\n" not in self.buf:
             self._fill(what)
@@ -335,6 +432,13 @@ class Conn:
         assert fields.get("connection", "").lower() != "close", \
             f"{path}: {status} ends the keep-alive connection"
         return status, fields, body if body is not None else b""
+
+
+def request_head(method, path, headers=()):
+    """The bytes of a request head for path, with Host and the given fields."""
+    head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    head += "".join(f"{name}: {value}\r\n" for name, value in headers)
+    return (head + "\r\n").encode()
 
 
 def parse_head(raw_head):

@@ -26,9 +26,9 @@ import time
 
 import pytest
 
-from conftest import SLOWDOWN, parse_head, parse_responses, skip_long_under_asan, skip_under_valgrind, wait_for
+from conftest import (MIB, SLOWDOWN, parse_head, parse_responses, skip_long_under_asan,
+                      skip_under_valgrind, wait_for)
 
-MIB = 1 << 20
 BIG = 64 * MIB
 SMALL = 4096
 HUGE = 5 * (1 << 30)
@@ -665,41 +665,6 @@ def test_cold_file_download_is_byte_exact_and_read_in_off_the_loop(start_server,
     evict(root / "big.bin")
     status, headers, body = http_get(srv, "/big.bin", {"Range": "bytes=5-9,60000000-60000099"})
     assert status == 206 and data[60000000:60000100] in body and data[5:10] in body
-
-
-BLKIO = "/sys/fs/cgroup/blkio"
-
-
-@pytest.fixture
-def throttled(tmp_path):
-    """A blkio cgroup (v1) throttling reads from the disk under tmp_path to 20 MiB/s and
-    200 IOPS, like a slow network volume; yields a function that moves a pid into it."""
-    if os.geteuid() != 0 or not os.path.exists(f"{BLKIO}/cgroup.procs"):
-        pytest.skip("needs root and the cgroup v1 blkio controller")
-    st = os.stat(tmp_path)
-    dev = f"{os.major(st.st_dev)}:{os.minor(st.st_dev)}"
-    if os.path.exists(f"/sys/dev/block/{dev}/partition"):
-        dev = open(f"/sys/dev/block/{dev}/../dev").read().strip()
-    if not os.path.exists(f"/sys/dev/block/{dev}"):
-        pytest.skip("tmp_path is not on a block device")
-    cg = f"{BLKIO}/sluice-test-{os.getpid()}"
-    os.mkdir(cg)
-    try:
-        with open(f"{cg}/blkio.throttle.read_bps_device", "w") as f:
-            f.write(f"{dev} {20 * MIB}")
-        with open(f"{cg}/blkio.throttle.read_iops_device", "w") as f:
-            f.write(f"{dev} 200")
-
-        def move(pid):
-            with open(f"{cg}/cgroup.procs", "w") as f:
-                f.write(str(pid))
-        yield move
-    finally:
-        # A server still running goes back to the root group (it is stopped later).
-        for pid in open(f"{cg}/cgroup.procs").read().split():
-            with open(f"{BLKIO}/cgroup.procs", "w") as f:
-                f.write(pid)
-        os.rmdir(cg)
 
 
 def small_request_p99_during(srv, paths, seconds=3):

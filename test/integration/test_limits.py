@@ -19,16 +19,12 @@ import time
 
 import pytest
 
-from conftest import parse_responses, skip_under_valgrind, wait_for
+from conftest import (EARLY_SLACK, SWEEP_SLACK, assert_closed_on_time, parse_responses,
+                      seconds_until_closed, skip_under_valgrind, wait_for)
 
 TIMEOUT = 10.0
 SHORT = 2      # seconds: the deadline under test
 LONG = 30      # seconds: the deadlines not under test
-SWEEP_SLACK = 2.0  # the one-second sweep tick, plus scheduling
-# The server starts some clocks a few milliseconds before the client can observe the
-# event it measures from (e.g. it finishes writing a response before we read it), and
-# its loop clock has millisecond resolution.
-EARLY_SLACK = 0.1
 URL_MAX = 8192
 HEAD_MAX = 16 * 1024
 FIELDS_MAX = 100
@@ -72,41 +68,6 @@ def read_response(sock, timeout=TIMEOUT):
         buf += data
     (response,) = parse_responses(buf)
     return response
-
-
-def seconds_until_closed(sock, start, limit, dribble=b""):
-    """Sends one byte of `dribble` per second until the server closes the connection.
-    Returns (seconds since `start` when the close was seen, bytes the server sent)."""
-    received = b""
-    sent = 0
-    next_send = time.monotonic()
-    while True:
-        now = time.monotonic()
-        assert now - start < limit, f"connection still open after {limit}s"
-        if sent < len(dribble) and now >= next_send:
-            try:
-                sock.send(dribble[sent:sent + 1])
-            except (BrokenPipeError, ConnectionResetError):
-                return time.monotonic() - start, received
-            sent += 1
-            next_send += 1.0
-        wake = next_send if sent < len(dribble) else start + limit
-        readable, _, _ = select.select([sock], [], [], max(0.0, wake - time.monotonic()))
-        if readable:
-            try:
-                data = sock.recv(65536)
-            except ConnectionResetError:
-                return time.monotonic() - start, received
-            if not data:
-                return time.monotonic() - start, received
-            received += data
-
-
-def assert_closed_on_time(elapsed, timeout, received):
-    assert timeout - EARLY_SLACK <= elapsed <= timeout + SWEEP_SLACK, \
-        f"closed after {elapsed:.2f}s; the deadline was {timeout}s"
-    # Closing silently is fine; so is a 408 first (RFC 9110 §15.5.9).
-    assert received == b"" or [r[0] for r in parse_responses(received)] == [408], received[:200]
 
 
 def http_get_ok(srv, path="/hello.txt"):

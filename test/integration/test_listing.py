@@ -1,8 +1,10 @@
 """Directory listings, black-box: the HTML page (parent link, order, sizes, dates), links
 that are percent-encoded and names that are HTML-escaped (every link is followed and must
 serve its file), the JSON form, --no-listing, dotfiles, --listing-max-entries, a
-10,000-entry directory that lists quickly without holding up other clients, and a
-20,000-entry one read by 100 slow clients at a small cost in memory each.
+10,000-entry directory that lists quickly without holding up other clients, a
+20,000-entry one read by 100 slow clients at a small cost in memory each, and a listing
+that takes longer than the head timeout (a cold directory on a throttled disk), asked for
+on a kept-alive connection: answered in full, the connection kept.
 
 Links are resolved the way a browser does (urllib.parse.urljoin against the listing's
 URL); expected names, sizes and dates come from the files the test creates."""
@@ -14,15 +16,18 @@ import os
 import hashlib
 import re
 import selectors
+import shutil
 import socket
+import subprocess
 import threading
 import time
 import urllib.parse
 
 import pytest
 
-from conftest import (MEMORY_MEASURED, SLOWDOWN, assert_stop_mid_request_exits_cleanly,
-                      leave_mid_request, raw_exchange, skip_under_valgrind, wait_for)
+from conftest import (MEMORY_MEASURED, SLOWDOWN, Conn, assert_closed_on_time,
+                      assert_stop_mid_request_exits_cleanly, leave_mid_request, raw_exchange,
+                      seconds_until_closed, skip_under_valgrind, wait_for)
 
 SPECIAL_NAMES = [
     "<script>alert(1)<\u2215script>.txt",  # U+2215 DIVISION SLASH: '/' cannot be in a name
@@ -135,6 +140,13 @@ def write_file(path, content, mtime=None):
     path.write_bytes(content)
     if mtime is not None:
         os.utime(path, (mtime, mtime))
+
+
+def empty_files(directory, name, count):
+    """Makes directory with count empty files in it, named name.format(0, 1, ...)."""
+    directory.mkdir()
+    for i in range(count):
+        os.close(os.open(directory / name.format(i), os.O_CREAT | os.O_WRONLY, 0o644))
 
 
 def shows_size(row, size):
@@ -513,9 +525,7 @@ BIG_COUNT = 10_000
 def big_root(tmp_path_factory):
     """big/ with 10,000 empty files, shared by the tests of this module (read-only)."""
     root = tmp_path_factory.mktemp("bigroot")
-    (root / "big").mkdir()
-    for i in range(BIG_COUNT):
-        os.close(os.open(root / "big" / f"entry-{i:05d}.txt", os.O_CREAT | os.O_WRONLY, 0o644))
+    empty_files(root / "big", "entry-{:05d}.txt", BIG_COUNT)
     write_file(root / "small.txt", b"small\n")
     return root
 
@@ -653,10 +663,7 @@ def many_root(tmp_path_factory):
     list is kept between requests), and small.txt."""
     root = tmp_path_factory.mktemp("manyroot")
     many = root / "many"
-    many.mkdir()
-    for i in range(MANY_COUNT):
-        name = many / f"report {i:05d} <draft> & notes.txt"
-        os.close(os.open(name, os.O_CREAT | os.O_WRONLY, 0o644))
+    empty_files(many, "report {:05d} <draft> & notes.txt", MANY_COUNT)
     os.utime(many, (1600000000, 1600000000))
     write_file(root / "small.txt", b"small\n")
     return root
@@ -756,3 +763,104 @@ def test_stop_while_a_large_directory_is_read_exits_cleanly(start_server, many_r
     assert_stop_mid_request_exits_cleanly(
         srv, b"GET /many/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", signals,
         exit_timeout=15 * SLOWDOWN)
+
+
+# ---- a listing that takes longer than the head timeout ----
+
+HEAD_TIMEOUT = 1  # seconds, the least --head-timeout takes
+COLD_COUNT = 10_000
+# Listing a cold directory reads its inodes from the disk, one 4 KiB block (16 inodes)
+# at a time: ~630 reads for COLD_COUNT files, ~3 s at this rate (measured 3.0-3.2 s).
+COLD_IOPS = 200
+PARTIAL_HEAD = b"GET /small.txt HTTP/1.1\r\nHost: x\r\n"
+
+
+def mount(image, where, mode):
+    r = subprocess.run(["mount", "-o", f"loop,{mode}", str(image), str(where)],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a file system image here: {r.stderr.strip()}")
+
+
+@pytest.fixture(scope="module")
+def cold_image(tmp_path_factory):
+    """An ext4 image with cold/, COLD_COUNT empty files, and small.txt. Mounted afresh
+    (cold_root), none of it is in memory, so listing cold/ has to read the disk."""
+    if os.geteuid() != 0 or not shutil.which("mkfs.ext4"):
+        pytest.skip("needs root and mkfs.ext4 to mount a file system image")
+    base = tmp_path_factory.mktemp("coldimage")
+    image, where = base / "fs.img", base / "mnt"
+    with open(image, "wb") as f:
+        f.truncate(64 << 20)
+    # Spelled out: what a listing reads depends on the block and inode sizes.
+    subprocess.run(["mkfs.ext4", "-q", "-F", "-b", "4096", "-I", "256", "-N", "16384",
+                    str(image)], check=True)
+    where.mkdir()
+    mount(image, where, "rw")
+    try:
+        empty_files(where / "cold", "entry-{:05d}.txt", COLD_COUNT)
+        write_file(where / "small.txt", b"small\n")
+    finally:
+        subprocess.run(["umount", str(where)], check=True)
+    return image
+
+
+@pytest.fixture
+def cold_root(cold_image, tmp_path):
+    """cold_image mounted afresh, read-only: unmounting dropped its directories and inodes
+    from memory."""
+    where = tmp_path / "cold"
+    where.mkdir()
+    mount(cold_image, where, "ro")
+    yield where
+    subprocess.run(["umount", str(where)], check=True)
+
+
+@pytest.fixture
+def cold_srv(cold_root, start_server, throttled):
+    """A server over cold_root with the shortest head timeout, reading its disk at
+    COLD_IOPS. The other deadlines are long, so that only the head deadline can close a
+    connection here."""
+    srv = start_server(cold_root, "--head-timeout", str(HEAD_TIMEOUT), "--idle-timeout", "30",
+                       "--send-timeout", "30")
+    throttled(srv.pid, under=cold_root, iops=COLD_IOPS)
+    yield srv
+    code, err = srv.stop()  # before cold_root is unmounted
+    assert code == 0, err
+
+
+@pytest.mark.parametrize("pipelined", [True, False], ids=["pipelined", "next_request"])
+def test_listing_slower_than_the_head_timeout_is_answered_and_the_connection_kept(
+        cold_srv, pipelined):
+    # The request for the listing comes on a kept-alive connection: in the same write as
+    # a request before it (parsed from the buffer once that one is answered), or after
+    # the response to one. Either way the connection waits for the listing under the send
+    # deadline: the head deadline, far shorter, must not close it.
+    before = ["/small.txt"] if pipelined else []
+    conn = Conn(cold_srv, timeout=30)
+    try:
+        if not pipelined:
+            assert conn.get("/small.txt")[::2] == (200, b"small\n")
+        start = time.monotonic()
+        conn.pipeline(before + ["/cold/"])
+        for _ in before:
+            assert conn.response()[::2] == (200, b"small\n")
+        status, fields, body = conn.response(path="/cold/")
+        elapsed = time.monotonic() - start
+        assert status == 200 and fields.get("connection") != "close"
+        page = Page()
+        page.feed(body.decode())
+        assert len(entries_by_name(cold_srv, "/cold/", page)) == COLD_COUNT
+        # Precondition: the listing took long enough for the head deadline to have fired.
+        assert elapsed > 2 * HEAD_TIMEOUT, \
+            f"the cold listing took only {elapsed:.2f}s: the disk was not slow enough"
+        assert conn.get("/small.txt")[::2] == (200, b"small\n")
+        # A head that really is partial is still closed at its deadline.
+        start = time.monotonic()
+        conn.pipeline(before, then=PARTIAL_HEAD)
+        for _ in before:
+            assert conn.response()[::2] == (200, b"small\n")
+        elapsed, received = seconds_until_closed(conn.sock, start, HEAD_TIMEOUT + 10)
+        assert_closed_on_time(elapsed, HEAD_TIMEOUT, received)
+    finally:
+        conn.close()
