@@ -103,8 +103,10 @@ static struct sl_cache_entry *find(struct sl_cache *c, const char *key, size_t l
 
 static struct sl_cache_entry *use(struct sl_cache *c, struct sl_cache_entry *e, uint64_t now)
 {
-    sl_list_remove(&e->lru);
-    sl_list_push_front(&c->lru, &e->lru);
+    if (c->lru.next != &e->lru) { /* not already the most recently used */
+        sl_list_remove(&e->lru);
+        sl_list_push_front(&c->lru, &e->lru);
+    }
     e->refs++;
     e->used_at = now;
     return e;
