@@ -831,7 +831,7 @@ void sl_serve_file(const struct sl_plan_env *env, const struct sl_request *req,
         }
     }
     struct sl_validators v = {sl_str_make(rep->etag, rep->etag_len), rep->st.st_mtim.tv_sec};
-    int cond = sl_cond_evaluate(&req->cond, &v);
+    int cond = sl_cond_present(&req->cond) ? sl_cond_evaluate(&req->cond, &v) : 0;
     if (cond == 412)
         plan_error(env, req, 412, false, 0, plan);
     else if (cond != 0)

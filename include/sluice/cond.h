@@ -37,6 +37,14 @@ struct sl_validators {
  * Returns 0 to proceed, 304 (Not Modified) or 412 (Precondition Failed). */
 int sl_cond_evaluate(const struct sl_cond_fields *f, const struct sl_validators *v);
 
+/* Whether the request carries any precondition sl_cond_evaluate looks at: most requests
+ * carry none and need no call. */
+static inline bool sl_cond_present(const struct sl_cond_fields *f)
+{
+    return f->if_match.p || f->if_none_match.p || f->if_modified_since.p ||
+           f->if_unmodified_since.p;
+}
+
 /* If-Range (§13.1.5): true when the Range field may be honoured, i.e. If-Range is
  * absent, or is a strong ETag equal to v->etag, or an HTTP-date exactly equal to
  * v->last_modified. A weak tag never matches. */
