@@ -131,8 +131,9 @@ static const int page_statuses[] = {400, 403, 404, 405, 408, 412, 414,
 static struct {
     size_t len[PAGE_COUNT];
     char text[PAGE_COUNT][SL_ERROR_PAGE_MAX];
-    size_t fields_len[PAGE_COUNT];
-    char fields[PAGE_COUNT][64];
+    size_t head_len[PAGE_COUNT];
+    size_t date_at[PAGE_COUNT];
+    char head[PAGE_COUNT][256];
 } pages;
 static pthread_once_t pages_once = PTHREAD_ONCE_INIT;
 
@@ -142,10 +143,14 @@ static void render_pages(void)
         struct sl_buf b = sl_buf_make(pages.text[i], sizeof(pages.text[i]));
         sl_error_page(&b, page_statuses[i]);
         pages.len[i] = b.overflow ? 0 : b.len;
-        struct sl_buf f = sl_buf_make(pages.fields[i], sizeof(pages.fields[i]));
-        sl_head_field(&f, "Content-Type", SL_STR("text/html; charset=utf-8"));
-        sl_head_field_u64(&f, "Content-Length", pages.len[i]);
-        pages.fields_len[i] = f.overflow || pages.len[i] == 0 ? 0 : f.len;
+        static const char stand_in[] = "Thu, 01 Jan 1970 00:00:00 GMT";
+        _Static_assert(sizeof(stand_in) - 1 == SL_HTTPDATE_LEN, "a date's length");
+        struct sl_buf h = sl_buf_make(pages.head[i], sizeof(pages.head[i]));
+        sl_head_begin(&h, page_statuses[i], stand_in);
+        pages.date_at[i] = sl_status_line(page_statuses[i]).n + 6; /* after "Date: " */
+        sl_head_field(&h, "Content-Type", SL_STR("text/html; charset=utf-8"));
+        sl_head_field_u64(&h, "Content-Length", pages.len[i]);
+        pages.head_len[i] = h.overflow || pages.len[i] == 0 ? 0 : h.len;
     }
 }
 
@@ -165,10 +170,11 @@ struct sl_str sl_error_page_body(int status)
     return i < PAGE_COUNT ? sl_str_make(pages.text[i], pages.len[i]) : sl_str_make(NULL, 0);
 }
 
-struct sl_str sl_error_page_fields(int status)
+struct sl_str sl_error_page_head(int status, size_t *date_at)
 {
     size_t i = page_index(status);
-    return i < PAGE_COUNT && pages.fields_len[i] > 0
-               ? sl_str_make(pages.fields[i], pages.fields_len[i])
-               : sl_str_make(NULL, 0);
+    if (i == PAGE_COUNT || pages.head_len[i] == 0)
+        return sl_str_make(NULL, 0);
+    *date_at = pages.date_at[i];
+    return sl_str_make(pages.head[i], pages.head_len[i]);
 }

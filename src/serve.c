@@ -166,18 +166,37 @@ static struct sl_str allowed_methods(const struct sl_plan_env *env)
     return env->cfg->cors ? SL_STR("GET, HEAD, OPTIONS") : SL_STR("GET, HEAD");
 }
 
-/* An error page's type and length: copied when it is a built-in page sent as rendered,
- * formatted otherwise. */
-static void add_page_fields(struct sl_buf *b, int status, struct sl_str body, bool built_in,
-                            bool inject)
+/* An error page's head up to its extra fields: copied, its date put in, when it is a
+ * built-in page sent as rendered (its fields come first, so not for the fields 503 and
+ * 416 put before them); formatted otherwise. */
+static struct sl_buf error_head(const struct sl_plan_env *env, const struct sl_request *req,
+                                int status, uint64_t unsatisfied_size, struct sl_str body,
+                                bool built_in, bool inject, struct sl_plan *plan)
 {
-    struct sl_str fields = built_in && !inject ? sl_error_page_fields(status) : SL_STR("");
-    if (fields.n > 0) {
-        sl_buf_append(b, fields.p, fields.n);
-        return;
+    size_t date_at = 0;
+    struct sl_str head = built_in && !inject && status != 503 && status != 416
+                             ? sl_error_page_head(status, &date_at)
+                             : sl_str_make(NULL, 0);
+    if (head.p) {
+        struct sl_buf b = plan_begin(req, status, plan);
+        char *w = sl_buf_reserve(&b, head.n);
+        if (w) {
+            memcpy(w, head.p, head.n);
+            memcpy(w + date_at, env->date, SL_HTTPDATE_LEN);
+        }
+        return b;
     }
-    sl_head_field(b, "Content-Type", SL_STR("text/html; charset=utf-8"));
-    sl_head_field_u64(b, "Content-Length", body.n + script_len(inject));
+    struct sl_buf b = head_begin(env, req, status, plan);
+    if (status == 503)
+        sl_head_field(&b, "Retry-After", SL_STR("1"));
+    if (status == 416) {
+        sl_buf_puts(&b, "Content-Range: bytes */");
+        sl_buf_put_u64(&b, unsatisfied_size);
+        sl_buf_puts(&b, "\r\n");
+    }
+    sl_head_field(&b, "Content-Type", SL_STR("text/html; charset=utf-8"));
+    sl_head_field_u64(&b, "Content-Length", body.n + script_len(inject));
+    return b;
 }
 
 /* An error page, with Content-Range for 416 (RFC 9110 §15.5.17), Retry-After for 503,
@@ -196,17 +215,10 @@ static void plan_error_text(const struct sl_plan_env *env, const struct sl_reque
             sl_error_page(&pb, status);
         body = sl_str_make(page, pb.len);
     }
-    struct sl_buf b = head_begin(env, req, status, plan);
-    if (status == 503)
-        sl_head_field(&b, "Retry-After", SL_STR("1"));
+    struct sl_buf b =
+        error_head(env, req, status, unsatisfied_size, body, body.p != page, inject, plan);
     if (must_close)
         plan->keep_alive = false;
-    if (status == 416) {
-        sl_buf_puts(&b, "Content-Range: bytes */");
-        sl_buf_put_u64(&b, unsatisfied_size);
-        sl_buf_puts(&b, "\r\n");
-    }
-    add_page_fields(&b, status, body, body.p != page, inject);
     if (status == 405)
         sl_head_field(&b, "Allow", allowed_methods(env));
     head_end(env, req, plan, &b);

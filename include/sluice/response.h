@@ -105,9 +105,10 @@ void sl_error_page_text(struct sl_buf *b, int status, const char *explanation);
  * status without one. */
 struct sl_str sl_error_page_body(int status);
 
-/* Its head's Content-Type and Content-Length fields, rendered with it ("Content-Type:
- * text/html; charset=utf-8\r\nContent-Length: <n>\r\n"), so that a 404 copies them
- * instead of formatting them; {NULL, 0} for a status without a page. */
-struct sl_str sl_error_page_fields(int status);
+/* Its head up to the fields a response may add, rendered with it: the status line, a
+ * stand-in Date for the caller to overwrite at *date_at, Server, then "Content-Type:
+ * text/html; charset=utf-8\r\nContent-Length: <n>\r\n"; so that a 404 copies it
+ * instead of formatting it. {NULL, 0} for a status without a page. */
+struct sl_str sl_error_page_head(int status, size_t *date_at);
 
 #endif

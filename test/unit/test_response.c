@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "sluice/httpdate.h"
 #include "sluice/response.h"
 
 static const char *date = "Mon, 23 Nov 2026 18:52:40 GMT";
@@ -206,21 +207,29 @@ static void test_error_pages_fit_the_buffer_the_planner_gives_them(void **state)
     }
 }
 
-static void test_error_page_fields_give_its_type_and_exact_length(void **state)
+static void test_error_page_head_gives_its_status_date_type_and_exact_length(void **state)
 {
     int statuses[] = {400, 403, 404, 405, 408, 412, 414, 416, 431, 500, 501, 503, 505};
     for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
         struct sl_str body = sl_error_page_body(statuses[i]);
-        struct sl_str fields = sl_error_page_fields(statuses[i]);
+        size_t date_at = 0;
+        struct sl_str head = sl_error_page_head(statuses[i], &date_at);
         assert_non_null(body.p);
-        char want[128];
-        int n =
-            snprintf(want, sizeof(want),
-                     "Content-Type: text/html; charset=utf-8\r\nContent-Length: %zu\r\n", body.n);
-        assert_int_equal(fields.n, (size_t)n);
-        assert_memory_equal(fields.p, want, fields.n);
+        char stand_in[SL_HTTPDATE_LEN + 1];
+        assert_true(date_at + SL_HTTPDATE_LEN <= head.n);
+        memcpy(stand_in, head.p + date_at, SL_HTTPDATE_LEN);
+        stand_in[SL_HTTPDATE_LEN] = '\0';
+        char want[256];
+        struct sl_buf b = sl_buf_make(want, sizeof(want));
+        sl_head_begin(&b, statuses[i], stand_in);
+        int n = snprintf(want + b.len, sizeof(want) - b.len,
+                         "Content-Type: text/html; charset=utf-8\r\nContent-Length: %zu\r\n", body.n);
+        assert_int_equal(head.n, b.len + (size_t)n);
+        assert_memory_equal(head.p, want, head.n);
+        assert_memory_equal(head.p + date_at - 6, "Date: ", 6);
     }
-    assert_null(sl_error_page_fields(200).p);
+    size_t date_at = 0;
+    assert_null(sl_error_page_head(200, &date_at).p);
     assert_null(sl_error_page_body(200).p);
 }
 
@@ -242,7 +251,7 @@ int main(void)
         cmocka_unit_test(test_error_page_links_to_the_home_page),
         cmocka_unit_test(test_error_page_text_uses_the_explanation_given),
         cmocka_unit_test(test_error_pages_fit_the_buffer_the_planner_gives_them),
-        cmocka_unit_test(test_error_page_fields_give_its_type_and_exact_length),
+        cmocka_unit_test(test_error_page_head_gives_its_status_date_type_and_exact_length),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
