@@ -115,16 +115,22 @@ static void make_key(struct lookup *l)
 }
 
 /* What a lookup found: a file to answer from (in the cache or just opened), nothing
- * (404), or something else the router decided (redirect, listing, error). */
-enum found { FOUND_FILE, FOUND_MISSING, FOUND_ROUTE };
+ * (404: the router found nothing just now, or the cache remembers it found nothing), or
+ * something else the router decided (redirect, listing, error). */
+enum found { FOUND_FILE, FOUND_MISSING, FOUND_REMEMBERED_MISSING, FOUND_ROUTE };
 
-/* Answers from cache entry e (referenced for this response). */
-static enum found found_cached(struct sl_exchange *ex, struct sl_cache_entry *e,
-                               const struct sl_file_rep **rep)
+/* Answers from cache entry e (referenced for this response). A remembered miss has
+ * nothing to answer from: its reference goes back at once. */
+static enum found found_cached(struct sl_responder *r, struct sl_exchange *ex,
+                               struct sl_cache_entry *e, const struct sl_file_rep **rep)
 {
+    if (e->status != 0) {
+        sl_cache_release(r->cache, e);
+        return FOUND_REMEMBERED_MISSING;
+    }
     sl_exchange_borrow(ex, e);
     *rep = &e->rep;
-    return e->status == 0 ? FOUND_FILE : FOUND_MISSING;
+    return FOUND_FILE;
 }
 
 /* A file the router opened: identity files without variants are cached for the next
@@ -148,7 +154,7 @@ static enum found found_file(struct sl_responder *r, const struct lookup *l, str
         sl_cache_put(r->cache, l->key, l->key_len, l->now_ms, &route->rep, &fd);
     route->rep.fields = NULL;     /* the entry has its own copy; this one goes with the stack */
     sl_exchange_set_file(ex, fd); /* still ours when the cache did not take it */
-    return e ? found_cached(ex, e, rep) : FOUND_FILE;
+    return e ? found_cached(r, ex, e, rep) : FOUND_FILE;
 }
 
 /* Looks l->key up: the cache first, then the router (cfg-chosen pages by file name,
@@ -159,7 +165,7 @@ static enum found find(struct sl_responder *r, const struct lookup *l, struct sl
     struct sl_cache_entry *e =
         l->key_len ? sl_cache_get(r->cache, l->key, l->key_len, l->now_ms) : NULL;
     if (e)
-        return found_cached(ex, e, rep);
+        return found_cached(r, ex, e, rep);
     if (!sl_exchange_file_allowed(ex)) {
         /* Every body file this loop may hold is in use (--max-conns beyond the default
          * share of the descriptor table): busy, rather than EMFILE and a 500. */
@@ -317,7 +323,7 @@ static bool answer_is_suspect(const struct sl_exchange *ex, enum found found,
                               const struct sl_route *route)
 {
     if (found == FOUND_MISSING)
-        return ex->pinned == NULL;
+        return true;
     return found == FOUND_ROUTE && route->kind == SL_ROUTE_LISTING;
 }
 
@@ -342,7 +348,8 @@ static bool respond_path(struct sl_responder *r, struct lookup *l, struct sl_exc
     }
     switch (found) {
     case FOUND_FILE: sl_serve_file(&l->env, &ex->req, &l->path, rep, &ex->plan); break;
-    case FOUND_MISSING: respond_missing(r, l, ex, true); break;
+    case FOUND_MISSING:
+    case FOUND_REMEMBERED_MISSING: respond_missing(r, l, ex, true); break;
     case FOUND_ROUTE: return respond_route(r, l, ex, &route);
     }
     return true;
