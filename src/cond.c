@@ -133,13 +133,6 @@ bool sl_etag_list_match(struct sl_str list, struct sl_str etag, bool weak)
         return false;
     if (l.n == 1 && l.p[0] == '*')
         return true;
-    /* The usual list: the one tag the representation was sent with, sent back as it
-     * was. Equal bytes that are one valid tag match it (strongly too, unless weak),
-     * with no list walk and no second split. */
-    struct etag sent;
-    if (l.n == etag.n && memcmp(l.p, etag.p, l.n) == 0 && parse_single_etag(l, &sent))
-        return weak || !sent.weak;
-
     struct etag want;
     bool have_want = split_own_etag(etag, &want);
     bool found = false;
@@ -175,6 +168,14 @@ static bool parse_date_field(struct sl_str field, time_t *t)
     return s.p != NULL && sl_httpdate_parse(s.p, s.n, t) == 0;
 }
 
+/* Whether a field is the representation's own tag, byte for byte: what a browser sends
+ * back when it revalidates. That tag is well formed (struct sl_validators), so the field
+ * is a list of that one tag, which weakly matches it: no list walk needed. */
+static bool is_own_tag(struct sl_str field, struct sl_str etag)
+{
+    return etag.n > 0 && field.n == etag.n && memcmp(field.p, etag.p, etag.n) == 0;
+}
+
 int sl_cond_evaluate(const struct sl_cond_fields *f, const struct sl_validators *v)
 {
     time_t date;
@@ -191,7 +192,8 @@ int sl_cond_evaluate(const struct sl_cond_fields *f, const struct sl_validators 
     /* Steps 3-4: If-None-Match, or If-Modified-Since only when If-None-Match is absent
      * (§13.1.3: entity-tags are the more accurate validator). */
     if (f->if_none_match.p != NULL) {
-        if (sl_etag_list_match(f->if_none_match, v->etag, true))
+        if (is_own_tag(f->if_none_match, v->etag) ||
+            sl_etag_list_match(f->if_none_match, v->etag, true))
             return 304;
     } else if (f->if_modified_since.p != NULL && parse_date_field(f->if_modified_since, &date) &&
                v->last_modified <= date) {

@@ -29,7 +29,9 @@ struct sl_cond_fields {
 
 /* The selected representation's validators. */
 struct sl_validators {
-    struct sl_str etag; /* strong, quoted */
+    /* A well-formed entity-tag, as sluice makes them (sl_etag_format, a listing's, an
+     * archive's): sl_cond_evaluate matches a field that is these very bytes at once. */
+    struct sl_str etag;
     time_t last_modified;
 };
 
