@@ -40,14 +40,20 @@ void sl_responder_free(struct sl_responder *r)
     sl_root_free(&r->root);
 }
 
-static enum sl_root_change check_root(struct sl_responder *r, uint64_t now_ms, bool force)
+/* The root is another directory now, or gone: every entry belongs to the old tree. */
+static void forget_tree(struct sl_responder *r)
+{
+    sl_cache_clear(r->cache);
+    sl_dircache_clear(&r->dirs);
+    sl_tarcache_clear(&r->tars);
+}
+
+/* Small enough to inline into every request, which nearly always hears "too soon". */
+static inline enum sl_root_change check_root(struct sl_responder *r, uint64_t now_ms, bool force)
 {
     enum sl_root_change change = sl_root_check(&r->root, now_ms, force);
-    if (change != SL_ROOT_SAME) {
-        sl_cache_clear(r->cache); /* every entry belongs to the old tree */
-        sl_dircache_clear(&r->dirs);
-        sl_tarcache_clear(&r->tars);
-    }
+    if (change != SL_ROOT_SAME)
+        forget_tree(r);
     return change;
 }
 
