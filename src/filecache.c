@@ -30,11 +30,6 @@ static unsigned epoch_bump(struct sl_cache *c, uint64_t h)
     return c->epochs ? atomic_fetch_add(&c->epochs->slot[h % SL_CACHE_EPOCHS], 1) + 1 : 0;
 }
 
-static uint64_t hash_key(const char *key, size_t len)
-{
-    return sl_str_hash(sl_str_make(key, len));
-}
-
 static struct sl_cache_entry *lru_entry(struct sl_link *l)
 {
     return l ? sl_container_of(l, struct sl_cache_entry, lru) : NULL;
@@ -124,7 +119,13 @@ static bool same_file(const struct stat *a, const struct stat *b)
 struct sl_cache_entry *sl_cache_get(struct sl_cache *c, const char *key, size_t key_len,
                                     uint64_t now)
 {
-    struct sl_cache_entry *e = find(c, key, key_len, hash_key(key, key_len));
+    return sl_cache_get_hashed(c, key, key_len, sl_cache_hash(key, key_len), now);
+}
+
+struct sl_cache_entry *sl_cache_get_hashed(struct sl_cache *c, const char *key, size_t key_len,
+                                           uint64_t hash, uint64_t now)
+{
+    struct sl_cache_entry *e = find(c, key, key_len, hash);
     if (!e)
         return NULL;
     if (now - e->checked_at >= SL_CACHE_TTL_MS || e->gen != c->gen ||
@@ -223,7 +224,7 @@ struct sl_cache_entry *sl_cache_put(struct sl_cache *c, const char *key, size_t 
 {
     if (rep->st.st_size < 0)
         return NULL;
-    uint64_t h = hash_key(key, key_len);
+    uint64_t h = sl_cache_hash(key, key_len);
     struct sl_cache_entry *old = find(c, key, key_len, h);
     if (old && old->status == 0 && same_file(&old->rep.st, &rep->st)) {
         old->checked_at = now;
@@ -259,7 +260,7 @@ struct sl_cache_entry *sl_cache_put(struct sl_cache *c, const char *key, size_t 
 
 void sl_cache_put_missing(struct sl_cache *c, const char *key, size_t key_len, uint64_t now)
 {
-    uint64_t h = hash_key(key, key_len);
+    uint64_t h = sl_cache_hash(key, key_len);
     struct sl_cache_entry *old = find(c, key, key_len, h);
     if (old && old->status == 404) {
         /* Still missing: nothing new to tell the other loops. */

@@ -26,6 +26,7 @@ int sl_responder_init(struct sl_responder *r, uv_loop_t *loop, const struct sl_c
     r->date[0] = '\0';
     r->boundary = seed;
     r->live = NULL;
+    r->error_page = r->spa_page = (struct sl_page_key){NULL, 0, 0};
     unsigned loops = cfg->threads > 0 ? cfg->threads : 1;
     sl_dircache_init(&r->dirs, loop, cfg, SL_DIRCACHE_BYTES / loops);
     sl_tarcache_init(&r->tars, loop, cfg, SL_TARCACHE_BYTES / loops);
@@ -101,6 +102,7 @@ struct lookup {
     struct sl_path path;
     const char *key; /* path.rel itself, or dir_key */
     size_t key_len;
+    uint64_t key_hash; /* sl_cache_hash of the key */
     char dir_key[SL_PATH_MAX + 1];
 };
 
@@ -108,16 +110,15 @@ static void make_key(struct lookup *l)
 {
     l->key = l->path.rel; /* no copy for the usual file path */
     l->key_len = l->path.len;
-    if (!l->path.trailing_slash)
-        return;
-    if (l->path.len + 1 >= sizeof(l->dir_key)) {
+    if (l->path.trailing_slash && l->path.len + 1 >= sizeof(l->dir_key)) {
         l->key_len = 0;
-        return;
+    } else if (l->path.trailing_slash) {
+        memcpy(l->dir_key, l->path.rel, l->path.len);
+        l->dir_key[l->path.len] = '/';
+        l->key = l->dir_key;
+        l->key_len = l->path.len + 1;
     }
-    memcpy(l->dir_key, l->path.rel, l->path.len);
-    l->dir_key[l->path.len] = '/';
-    l->key = l->dir_key;
-    l->key_len = l->path.len + 1;
+    l->key_hash = sl_cache_hash(l->key, l->key_len);
 }
 
 /* What a lookup found: a file to answer from (in the cache or just opened), nothing
@@ -169,7 +170,8 @@ static enum found find(struct sl_responder *r, const struct lookup *l, struct sl
                        bool by_file, struct sl_route *route, const struct sl_file_rep **rep)
 {
     struct sl_cache_entry *e =
-        l->key_len ? sl_cache_get(r->cache, l->key, l->key_len, l->now_ms) : NULL;
+        l->key_len ? sl_cache_get_hashed(r->cache, l->key, l->key_len, l->key_hash, l->now_ms)
+                   : NULL;
     if (e)
         return found_cached(r, ex, e, rep);
     if (!sl_exchange_file_allowed(ex)) {
@@ -193,16 +195,28 @@ static enum found find(struct sl_responder *r, const struct lookup *l, struct sl
     return FOUND_MISSING;
 }
 
-/* Points l at a page chosen by configuration (root-relative). False when it cannot be. */
-static bool lookup_page(struct lookup *l, const char *rel)
+/* k, worked out for the page named rel (root-relative) if it was not. */
+static const struct sl_page_key *page_key(struct sl_page_key *k, const char *rel)
 {
-    size_t n = strlen(rel);
-    if (n >= sizeof(l->path.rel))
+    if (k->rel != rel) {
+        k->rel = rel;
+        k->len = strlen(rel);
+        k->hash = sl_cache_hash(rel, k->len);
+    }
+    return k;
+}
+
+/* Points l at a page chosen by configuration. False when it cannot be. */
+static bool lookup_page(struct lookup *l, const struct sl_page_key *page)
+{
+    if (page->len >= sizeof(l->path.rel))
         return false;
-    memcpy(l->path.rel, rel, n + 1);
-    l->path.len = n;
+    memcpy(l->path.rel, page->rel, page->len + 1);
+    l->path.len = page->len;
     l->path.trailing_slash = false;
-    make_key(l);
+    l->key = l->path.rel;
+    l->key_len = page->len;
+    l->key_hash = page->hash;
     return true;
 }
 
@@ -221,12 +235,12 @@ static bool spa_applies(const struct sl_config *cfg, const struct sl_request *re
 
 /* A page chosen by configuration, answered with `status` (0: as the file itself). */
 static bool respond_page(struct sl_responder *r, struct lookup *l, struct sl_exchange *ex,
-                         const char *rel, int status)
+                         const struct sl_page_key *page, int status)
 {
     sl_exchange_end_response(ex, r->cache); /* the first lookup's cache entry */
     struct sl_route route;
     const struct sl_file_rep *rep = NULL;
-    if (!lookup_page(l, rel) || find(r, l, ex, true, &route, &rep) != FOUND_FILE) {
+    if (!lookup_page(l, page) || find(r, l, ex, true, &route, &rep) != FOUND_FILE) {
         sl_exchange_end_response(ex, r->cache);
         return false;
     }
@@ -243,11 +257,11 @@ static void respond_missing(struct sl_responder *r, struct lookup *l, struct sl_
 {
     if (spa && spa_applies(r->cfg, &ex->req, &l->path)) {
         l->env.revalidate = true;
-        if (respond_page(r, l, ex, r->cfg->spa, 0))
+        if (respond_page(r, l, ex, page_key(&r->spa_page, r->cfg->spa), 0))
             return;
     }
     const char *page = r->cfg->error_page ? r->cfg->error_page : DEFAULT_ERROR_PAGE;
-    if (!respond_page(r, l, ex, page, 404))
+    if (!respond_page(r, l, ex, page_key(&r->error_page, page), 404))
         sl_serve_error(&l->env, &ex->req, 404, false, &ex->plan);
 }
 

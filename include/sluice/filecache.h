@@ -24,6 +24,7 @@
 
 #include "sluice/list.h"
 #include "sluice/rep.h"
+#include "sluice/str.h"
 
 #define SL_CACHE_TTL_MS 1000          /* an edited or replaced file is served fresh after this */
 #define SL_CACHE_IDLE_MS 2000         /* unused this long: dropped (and its descriptor closed) */
@@ -86,6 +87,16 @@ void sl_cache_clear(struct sl_cache *c);
  * entry unchanged since), referenced for the caller, or NULL. */
 struct sl_cache_entry *sl_cache_get(struct sl_cache *c, const char *key, size_t key_len,
                                     uint64_t now);
+
+/* The hash sl_cache_get works out for a key. A caller that asks for the same key again
+ * and again (the 404 page) works it out once and passes it to sl_cache_get_hashed. */
+static inline uint64_t sl_cache_hash(const char *key, size_t key_len)
+{
+    return sl_str_hash(sl_str_make(key, key_len));
+}
+
+struct sl_cache_entry *sl_cache_get_hashed(struct sl_cache *c, const char *key, size_t key_len,
+                                           uint64_t hash, uint64_t now);
 
 /* After a miss: the file at key was just opened as fd and described by rep (identity,
  * no variants; rep->name and rep->fields are copied). Keeps the existing entry when it is the same

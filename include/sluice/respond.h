@@ -19,6 +19,14 @@
 #include "sluice/root.h"
 #include "sluice/tarcache.h"
 
+/* A page chosen by configuration (the 404 page, --spa's), looked up by name for every
+ * request it answers: the name's length and cache hash are worked out once. */
+struct sl_page_key {
+    const char *rel; /* NULL: not worked out yet */
+    size_t len;
+    uint64_t hash;
+};
+
 struct sl_responder {
     const struct sl_config *cfg;
     struct sl_cache *cache;  /* this loop's */
@@ -29,6 +37,7 @@ struct sl_responder {
     char date[SL_HTTPDATE_LEN + 1];
     uint64_t boundary;                 /* advances per response: multipart boundaries */
     const struct sl_live_shared *live; /* --live: the watcher's generation; else NULL */
+    struct sl_page_key error_page, spa_page;
 };
 
 /* `seed` tells loops apart (and runs apart) in multipart boundaries; `shared` is what
