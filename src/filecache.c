@@ -98,7 +98,9 @@ static struct sl_cache_entry *find(struct sl_cache *c, const char *key, size_t l
 
 static struct sl_cache_entry *use(struct sl_cache *c, struct sl_cache_entry *e, uint64_t now)
 {
-    if (c->lru.next != &e->lru) { /* not already the most recently used */
+    /* Used already at this tick of the loop's clock: it is among the newest, in an order
+     * finer than the clock tells (and eviction and expiry go by that clock). */
+    if (e->used_at != now) {
         sl_list_remove(&e->lru);
         sl_list_push_front(&c->lru, &e->lru);
     }
