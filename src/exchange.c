@@ -173,7 +173,7 @@ int sl_exchange_take_file(struct sl_exchange *ex)
     return fd;
 }
 
-void sl_exchange_end_response(struct sl_exchange *ex, struct sl_cache *cache)
+void sl_exchange_end_held(struct sl_exchange *ex, struct sl_cache *cache)
 {
     sl_wait_cancel(&ex->wait);
     sl_exchange_drop_file(ex);
