@@ -27,7 +27,8 @@ static void empty(struct sl_exchange *ex)
     ex->plan.nsegs = 0;
 }
 
-void sl_exchange_init(struct sl_exchange *ex)
+/* A new exchange: empty buffer, no file, a parser set up. */
+static void exchange_init(struct sl_exchange *ex)
 {
     empty(ex);
     sl_request_init(&ex->parser, &ex->req);
@@ -46,7 +47,7 @@ struct sl_exchange *sl_exchange_get(struct sl_exchange_pool *pool)
         ex = malloc(sizeof(*ex));
         if (!ex)
             return NULL;
-        sl_exchange_init(ex);
+        exchange_init(ex);
         pool->fresh_parser = ex->parser;
     }
     ex->pool = pool;

@@ -98,8 +98,10 @@ static struct sl_cache_entry *find(struct sl_cache *c, const char *key, size_t l
 
 static struct sl_cache_entry *use(struct sl_cache *c, struct sl_cache_entry *e, uint64_t now)
 {
-    /* Used already at this tick of the loop's clock: it is among the newest, in an order
-     * finer than the clock tells (and eviction and expiry go by that clock). */
+    /* Used already at this tick of the loop's clock: it stays among the entries of this
+     * tick, which is as fine as the LRU order gets (expiry goes by the same clock). An
+     * entry that was the first used in a tick could be evicted within that tick only if
+     * the cache took in its whole bound of new entries meanwhile. */
     if (e->used_at != now) {
         sl_list_remove(&e->lru);
         sl_list_push_front(&c->lru, &e->lru);

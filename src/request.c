@@ -124,48 +124,62 @@ static const struct field_spec *find_field(const struct field_spec *specs, size_
     return NULL;
 }
 
-#define SL_FIELD(lit, member, kind) {SL_STR_INIT(lit), offsetof(struct sl_request, member), kind}
-#define SL_FIND(specs, name) find_field(specs, sizeof(specs) / sizeof(specs[0]), name)
+#define SL_FIELD(lit, member, kind)                                                                \
+    {                                                                                              \
+        SL_STR_INIT(lit), offsetof(struct sl_request, member), kind                                \
+    }
+#define SL_COUNT(specs) (sizeof(specs) / sizeof(specs[0]))
 
 /* The other header fields we act on, grouped by first letter, so that a name is compared
  * with a few at most (and most names a browser sends, with none); every other field is
  * parsed (and so validated) but not kept. */
+static const struct field_spec a_fields[] = {
+    SL_FIELD("accept", accept, FIELD_ONE),
+    SL_FIELD("accept-encoding", accept_encoding, FIELD_LIST),
+    SL_FIELD("access-control-request-method", cors_method, FIELD_ONE),
+    SL_FIELD("access-control-request-headers", cors_headers, FIELD_ONE),
+};
+static const struct field_spec i_fields[] = {
+    SL_FIELD("if-match", cond.if_match, FIELD_LIST),
+    SL_FIELD("if-range", cond.if_range, FIELD_ONE),
+    SL_FIELD("if-none-match", cond.if_none_match, FIELD_LIST),
+    SL_FIELD("if-modified-since", cond.if_modified_since, FIELD_ONE),
+    SL_FIELD("if-unmodified-since", cond.if_unmodified_since, FIELD_ONE),
+};
+static const struct field_spec r_fields[] = {
+    SL_FIELD("range", range, FIELD_ONE),
+    SL_FIELD("referer", referer, FIELD_ONE),
+};
+static const struct field_spec u_fields[] = {
+    SL_FIELD("user-agent", user_agent, FIELD_ONE),
+};
+static const struct field_spec host_spec = SL_FIELD("host", host, FIELD_HOST);
+
+/* Each optional field is set at most once per request, and its slot remembered in
+ * req->slots: there must be room for all of them (and they must be the fields from range
+ * to cors_headers, which sl_request_reset does not clear itself). */
+_Static_assert(SL_COUNT(a_fields) + SL_COUNT(i_fields) + SL_COUNT(r_fields) + SL_COUNT(u_fields) ==
+                   SL_FIELD_SLOTS,
+               "one slot for each optional field");
+_Static_assert(offsetof(struct sl_request, cors_headers) + sizeof(struct sl_str) -
+                       offsetof(struct sl_request, range) ==
+                   SL_FIELD_SLOTS * sizeof(struct sl_str),
+               "SL_FIELD_SLOTS counts the optional fields");
+
 static const struct field_spec *field_spec(struct sl_str name)
 {
-    static const struct field_spec a_fields[] = {
-        SL_FIELD("accept", accept, FIELD_ONE),
-        SL_FIELD("accept-encoding", accept_encoding, FIELD_LIST),
-        SL_FIELD("access-control-request-method", cors_method, FIELD_ONE),
-        SL_FIELD("access-control-request-headers", cors_headers, FIELD_ONE),
-    };
-    static const struct field_spec i_fields[] = {
-        SL_FIELD("if-match", cond.if_match, FIELD_LIST),
-        SL_FIELD("if-range", cond.if_range, FIELD_ONE),
-        SL_FIELD("if-none-match", cond.if_none_match, FIELD_LIST),
-        SL_FIELD("if-modified-since", cond.if_modified_since, FIELD_ONE),
-        SL_FIELD("if-unmodified-since", cond.if_unmodified_since, FIELD_ONE),
-    };
-    static const struct field_spec r_fields[] = {
-        SL_FIELD("range", range, FIELD_ONE),
-        SL_FIELD("referer", referer, FIELD_ONE),
-    };
-    static const struct field_spec u_fields[] = {
-        SL_FIELD("user-agent", user_agent, FIELD_ONE),
-    };
     if (name.n < 4) /* shorter than any of them */
         return NULL;
     switch (name.p[0] | 0x20) {
-    case 'a': return SL_FIND(a_fields, name);
-    case 'i': return SL_FIND(i_fields, name);
-    case 'r': return SL_FIND(r_fields, name);
-    case 'u': return SL_FIND(u_fields, name);
+    case 'a': return find_field(a_fields, SL_COUNT(a_fields), name);
+    case 'i': return find_field(i_fields, SL_COUNT(i_fields), name);
+    case 'r': return find_field(r_fields, SL_COUNT(r_fields), name);
+    case 'u': return find_field(u_fields, SL_COUNT(u_fields), name);
     default: return NULL;
     }
 }
 
-static const struct field_spec host_spec = SL_FIELD("host", host, FIELD_HOST);
-
-#undef SL_FIND
+#undef SL_COUNT
 #undef SL_FIELD
 
 /* RFC 9110 §5.3: a list field sent on several lines means one value, the lines joined
@@ -226,36 +240,12 @@ static int on_header_value_complete(llhttp_t *p)
     return 0;
 }
 
-/* Whether the n bytes at a and b are equal, eight at a time (the last load overlapping
- * the one before): a Host is compared on every request, and memcmp's call costs more
- * than comparing so few bytes. */
-static bool same_bytes(const char *a, const char *b, size_t n)
-{
-    if (n < 8) {
-        for (size_t i = 0; i < n; i++) {
-            if (a[i] != b[i])
-                return false;
-        }
-        return true;
-    }
-    uint64_t x, y;
-    for (size_t i = 0; i + 8 < n; i += 8) {
-        memcpy(&x, a + i, 8);
-        memcpy(&y, b + i, 8);
-        if (x != y)
-            return false;
-    }
-    memcpy(&x, a + n - 8, 8);
-    memcpy(&y, b + n - 8, 8);
-    return x == y;
-}
-
 /* sl_host_valid(req->host), remembered for the same bytes as the last valid one: a
  * comparison costs a fraction of the check (bench/RESULTS.md, instructions per request). */
 static bool host_valid(struct sl_request *req)
 {
     struct sl_str h = req->host;
-    if (h.n == req->valid_host_len && h.n > 0 && same_bytes(h.p, req->valid_host, h.n))
+    if (h.n == req->valid_host_len && h.n > 0 && sl_str_eq(h, sl_str_make(req->valid_host, h.n)))
         return true;
     if (!sl_host_valid(h.p, h.n))
         return false;
@@ -266,14 +256,16 @@ static bool host_valid(struct sl_request *req)
     return true;
 }
 
-/* Whether an HTTP/1.x request asks to keep the connection (RFC 9112 §9.3): 1.1 unless it
- * says "close", 1.0 only when it says "keep-alive". llhttp_should_keep_alive says the
- * same for a request, behind two calls made for every request. */
-static bool persists(const llhttp_t *p)
+/* Whether an HTTP/1.x request asks to keep the connection (RFC 9112 §9.3): never when
+ * Connection says "close" (whatever else it says), else 1.1 always and 1.0 only when it
+ * says "keep-alive". Read from the flags llhttp sets while parsing; its
+ * llhttp_should_keep_alive, two calls a request, lets a 1.0 "keep-alive" outweigh a
+ * "close" beside it. */
+static bool asks_to_persist(const llhttp_t *p)
 {
-    if (p->http_minor > 0)
-        return !(p->flags & F_CONNECTION_CLOSE);
-    return (p->flags & F_CONNECTION_KEEP_ALIVE) != 0;
+    if (p->flags & F_CONNECTION_CLOSE)
+        return false;
+    return p->http_minor > 0 || (p->flags & F_CONNECTION_KEEP_ALIVE) != 0;
 }
 
 static int on_headers_complete(llhttp_t *p)
@@ -300,7 +292,7 @@ static int on_headers_complete(llhttp_t *p)
         return reject(p, 400);
     /* After a CONNECT the client may start tunnelling at once (RFC 9110 §9.3.6): bytes
      * that follow are not requests, so a refused CONNECT ends the connection. */
-    req->keep_alive = persists(p) && p->method != HTTP_CONNECT;
+    req->keep_alive = asks_to_persist(p) && p->method != HTTP_CONNECT;
     req->has_body = (p->flags & F_CHUNKED) || p->content_length > 0;
     /* A request with a body stops here: the answer does not depend on the body, and the
      * connection closes after it, so the body is never read as the next request. */
@@ -339,11 +331,6 @@ void sl_request_init(llhttp_t *parser, struct sl_request *req)
     llhttp_set_lenient_version(parser, 1);
     parser->data = req;
 }
-
-_Static_assert(offsetof(struct sl_request, cors_headers) + sizeof(struct sl_str) -
-                       offsetof(struct sl_request, range) ==
-                   SL_FIELD_SLOTS * sizeof(struct sl_str),
-               "SL_FIELD_SLOTS counts the optional fields");
 
 void sl_request_reset(llhttp_t *parser, struct sl_request *req, const llhttp_t *fresh)
 {

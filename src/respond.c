@@ -339,8 +339,7 @@ static bool respond_route(struct sl_responder *r, struct lookup *l, struct sl_ex
  * listing, may only mean that the root was deleted a moment ago by a rebuild: check the
  * root now, before answering 404 or listing a deleted directory as empty. Hits are not
  * checked (they stay at one check a second), nor are remembered misses. */
-static bool answer_is_suspect(const struct sl_exchange *ex, enum found found,
-                              const struct sl_route *route)
+static bool answer_is_suspect(enum found found, const struct sl_route *route)
 {
     if (found == FOUND_MISSING)
         return true;
@@ -356,7 +355,7 @@ static bool respond_path(struct sl_responder *r, struct lookup *l, struct sl_exc
     struct sl_route route;
     const struct sl_file_rep *rep = NULL;
     enum found found = find(r, l, ex, false, &route, &rep);
-    if (!root_confirmed && answer_is_suspect(ex, found, &route) &&
+    if (!root_confirmed && answer_is_suspect(found, &route) &&
         check_root(r, l->now_ms, true) != SL_ROOT_SAME) {
         if (found == FOUND_ROUTE && route.fd >= 0)
             close(route.fd);

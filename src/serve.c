@@ -104,8 +104,8 @@ static void head_around(const struct sl_plan_env *env, const struct sl_request *
 #define DATE_AT_200 (sizeof("HTTP/1.1 200 OK\r\nDate: ") - 1)
 
 /* A whole 200's head for a file, copied as sl_serve_fields rendered it, its date put in. */
-static void head_copied(const struct sl_plan_env *env, const struct sl_request *req,
-                        const struct sl_file_rep *rep, struct sl_plan *plan)
+static void copy_whole_head(const struct sl_plan_env *env, const struct sl_request *req,
+                            const struct sl_file_rep *rep, struct sl_plan *plan)
 {
     struct sl_buf b = plan_begin(req, 200, plan);
     char *w = sl_buf_reserve(&b, rep->fields_len);
@@ -169,9 +169,9 @@ static struct sl_str allowed_methods(const struct sl_plan_env *env)
 /* An error page's head up to its extra fields: copied, its date put in, when it is a
  * built-in page sent as rendered (its fields come first, so not for the fields 503 and
  * 416 put before them); formatted otherwise. */
-static struct sl_buf error_head(const struct sl_plan_env *env, const struct sl_request *req,
-                                int status, uint64_t unsatisfied_size, struct sl_str body,
-                                bool built_in, bool inject, struct sl_plan *plan)
+static struct sl_buf begin_error_head(const struct sl_plan_env *env, const struct sl_request *req,
+                                      int status, uint64_t unsatisfied_size, struct sl_str body,
+                                      bool built_in, bool inject, struct sl_plan *plan)
 {
     size_t date_at = 0;
     struct sl_str head = built_in && !inject && status != 503 && status != 416
@@ -216,7 +216,7 @@ static void plan_error_text(const struct sl_plan_env *env, const struct sl_reque
         body = sl_str_make(page, pb.len);
     }
     struct sl_buf b =
-        error_head(env, req, status, unsatisfied_size, body, body.p != page, inject, plan);
+        begin_error_head(env, req, status, unsatisfied_size, body, body.p != page, inject, plan);
     if (must_close)
         plan->keep_alive = false;
     if (status == 405)
@@ -774,7 +774,7 @@ static void serve_whole(const struct sl_plan_env *env, const struct sl_request *
     uint64_t at = inject && inject_at < size ? inject_at : size;
     uint64_t length = size + script_len(inject);
     if (!inject && fields_apply(env, rep) && !wants_download(path)) {
-        head_copied(env, req, rep, plan);
+        copy_whole_head(env, req, rep, plan);
     } else {
         struct sl_buf b = head_begin(env, req, 200, plan);
         add_whole_fields(env, &b, rep, path, length);

@@ -23,7 +23,7 @@
 
 struct sl_exchange {
     struct sl_exchange *next_free;
-    struct sl_exchange_pool *pool; /* counts its owned body file; NULL: not from a pool */
+    struct sl_exchange_pool *pool; /* its pool: counts its body file, keeps a fresh parser */
     llhttp_t parser;
     struct sl_request req;
     size_t in_len; /* bytes in `in` */
@@ -72,9 +72,6 @@ struct sl_exchange *sl_exchange_get(struct sl_exchange_pool *pool);
 void sl_exchange_put(struct sl_exchange_pool *pool, struct sl_cache *cache, struct sl_exchange *ex);
 void sl_exchange_pool_free(struct sl_exchange_pool *pool);
 
-/* Prepares a (reused) exchange for a new connection's request: empty buffer, no file. */
-void sl_exchange_init(struct sl_exchange *ex);
-
 /* ---- the head buffer ---- */
 
 /* Parses the `fresh` bytes just appended to `in` (in_len already counts them). Returns
@@ -84,8 +81,8 @@ int sl_exchange_feed(struct sl_exchange *ex, size_t fresh);
 
 /* After a kept-alive response: moves pipelined bytes after the finished request to the
  * front and restarts the parser. Returns how many bytes are buffered; 0: none, and the
- * parser is left as it was (the exchange goes back to the pool, which initialises it
- * for its next use; to keep it instead, call sl_exchange_init). */
+ * parser is left as it was (the exchange goes back to the pool, which resets it for its
+ * next use). */
 size_t sl_exchange_next_request(struct sl_exchange *ex);
 
 /* ---- the body file: one owner at a time ---- */

@@ -1,6 +1,7 @@
 /* llhttp glue: turns request bytes into a struct sl_request whose fields are spans
- * into the caller's head buffer. Strict llhttp, no lenient flags: every
- * request-smuggling shape llhttp knows is an error here. */
+ * into the caller's head buffer. Strict llhttp, with one lenient flag that only lets a
+ * higher HTTP/1 minor version through to be answered as 1.1: every request-smuggling
+ * shape llhttp knows is an error here. */
 #ifndef SLUICE_REQUEST_H
 #define SLUICE_REQUEST_H
 
@@ -48,8 +49,8 @@ struct sl_request {
     struct sl_str user_agent;
     struct sl_str referer;
     struct sl_cond_fields cond;
-    struct sl_str cors_method;  /* Access-Control-Request-Method (a CORS preflight) */
-    struct sl_str cors_headers; /* Access-Control-Request-Headers */
+    struct sl_str cors_method;            /* Access-Control-Request-Method (a CORS preflight) */
+    struct sl_str cors_headers;           /* Access-Control-Request-Headers */
     struct sl_str *slots[SL_FIELD_SLOTS]; /* the optional fields set, slots_set of them */
     /* If-Match, If-None-Match and Accept-Encoding sent on several lines, joined (RFC
      * 9110 §5.3); the fields above point here then. Last: not cleared per request. */

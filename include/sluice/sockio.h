@@ -1,9 +1,10 @@
 /* The two system calls of every request, made without glibc's wrappers. read(2) and
  * sendmsg(2) are pthread cancellation points, so in a process with threads (the loop
- * threads and libuv's pool) their wrappers switch asynchronous cancellation on and off
- * around each call. sluice never cancels a thread, and that switching cost more than
- * the rest of the call's user-space path (bench/RESULTS.md, instructions per request).
- * Same arguments, result and errno as the wrappers. */
+ * threads and libuv's pool) glibc 2.36's wrappers switch asynchronous cancellation on
+ * and off around each call. sluice never cancels a thread, and that switching cost more
+ * than the rest of the call's user-space path (bench/RESULTS.md, instructions per
+ * request). Same arguments, result and errno as the wrappers; what wraps libc calls
+ * (LD_PRELOAD shims, MSan's and TSan's interceptors) does not see these two. */
 #ifndef SLUICE_SOCKIO_H
 #define SLUICE_SOCKIO_H
 

@@ -222,8 +222,9 @@ static void test_error_page_head_gives_its_status_date_type_and_exact_length(voi
         char want[256];
         struct sl_buf b = sl_buf_make(want, sizeof(want));
         sl_head_begin(&b, statuses[i], stand_in);
-        int n = snprintf(want + b.len, sizeof(want) - b.len,
-                         "Content-Type: text/html; charset=utf-8\r\nContent-Length: %zu\r\n", body.n);
+        int n =
+            snprintf(want + b.len, sizeof(want) - b.len,
+                     "Content-Type: text/html; charset=utf-8\r\nContent-Length: %zu\r\n", body.n);
         assert_int_equal(head.n, b.len + (size_t)n);
         assert_memory_equal(head.p, want, head.n);
         assert_memory_equal(head.p + date_at - 6, "Date: ", 6);

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 /* clang-format on */
 
+#include <ctype.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -412,6 +413,84 @@ static void test_host_is_checked_afresh_unless_it_is_the_last_valid_one(void **s
     }
 }
 
+/* Connection (RFC 9112 §9.3): "close" ends the connection whatever else is said, 1.1
+ * persists otherwise, 1.0 only with "keep-alive". */
+static void test_keep_alive_follows_version_and_connection_close_first(void **state)
+{
+    static const struct {
+        const char *version, *connection;
+        bool keep;
+    } cases[] = {
+        {"1.1", NULL, true},
+        {"1.1", "close", false},
+        {"1.1", "keep-alive", true},
+        {"1.1", "Keep-Alive, Close", false},
+        {"1.0", NULL, false},
+        {"1.0", "keep-alive", true},
+        {"1.0", "Keep-Alive, close", false},
+        {"1.0", "close, keep-alive", false},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char text[256];
+        snprintf(text, sizeof(text), "GET / HTTP/%s\r\nHost: x\r\n%s%s%s\r\n", cases[i].version,
+                 cases[i].connection ? "Connection: " : "",
+                 cases[i].connection ? cases[i].connection : "", cases[i].connection ? "\r\n" : "");
+        parse(text);
+        assert_int_equal(req.keep_alive, cases[i].keep);
+    }
+}
+
+/* The request field at `offset` after parsing a request with "name: v " in its head. */
+static const struct sl_str *parsed_field(const char *name, size_t offset)
+{
+    char text[256];
+    snprintf(text, sizeof(text), "GET / HTTP/1.1\r\nHost: x\r\n%s: v \r\n\r\n", name);
+    parse(text);
+    return (const struct sl_str *)((const char *)&req + offset);
+}
+
+/* Every field the parser keeps is found in any case, and a name one byte off is not:
+ * names are compared four or eight bytes at a time, so each length is tried. */
+static void test_every_kept_field_is_found_in_any_case_and_near_misses_are_not(void **state)
+{
+    static const struct {
+        const char *name;
+        size_t offset;
+    } fields[] = {
+        {"Range", offsetof(struct sl_request, range)},
+        {"Accept", offsetof(struct sl_request, accept)},
+        {"Accept-Encoding", offsetof(struct sl_request, accept_encoding)},
+        {"User-Agent", offsetof(struct sl_request, user_agent)},
+        {"Referer", offsetof(struct sl_request, referer)},
+        {"If-Match", offsetof(struct sl_request, cond.if_match)},
+        {"If-None-Match", offsetof(struct sl_request, cond.if_none_match)},
+        {"If-Modified-Since", offsetof(struct sl_request, cond.if_modified_since)},
+        {"If-Unmodified-Since", offsetof(struct sl_request, cond.if_unmodified_since)},
+        {"If-Range", offsetof(struct sl_request, cond.if_range)},
+        {"Access-Control-Request-Method", offsetof(struct sl_request, cors_method)},
+        {"Access-Control-Request-Headers", offsetof(struct sl_request, cors_headers)},
+    };
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        size_t n = strlen(fields[i].name);
+        char name[64];
+        for (int form = 0; form < 3; form++) { /* as written, upper case, lower case */
+            for (size_t k = 0; k <= n; k++)
+                name[k] = form == 0   ? fields[i].name[k]
+                          : form == 1 ? (char)toupper((unsigned char)fields[i].name[k])
+                                      : (char)tolower((unsigned char)fields[i].name[k]);
+            const struct sl_str *got = parsed_field(name, fields[i].offset);
+            assert_non_null(got->p);
+            assert_int_equal(got->n, 1);
+            assert_memory_equal(got->p, "v", 1);
+        }
+        for (size_t at = 0; at < n; at++) { /* one byte off, anywhere */
+            memcpy(name, fields[i].name, n + 1);
+            name[at] = name[at] == '-' ? 'x' : name[at] == 'z' || name[at] == 'Z' ? 'y' : 'z';
+            assert_null(parsed_field(name, fields[i].offset)->p);
+        }
+    }
+}
+
 /* A reset clears the optional fields the request before set, and the room their joined
  * lines took: each request of a keep-alive connection is parsed as if it came first. */
 static void test_reset_leaves_no_field_and_no_joined_line_of_the_request_before(void **state)
@@ -431,7 +510,8 @@ static void test_reset_leaves_no_field_and_no_joined_line_of_the_request_before(
     for (int round = 0; round < 3; round++) { /* the joined lines fit once, not twice */
         memcpy(reqbuf, text, (size_t)n);
         size_t consumed = 0;
-        assert_int_equal(sl_request_feed(&parser, &req, reqbuf, (size_t)n, &consumed), SL_PARSE_READY);
+        assert_int_equal(sl_request_feed(&parser, &req, reqbuf, (size_t)n, &consumed),
+                         SL_PARSE_READY);
         assert_int_equal(req.cond.if_none_match.n, 2 * (sizeof(tag) + 2) + 2);
         sl_request_reset(&parser, &req, &fresh);
         static const char bare[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
@@ -454,6 +534,29 @@ static void test_not_modified_for_a_variant_still_says_vary(void **state)
     assert_true(head_has("Vary: Accept-Encoding"));
     assert_true(head_has("ETag: \"12c-6b047d90-7b-gzip\""));
     assert_true(head_lacks("Content-Length"));
+}
+
+/* A built-in error page's head is copied from the one rendered with the page, with this
+ * response's date put in: the same bytes as a head formatted field by field. */
+static void test_built_in_error_heads_carry_the_date_of_the_response(void **state)
+{
+    static const int statuses[] = {400, 404, 405, 412, 414, 431, 501};
+    for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
+        int status = statuses[i];
+        parse("GET /x HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n\r\n");
+        sl_serve_error(&env, &req, status, status == 400, &plan);
+        char want[1024];
+        struct sl_buf b = sl_buf_make(want, sizeof(want));
+        sl_head_begin(&b, status, date);
+        sl_head_field(&b, "Content-Type", SL_STR("text/html; charset=utf-8"));
+        sl_head_field_u64(&b, "Content-Length", sl_error_page_body(status).n);
+        if (status == 405)
+            sl_head_field(&b, "Allow", SL_STR("GET, HEAD"));
+        sl_head_end(&b, status != 400, true);
+        assert_false(b.overflow);
+        want[b.len] = '\0';
+        assert_string_equal(head_text(), want);
+    }
 }
 
 static void test_if_match_failing_returns_412_error_page(void **state)
@@ -1283,7 +1386,6 @@ static void test_live_root_missing_page_carries_the_script(void **state)
     assert_true(head_has(cl));
 }
 
-
 /* ---- pre-rendered fields ---- */
 
 /* The head of a request for rep, planned once with its fields formatted and once with
@@ -1531,6 +1633,9 @@ int main(void)
         T(test_field_names_match_in_any_case_and_only_exactly),
         T(test_host_is_checked_afresh_unless_it_is_the_last_valid_one),
         T(test_reset_leaves_no_field_and_no_joined_line_of_the_request_before),
+        T(test_keep_alive_follows_version_and_connection_close_first),
+        T(test_every_kept_field_is_found_in_any_case_and_near_misses_are_not),
+        T(test_built_in_error_heads_carry_the_date_of_the_response),
         T(test_not_modified_for_a_variant_still_says_vary),
         T(test_if_match_failing_returns_412_error_page),
         T(test_if_modified_since_at_or_after_mtime_returns_304_and_before_returns_200),
