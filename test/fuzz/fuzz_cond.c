@@ -9,7 +9,8 @@
  * '\n' into the five field values and the representation's ETag (missing pieces are
  * empty). A second round takes the ETag from sl_etag_format and replaces every '$' in the
  * field values with that tag's opaque-tag, so that lists can name a tag the fuzzer could
- * not otherwise guess ("$", W/"$", "$x" ...). */
+ * not otherwise guess ("$", W/"$", "$x" ...). sl_cond_evaluate is compared only for a
+ * well-formed ETag (its documented precondition: sluice makes every tag it evaluates). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -472,9 +473,18 @@ static void check_list(struct sl_str list, struct sl_str etag)
     CHECK(!strong || weak); /* a strong match is also a weak one */
 }
 
+/* sl_cond_evaluate's precondition (struct sl_validators): the tag is one sluice made, a
+ * single well-formed entity-tag with nothing around it, or none at all. */
+static bool tag_as_sluice_makes_them(struct sl_str etag)
+{
+    struct o_tag tag;
+    return etag.n == 0 || (o_value(etag).n == etag.n && o_whole_tag(etag, &tag));
+}
+
 static void check_validators(const struct sl_cond_fields *f, const struct sl_validators *v)
 {
-    CHECK(sl_cond_evaluate(f, v) == o_evaluate(f, v));
+    bool evaluable = tag_as_sluice_makes_them(v->etag);
+    CHECK(!evaluable || sl_cond_evaluate(f, v) == o_evaluate(f, v));
     CHECK(sl_cond_if_range_ok(f->if_range, v) == o_if_range(f->if_range, v));
 
     check_list(f->if_match, v->etag);
@@ -489,11 +499,11 @@ static void check_validators(const struct sl_cond_fields *f, const struct sl_val
                                     {.if_modified_since = f->if_modified_since},
                                     {.if_unmodified_since = f->if_unmodified_since}};
     for (int i = 0; i < 4; i++)
-        CHECK(sl_cond_evaluate(&one[i], v) == o_evaluate(&one[i], v));
+        CHECK(!evaluable || sl_cond_evaluate(&one[i], v) == o_evaluate(&one[i], v));
 
     /* The representation's own validators, as a client would send them back. */
     struct sl_cond_fields own_tag = {.if_match = v->etag, .if_none_match = v->etag};
-    CHECK(sl_cond_evaluate(&own_tag, v) == o_evaluate(&own_tag, v));
+    CHECK(!evaluable || sl_cond_evaluate(&own_tag, v) == o_evaluate(&own_tag, v));
     CHECK(sl_cond_if_range_ok(v->etag, v) == o_if_range(v->etag, v));
     char date[SL_HTTPDATE_LEN + 1];
     sl_httpdate_format(v->last_modified, date);
