@@ -27,7 +27,8 @@ import pytest
 
 from conftest import (MEMORY_MEASURED, SLOWDOWN, Conn, assert_closed_on_time,
                       assert_stop_mid_request_exits_cleanly, leave_mid_request, raw_exchange,
-                      seconds_until_closed, skip_under_valgrind, wait_for)
+                      seconds_until_closed, skip_long_under_asan, skip_under_valgrind,
+                      wait_for)
 
 SPECIAL_NAMES = [
     "<script>alert(1)<\u2215script>.txt",  # U+2215 DIVISION SLASH: '/' cannot be in a name
@@ -829,6 +830,7 @@ def cold_srv(cold_root, start_server, throttled):
     assert code == 0, err
 
 
+@skip_long_under_asan  # deadline rules; the wait itself runs under ASan in other tests
 @pytest.mark.parametrize("pipelined", [True, False], ids=["pipelined", "next_request"])
 def test_listing_slower_than_the_head_timeout_is_answered_and_the_connection_kept(
         cold_srv, pipelined):

@@ -23,7 +23,8 @@ from pathlib import Path
 import pytest
 
 import cdp
-from conftest import ARTIFACTS, SLOWDOWN, VALGRIND, parse_responses, raw_exchange, wait_for
+from conftest import (ARTIFACTS, SLOWDOWN, VALGRIND, parse_responses, raw_exchange,
+                      skip_long_under_asan, wait_for)
 
 STREAM = "/.sluice/live"
 HEARTBEAT_S = 15  # SL_STREAM_HEARTBEAT_MS
@@ -322,6 +323,7 @@ def test_a_root_reached_through_a_swapped_symlink_is_watched_anew(start_server, 
     assert s.event(2 * SLOWDOWN)["event"] == "reload"
 
 
+@skip_long_under_asan  # a 15 s wait; notices use the same write path under ASan
 def test_stream_outlives_the_idle_timeout_and_gets_a_heartbeat(start_server, live_site):
     srv = start_server(live_site, "--live", "--idle-timeout", "1")
     s = open_stream(srv)
