@@ -776,6 +776,16 @@ COLD_IOPS = 200
 PARTIAL_HEAD = b"GET /small.txt HTTP/1.1\r\nHost: x\r\n"
 
 
+def unmount(where):
+    """Unmounts where once nothing holds it: a process that has just exited may still have
+    its files released by the kernel's delayed fput a moment later (umount: busy)."""
+    def done():
+        r = subprocess.run(["umount", str(where)], capture_output=True, text=True)
+        assert r.returncode == 0 or "busy" in r.stderr, r.stderr
+        return r.returncode == 0
+    wait_for(done, timeout=10.0, interval=0.05, what=f"{where} to be unmounted")
+
+
 def mount(image, where, mode):
     r = subprocess.run(["mount", "-o", f"loop,{mode}", str(image), str(where)],
                        capture_output=True, text=True)
@@ -802,7 +812,7 @@ def cold_image(tmp_path_factory):
         empty_files(where / "cold", "entry-{:05d}.txt", COLD_COUNT)
         write_file(where / "small.txt", b"small\n")
     finally:
-        subprocess.run(["umount", str(where)], check=True)
+        unmount(where)
     return image
 
 
@@ -814,7 +824,7 @@ def cold_root(cold_image, tmp_path):
     where.mkdir()
     mount(cold_image, where, "ro")
     yield where
-    subprocess.run(["umount", str(where)], check=True)
+    unmount(where)
 
 
 @pytest.fixture
