@@ -129,52 +129,42 @@ static const int page_statuses[] = {400, 403, 404, 405, 408, 412, 414,
 
 /* Written once by pthread_once, then only read: every loop shares them without locks. */
 static struct {
-    size_t len[PAGE_COUNT];
+    struct sl_built_in_page page[PAGE_COUNT]; /* head.p NULL: none (did not fit) */
     char text[PAGE_COUNT][SL_ERROR_PAGE_MAX];
-    size_t head_len[PAGE_COUNT];
-    size_t date_at[PAGE_COUNT];
     char head[PAGE_COUNT][256];
 } pages;
 static pthread_once_t pages_once = PTHREAD_ONCE_INIT;
 
+static void render_page(size_t i)
+{
+    struct sl_built_in_page *page = &pages.page[i];
+    struct sl_buf b = sl_buf_make(pages.text[i], sizeof(pages.text[i]));
+    sl_error_page(&b, page_statuses[i]);
+    static const char stand_in[] = "Thu, 01 Jan 1970 00:00:00 GMT";
+    _Static_assert(sizeof(stand_in) - 1 == SL_HTTPDATE_LEN, "a date's length");
+    struct sl_buf h = sl_buf_make(pages.head[i], sizeof(pages.head[i]));
+    sl_head_begin(&h, page_statuses[i], stand_in);
+    sl_head_field(&h, "Content-Type", SL_STR("text/html; charset=utf-8"));
+    sl_head_field_u64(&h, "Content-Length", b.len);
+    if (b.overflow || h.overflow)
+        return;
+    page->head = sl_str_make(pages.head[i], h.len);
+    page->date_at = sl_status_line(page_statuses[i]).n + 6; /* after "Date: " */
+    page->body = sl_str_make(pages.text[i], b.len);
+}
+
 static void render_pages(void)
 {
-    for (size_t i = 0; i < PAGE_COUNT; i++) {
-        struct sl_buf b = sl_buf_make(pages.text[i], sizeof(pages.text[i]));
-        sl_error_page(&b, page_statuses[i]);
-        pages.len[i] = b.overflow ? 0 : b.len;
-        static const char stand_in[] = "Thu, 01 Jan 1970 00:00:00 GMT";
-        _Static_assert(sizeof(stand_in) - 1 == SL_HTTPDATE_LEN, "a date's length");
-        struct sl_buf h = sl_buf_make(pages.head[i], sizeof(pages.head[i]));
-        sl_head_begin(&h, page_statuses[i], stand_in);
-        pages.date_at[i] = sl_status_line(page_statuses[i]).n + 6; /* after "Date: " */
-        sl_head_field(&h, "Content-Type", SL_STR("text/html; charset=utf-8"));
-        sl_head_field_u64(&h, "Content-Length", pages.len[i]);
-        pages.head_len[i] = h.overflow || pages.len[i] == 0 ? 0 : h.len;
-    }
+    for (size_t i = 0; i < PAGE_COUNT; i++)
+        render_page(i);
 }
 
-/* Where status's page is, or PAGE_COUNT when it has none. */
-static size_t page_index(int status)
+const struct sl_built_in_page *sl_built_in_page(int status)
 {
     pthread_once(&pages_once, render_pages);
-    size_t i = 0;
-    while (i < PAGE_COUNT && (page_statuses[i] != status || pages.len[i] == 0))
-        i++;
-    return i;
-}
-
-struct sl_str sl_error_page_body(int status)
-{
-    size_t i = page_index(status);
-    return i < PAGE_COUNT ? sl_str_make(pages.text[i], pages.len[i]) : sl_str_make(NULL, 0);
-}
-
-struct sl_str sl_error_page_head(int status, size_t *date_at)
-{
-    size_t i = page_index(status);
-    if (i == PAGE_COUNT || pages.head_len[i] == 0)
-        return sl_str_make(NULL, 0);
-    *date_at = pages.date_at[i];
-    return sl_str_make(pages.head[i], pages.head_len[i]);
+    for (size_t i = 0; i < PAGE_COUNT; i++) {
+        if (page_statuses[i] == status)
+            return pages.page[i].head.p ? &pages.page[i] : NULL;
+    }
+    return NULL;
 }

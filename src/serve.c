@@ -166,26 +166,34 @@ static struct sl_str allowed_methods(const struct sl_plan_env *env)
     return env->cfg->cors ? SL_STR("GET, HEAD, OPTIONS") : SL_STR("GET, HEAD");
 }
 
-/* An error page's head up to its extra fields: copied, its date put in, when it is a
- * built-in page sent as rendered (its fields come first, so not for the fields 503 and
- * 416 put before them); formatted otherwise. */
-static struct sl_buf begin_error_head(const struct sl_plan_env *env, const struct sl_request *req,
-                                      int status, uint64_t unsatisfied_size, struct sl_str body,
-                                      bool built_in, bool inject, struct sl_plan *plan)
+/* A built-in page as rendered: its head copied, the date put in, and its body sent from
+ * where it was rendered. */
+static void plan_built_in(const struct sl_plan_env *env, const struct sl_request *req, int status,
+                          bool must_close, const struct sl_built_in_page *page,
+                          struct sl_plan *plan)
 {
-    size_t date_at = 0;
-    struct sl_str head = built_in && !inject && status != 503 && status != 416
-                             ? sl_error_page_head(status, &date_at)
-                             : sl_str_make(NULL, 0);
-    if (head.p) {
-        struct sl_buf b = plan_begin(req, status, plan);
-        char *w = sl_buf_reserve(&b, head.n);
-        if (w) {
-            memcpy(w, head.p, head.n);
-            memcpy(w + date_at, env->date, SL_HTTPDATE_LEN);
-        }
-        return b;
+    struct sl_buf b = plan_begin(req, status, plan);
+    char *w = sl_buf_reserve(&b, page->head.n);
+    if (w) {
+        memcpy(w, page->head.p, page->head.n);
+        memcpy(w + page->date_at, env->date, SL_HTTPDATE_LEN);
     }
+    if (must_close)
+        plan->keep_alive = false;
+    if (status == 405)
+        sl_head_field(&b, "Allow", allowed_methods(env));
+    head_end(env, req, plan, &b);
+    if (!plan->head_only) {
+        plan->body_bytes = page->body.n;
+        plan_mem(plan, page->body.p, page->body.n);
+    }
+}
+
+/* An error page's head up to its extra fields, formatted. */
+static struct sl_buf begin_error_head(const struct sl_plan_env *env, const struct sl_request *req,
+                                      int status, uint64_t unsatisfied_size, size_t body_len,
+                                      struct sl_plan *plan)
+{
     struct sl_buf b = head_begin(env, req, status, plan);
     if (status == 503)
         sl_head_field(&b, "Retry-After", SL_STR("1"));
@@ -195,18 +203,19 @@ static struct sl_buf begin_error_head(const struct sl_plan_env *env, const struc
         sl_buf_puts(&b, "\r\n");
     }
     sl_head_field(&b, "Content-Type", SL_STR("text/html; charset=utf-8"));
-    sl_head_field_u64(&b, "Content-Length", body.n + script_len(inject));
+    sl_head_field_u64(&b, "Content-Length", body_len);
     return b;
 }
 
 /* An error page, with Content-Range for 416 (RFC 9110 §15.5.17), Retry-After for 503,
- * and the --live script when `inject`. */
+ * and the --live script when `inject`; its explanation, or the built-in one. */
 static void plan_error_text(const struct sl_plan_env *env, const struct sl_request *req, int status,
                             bool must_close, uint64_t unsatisfied_size, const char *explanation,
                             bool inject, struct sl_plan *plan)
 {
     char page[SL_ERROR_PAGE_MAX];
-    struct sl_str body = explanation ? sl_str_make(NULL, 0) : sl_error_page_body(status);
+    const struct sl_built_in_page *built_in = explanation ? NULL : sl_built_in_page(status);
+    struct sl_str body = built_in ? built_in->body : sl_str_make(NULL, 0);
     if (!body.p) {
         struct sl_buf pb = sl_buf_make(page, sizeof(page));
         if (explanation)
@@ -216,7 +225,7 @@ static void plan_error_text(const struct sl_plan_env *env, const struct sl_reque
         body = sl_str_make(page, pb.len);
     }
     struct sl_buf b =
-        begin_error_head(env, req, status, unsatisfied_size, body, body.p != page, inject, plan);
+        begin_error_head(env, req, status, unsatisfied_size, body.n + script_len(inject), plan);
     if (must_close)
         plan->keep_alive = false;
     if (status == 405)
@@ -228,10 +237,16 @@ static void plan_error_text(const struct sl_plan_env *env, const struct sl_reque
         plan_html(plan, body.p, body.n, inject); /* the page rendered once: nothing to copy */
 }
 
+/* The built-in page for status, as rendered when it can be (its head's fields come
+ * first: not for the fields 503 and 416 put before them). */
 static void plan_error(const struct sl_plan_env *env, const struct sl_request *req, int status,
                        bool must_close, uint64_t unsatisfied_size, struct sl_plan *plan)
 {
-    plan_error_text(env, req, status, must_close, unsatisfied_size, NULL, false, plan);
+    const struct sl_built_in_page *built_in = sl_built_in_page(status);
+    if (built_in && status != 503 && status != 416)
+        plan_built_in(env, req, status, must_close, built_in, plan);
+    else
+        plan_error_text(env, req, status, must_close, unsatisfied_size, NULL, false, plan);
 }
 
 /* A head that did not fit (a long Location or Content-Disposition) must never go out

@@ -105,15 +105,19 @@ void sl_error_page(struct sl_buf *b, int status);
 /* The same page with another explanation (plain text, not escaped). */
 void sl_error_page_text(struct sl_buf *b, int status, const char *explanation);
 
-/* sl_error_page's body for `status`, rendered once per process and then only read (404s
- * are a hot path: they are sent from here, not rendered per request); {NULL, 0} for a
- * status without one. */
-struct sl_str sl_error_page_body(int status);
+/* sl_error_page's page for a status, rendered once per process and then only read (404s
+ * are a hot path: they are sent from here, not rendered per request). */
+struct sl_built_in_page {
+    /* The head up to the fields a response may add: the status line, a stand-in Date for
+     * the caller to overwrite at date_at, Server, then "Content-Type: text/html;
+     * charset=utf-8\r\nContent-Length: <n>\r\n"; so that a 404 copies it instead of
+     * formatting it. */
+    struct sl_str head;
+    size_t date_at;
+    struct sl_str body;
+};
 
-/* Its head up to the fields a response may add, rendered with it: the status line, a
- * stand-in Date for the caller to overwrite at *date_at, Server, then "Content-Type:
- * text/html; charset=utf-8\r\nContent-Length: <n>\r\n"; so that a 404 copies it
- * instead of formatting it. {NULL, 0} for a status without a page. */
-struct sl_str sl_error_page_head(int status, size_t *date_at);
+/* The page for `status`, or NULL for a status without one. */
+const struct sl_built_in_page *sl_built_in_page(int status);
 
 #endif

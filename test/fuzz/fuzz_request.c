@@ -362,8 +362,8 @@ static void check_response(const struct sl_exchange *ex)
             bool in_cache =
                 ex->pinned != NULL && ex->pinned->rep.data != NULL &&
                 within(p, s->len, ex->pinned->rep.data, (uint64_t)ex->pinned->rep.st.st_size);
-            struct sl_str page = sl_error_page_body(ex->plan.status);
-            bool in_page = page.p != NULL && within(p, s->len, page.p, page.n);
+            const struct sl_built_in_page *page = sl_built_in_page(ex->plan.status);
+            bool in_page = page && within(p, s->len, page->body.p, page->body.n);
             struct sl_str script = sl_inject_script(); /* --live */
             bool in_script = s->mem == script.p && s->off == 0 && s->len == script.n;
             CHECK(in_out || in_cache || in_page || in_script);

@@ -211,9 +211,10 @@ static void test_error_page_head_gives_its_status_date_type_and_exact_length(voi
 {
     int statuses[] = {400, 403, 404, 405, 408, 412, 414, 416, 431, 500, 501, 503, 505};
     for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
-        struct sl_str body = sl_error_page_body(statuses[i]);
-        size_t date_at = 0;
-        struct sl_str head = sl_error_page_head(statuses[i], &date_at);
+        const struct sl_built_in_page *page = sl_built_in_page(statuses[i]);
+        assert_non_null(page);
+        struct sl_str body = page->body, head = page->head;
+        size_t date_at = page->date_at;
         assert_non_null(body.p);
         char stand_in[SL_HTTPDATE_LEN + 1];
         assert_true(date_at + SL_HTTPDATE_LEN <= head.n);
@@ -229,9 +230,7 @@ static void test_error_page_head_gives_its_status_date_type_and_exact_length(voi
         assert_memory_equal(head.p, want, head.n);
         assert_memory_equal(head.p + date_at - 6, "Date: ", 6);
     }
-    size_t date_at = 0;
-    assert_null(sl_error_page_head(200, &date_at).p);
-    assert_null(sl_error_page_body(200).p);
+    assert_null(sl_built_in_page(200));
 }
 
 int main(void)

@@ -549,7 +549,7 @@ static void test_built_in_error_heads_carry_the_date_of_the_response(void **stat
         struct sl_buf b = sl_buf_make(want, sizeof(want));
         sl_head_begin(&b, status, date);
         sl_head_field(&b, "Content-Type", SL_STR("text/html; charset=utf-8"));
-        sl_head_field_u64(&b, "Content-Length", sl_error_page_body(status).n);
+        sl_head_field_u64(&b, "Content-Length", sl_built_in_page(status)->body.n);
         if (status == 405)
             sl_head_field(&b, "Allow", SL_STR("GET, HEAD"));
         sl_head_end(&b, status != 400, true);
@@ -572,7 +572,7 @@ static void test_if_match_failing_returns_412_error_page(void **state)
     assert_int_equal(plan.nsegs, 2);
     assert_int_equal(plan.segs[1].len, error_page_len(412));
     /* The page rendered once per process, sent from there. */
-    assert_ptr_equal(plan.segs[1].mem, sl_error_page_body(412).p);
+    assert_ptr_equal(plan.segs[1].mem, sl_built_in_page(412)->body.p);
     assert_false(plan.uses_file);
     assert_int_equal(plan.body_bytes, error_page_len(412));
 }
