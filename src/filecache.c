@@ -90,7 +90,7 @@ void sl_cache_free(struct sl_cache *c)
 static struct sl_cache_entry *find(struct sl_cache *c, const char *key, size_t len, uint64_t h)
 {
     for (struct sl_cache_entry *e = c->buckets[h % SL_CACHE_BUCKETS]; e; e = e->hnext) {
-        if (e->hash == h && e->key_len == len && memcmp(e->key, key, len) == 0)
+        if (e->hash == h && sl_str_eq(sl_str_make(e->key, e->key_len), sl_str_make(key, len)))
             return e;
     }
     return NULL;
@@ -126,26 +126,43 @@ struct sl_cache_entry *sl_cache_get(struct sl_cache *c, const char *key, size_t 
     return sl_cache_get_hashed(c, key, key_len, sl_cache_hash(key, key_len), now);
 }
 
+/* Whether descriptor entry e's file is still what it was: the length we promise must be
+ * the descriptor's own, now, so an fstat per use catches a file truncated or rewritten
+ * in place. When it is not, e goes, and the other loops hear of it. */
+static bool descriptor_unchanged(struct sl_cache *c, struct sl_cache_entry *e)
+{
+    struct stat st;
+    if (fstat(e->fd, &st) == 0 && same_file(&st, &e->rep.st))
+        return true;
+    epoch_bump(c, e->hash);
+    evict(c, e);
+    return false;
+}
+
+/* e, referenced for the caller, if it may still be used: checked within the TTL, in
+ * this generation and epoch, and for a descriptor entry unchanged since. Otherwise the
+ * caller re-opens the path, then keeps or replaces the entry. */
+static struct sl_cache_entry *use_if_fresh(struct sl_cache *c, struct sl_cache_entry *e,
+                                           uint64_t now)
+{
+    if (now - e->checked_at >= SL_CACHE_TTL_MS || e->gen != c->gen ||
+        e->epoch != epoch_now(c, e->hash))
+        return NULL;
+    if (e->fd >= 0 && !descriptor_unchanged(c, e))
+        return NULL;
+    return use(c, e, now);
+}
+
 struct sl_cache_entry *sl_cache_get_hashed(struct sl_cache *c, const char *key, size_t key_len,
                                            uint64_t hash, uint64_t now)
 {
     struct sl_cache_entry *e = find(c, key, key_len, hash);
-    if (!e)
-        return NULL;
-    if (now - e->checked_at >= SL_CACHE_TTL_MS || e->gen != c->gen ||
-        e->epoch != epoch_now(c, e->hash))
-        return NULL; /* the caller re-opens the path, then keeps or replaces the entry */
-    if (e->fd >= 0) {
-        /* The length we promise must be the descriptor's own, now: an fstat per use
-         * catches a file truncated or rewritten in place. */
-        struct stat st;
-        if (fstat(e->fd, &st) != 0 || !same_file(&st, &e->rep.st)) {
-            epoch_bump(c, e->hash);
-            evict(c, e);
-            return NULL;
-        }
-    }
-    return use(c, e, now);
+    return e ? use_if_fresh(c, e, now) : NULL;
+}
+
+struct sl_cache_entry *sl_cache_revisit(struct sl_cache *c, struct sl_cache_entry *e, uint64_t now)
+{
+    return e->dead ? NULL : use_if_fresh(c, e, now);
 }
 
 /* Makes room for `size` more bytes of contents and one more entry. */
@@ -290,6 +307,12 @@ void sl_cache_expire(struct sl_cache *c, uint64_t now)
     struct sl_cache_entry *e;
     while ((e = lru_oldest(c)) != NULL && now - e->used_at >= SL_CACHE_IDLE_MS)
         evict(c, e);
+}
+
+struct sl_cache_entry *sl_cache_hold(struct sl_cache_entry *e)
+{
+    e->refs++;
+    return e;
 }
 
 void sl_cache_release(struct sl_cache *c, struct sl_cache_entry *e)

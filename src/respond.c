@@ -26,7 +26,7 @@ int sl_responder_init(struct sl_responder *r, uv_loop_t *loop, const struct sl_c
     r->date[0] = '\0';
     r->boundary = seed;
     r->live = NULL;
-    r->error_page = r->spa_page = (struct sl_page_key){NULL, 0, 0};
+    r->error_page = r->spa_page = (struct sl_page_key){NULL, 0, 0, NULL};
     unsigned loops = cfg->threads > 0 ? cfg->threads : 1;
     sl_dircache_init(&r->dirs, loop, cfg, SL_DIRCACHE_BYTES / loops);
     sl_tarcache_init(&r->tars, loop, cfg, SL_TARCACHE_BYTES / loops);
@@ -34,8 +34,18 @@ int sl_responder_init(struct sl_responder *r, uv_loop_t *loop, const struct sl_c
     return sl_root_init(&r->root, cfg->chroot ? NULL : cfg->root, cfg->root_fd, shared);
 }
 
+/* Lets go of the cache entry page's key holds, if any. */
+static void drop_page_entry(struct sl_responder *r, struct sl_page_key *page)
+{
+    if (page->held)
+        sl_cache_release(r->cache, page->held);
+    page->held = NULL;
+}
+
 void sl_responder_free(struct sl_responder *r)
 {
+    drop_page_entry(r, &r->error_page);
+    drop_page_entry(r, &r->spa_page);
     sl_dircache_clear(&r->dirs);
     sl_tarcache_clear(&r->tars);
     sl_root_free(&r->root);
@@ -61,6 +71,12 @@ static inline enum sl_root_change check_root(struct sl_responder *r, uint64_t no
 void sl_responder_tick(struct sl_responder *r, uint64_t now_ms)
 {
     check_root(r, now_ms, false);
+    /* An entry the cache let go (a rebuild, an edit, idle): not kept alive (its memory,
+     * its descriptor) past the next tick by the reference a page key holds. */
+    if (r->error_page.held && r->error_page.held->dead)
+        drop_page_entry(r, &r->error_page);
+    if (r->spa_page.held && r->spa_page.held->dead)
+        drop_page_entry(r, &r->spa_page);
     sl_dircache_expire(&r->dirs, now_ms);
     sl_tarcache_expire(&r->tars, now_ms);
 }
@@ -164,16 +180,11 @@ static enum found found_file(struct sl_responder *r, const struct lookup *l, str
     return e ? found_cached(r, ex, e, rep) : FOUND_FILE;
 }
 
-/* Looks l->key up: the cache first, then the router (cfg-chosen pages by file name,
- * request paths by path). *rep is set for FOUND_FILE. */
-static enum found find(struct sl_responder *r, const struct lookup *l, struct sl_exchange *ex,
-                       bool by_file, struct sl_route *route, const struct sl_file_rep **rep)
+/* Asks the router for l->path (cfg-chosen pages by file name, request paths by path),
+ * after the cache did not have it. *rep is set for FOUND_FILE. */
+static enum found resolve(struct sl_responder *r, const struct lookup *l, struct sl_exchange *ex,
+                          bool by_file, struct sl_route *route, const struct sl_file_rep **rep)
 {
-    struct sl_cache_entry *e =
-        l->key_len ? sl_cache_get_hashed(r->cache, l->key, l->key_len, l->key_hash, l->now_ms)
-                   : NULL;
-    if (e)
-        return found_cached(r, ex, e, rep);
     if (!sl_exchange_file_allowed(ex)) {
         /* Every body file this loop may hold is in use (--max-conns beyond the default
          * share of the descriptor table): busy, rather than EMFILE and a 500. */
@@ -195,10 +206,23 @@ static enum found find(struct sl_responder *r, const struct lookup *l, struct sl
     return FOUND_MISSING;
 }
 
+/* Looks the request's path up: the cache first, then the router. */
+static enum found find(struct sl_responder *r, const struct lookup *l, struct sl_exchange *ex,
+                       struct sl_route *route, const struct sl_file_rep **rep)
+{
+    struct sl_cache_entry *e =
+        l->key_len ? sl_cache_get_hashed(r->cache, l->key, l->key_len, l->key_hash, l->now_ms)
+                   : NULL;
+    if (e)
+        return found_cached(r, ex, e, rep);
+    return resolve(r, l, ex, false, route, rep);
+}
+
 /* k, worked out for the page named rel (root-relative) if it was not. */
-static const struct sl_page_key *page_key(struct sl_page_key *k, const char *rel)
+static struct sl_page_key *page_key(struct sl_responder *r, struct sl_page_key *k, const char *rel)
 {
     if (k->rel != rel) {
+        drop_page_entry(r, k);
         k->rel = rel;
         k->len = strlen(rel);
         k->hash = sl_cache_hash(rel, k->len);
@@ -206,18 +230,31 @@ static const struct sl_page_key *page_key(struct sl_page_key *k, const char *rel
     return k;
 }
 
-/* Points l at a page chosen by configuration. False when it cannot be. */
-static bool lookup_page(struct lookup *l, const struct sl_page_key *page)
+/* The cache's entry for a page, referenced for the caller, or NULL. The page key keeps
+ * a reference of its own to the entry found last, so that the next request for the
+ * page (every 404) re-checks that entry instead of looking the name up. */
+static struct sl_cache_entry *page_entry(struct sl_responder *r, struct sl_page_key *page,
+                                         uint64_t now_ms)
 {
-    if (page->len >= sizeof(l->path.rel))
-        return false;
+    struct sl_cache_entry *e = page->held ? sl_cache_revisit(r->cache, page->held, now_ms) : NULL;
+    if (e)
+        return e;
+    drop_page_entry(r, page);
+    e = sl_cache_get_hashed(r->cache, page->rel, page->len, page->hash, now_ms);
+    if (e)
+        page->held = sl_cache_hold(e);
+    return e;
+}
+
+/* Points l at a page chosen by configuration, for the router. */
+static void lookup_page(struct lookup *l, const struct sl_page_key *page)
+{
     memcpy(l->path.rel, page->rel, page->len + 1);
     l->path.len = page->len;
     l->path.trailing_slash = false;
     l->key = l->path.rel;
     l->key_len = page->len;
     l->key_hash = page->hash;
-    return true;
 }
 
 /* --spa: a page the client navigates to (accepts HTML, no extension in the last
@@ -233,17 +270,27 @@ static bool spa_applies(const struct sl_config *cfg, const struct sl_request *re
     return memchr(seg, '.', (size_t)(end - seg)) == NULL;
 }
 
-/* A page chosen by configuration, answered with `status` (0: as the file itself). */
+/* A page chosen by configuration, answered with `status` (0: as the file itself). It
+ * comes after a miss, which leaves ex holding nothing, and a page not found leaves
+ * nothing held either (found_cached gives a remembered miss back; the router opens
+ * nothing when it finds no file): there is no response to end on the way. */
 static bool respond_page(struct sl_responder *r, struct lookup *l, struct sl_exchange *ex,
-                         const struct sl_page_key *page, int status)
+                         struct sl_page_key *page, int status)
 {
-    sl_exchange_end_response(ex, r->cache); /* the first lookup's cache entry */
+    if (page->len >= sizeof(l->path.rel))
+        return false;
     struct sl_route route;
     const struct sl_file_rep *rep = NULL;
-    if (!lookup_page(l, page) || find(r, l, ex, true, &route, &rep) != FOUND_FILE) {
-        sl_exchange_end_response(ex, r->cache);
-        return false;
+    struct sl_cache_entry *e = page_entry(r, page, l->now_ms);
+    enum found found;
+    if (e) {
+        found = found_cached(r, ex, e, &rep);
+    } else {
+        lookup_page(l, page);
+        found = resolve(r, l, ex, true, &route, &rep);
     }
+    if (found != FOUND_FILE)
+        return false;
     if (status == 0)
         sl_serve_file(&l->env, &ex->req, &l->path, rep, &ex->plan);
     else
@@ -257,11 +304,11 @@ static void respond_missing(struct sl_responder *r, struct lookup *l, struct sl_
 {
     if (spa && spa_applies(r->cfg, &ex->req, &l->path)) {
         l->env.revalidate = true;
-        if (respond_page(r, l, ex, page_key(&r->spa_page, r->cfg->spa), 0))
+        if (respond_page(r, l, ex, page_key(r, &r->spa_page, r->cfg->spa), 0))
             return;
     }
     const char *page = r->cfg->error_page ? r->cfg->error_page : DEFAULT_ERROR_PAGE;
-    if (!respond_page(r, l, ex, page_key(&r->error_page, page), 404))
+    if (!respond_page(r, l, ex, page_key(r, &r->error_page, page), 404))
         sl_serve_error(&l->env, &ex->req, 404, false, &ex->plan);
 }
 
@@ -354,7 +401,7 @@ static bool respond_path(struct sl_responder *r, struct lookup *l, struct sl_exc
     make_key(l);
     struct sl_route route;
     const struct sl_file_rep *rep = NULL;
-    enum found found = find(r, l, ex, false, &route, &rep);
+    enum found found = find(r, l, ex, &route, &rep);
     if (!root_confirmed && answer_is_suspect(found, &route) &&
         check_root(r, l->now_ms, true) != SL_ROOT_SAME) {
         if (found == FOUND_ROUTE && route.fd >= 0)

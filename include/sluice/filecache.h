@@ -98,6 +98,11 @@ static inline uint64_t sl_cache_hash(const char *key, size_t key_len)
 struct sl_cache_entry *sl_cache_get_hashed(struct sl_cache *c, const char *key, size_t key_len,
                                            uint64_t hash, uint64_t now);
 
+/* What sl_cache_get gives for e's key, found without a lookup: e itself, referenced for
+ * the caller, while it is still in the cache and fresh; else NULL. For a caller that
+ * holds a reference to the entry of a key it asks for again and again (the 404 page). */
+struct sl_cache_entry *sl_cache_revisit(struct sl_cache *c, struct sl_cache_entry *e, uint64_t now);
+
 /* After a miss: the file at key was just opened as fd and described by rep (identity,
  * no variants; rep->name and rep->fields are copied). Keeps the existing entry when it is the same
  * file unchanged, or makes a new one: a small file is read into memory, a larger one's descriptor
@@ -112,6 +117,9 @@ void sl_cache_put_missing(struct sl_cache *c, const char *key, size_t key_len, u
 
 /* Drops entries unused for SL_CACHE_IDLE_MS (closing their descriptors). */
 void sl_cache_expire(struct sl_cache *c, uint64_t now);
+
+/* Another reference to e, kept by the caller past the response (sl_cache_revisit). */
+struct sl_cache_entry *sl_cache_hold(struct sl_cache_entry *e);
 
 /* Drops the caller's reference. */
 void sl_cache_release(struct sl_cache *c, struct sl_cache_entry *e);

@@ -20,11 +20,14 @@
 #include "sluice/tarcache.h"
 
 /* A page chosen by configuration (the 404 page, --spa's), looked up by name for every
- * request it answers: the name's length and cache hash are worked out once. */
+ * request it answers: the name's length and cache hash are worked out once, and the
+ * cache entry last found for it is held (a reference), to be re-checked rather than
+ * looked up again. */
 struct sl_page_key {
     const char *rel; /* NULL: not worked out yet */
     size_t len;
     uint64_t hash;
+    struct sl_cache_entry *held; /* or NULL */
 };
 
 struct sl_responder {

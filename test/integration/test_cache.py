@@ -237,9 +237,10 @@ class Poller:
         return fresh
 
 
-def watch_change(poller, versions, change):
-    """Runs change() and polls until a whole round is fresh, checking every response.
-    Returns the seconds from the change until fresh, and the new version."""
+def watch_change(poller, versions, change, classify=classify):
+    """Runs change() and polls until a whole round is fresh, checking every response
+    with classify. Returns the seconds from the change until fresh, and the new
+    version."""
     old = versions[0]
 
     def check_old(status, fields, body, what):
@@ -365,3 +366,53 @@ def test_directory_index_edited_is_served_fresh_for_directory_and_file_urls(
     finally:
         poller.close()
     assert delay <= FRESH_WITHIN, f"edited index.html served only after {delay:.2f} s"
+
+
+# ---- the site's own 404 page ----
+
+BUILT_IN_404 = b"Nothing is served at this address."
+
+
+def classify_404_page(versions, status, fields, body, what):
+    """The one version of 404.html a response to a missing path is: its bytes, or the
+    built-in page while 404.html is absent. Always with status 404, never cached by the
+    browser (no validators), and Content-Length that of the bytes sent."""
+    assert status == 404, f"{what}: status {status}"
+    assert "etag" not in fields and "last-modified" not in fields, f"{what}: {fields}"
+    matching = [v for v in versions
+                if (BUILT_IN_404 in body if v.absent else body == v.body)]
+    assert len(matching) == 1, (f"{what}: a {len(body)}-byte body "
+                                f"{body[:60]!r} is none of the 404 pages that existed")
+    return matching[0]
+
+
+# The changes that matter to a page the server holds on to between requests: one kept in
+# memory and one kept open (edited, replaced), and one going or coming.
+PAGE_CHANGES = [
+    pytest.param(modify_in_place, SMALL, None, id="small-modify-in-place"),
+    pytest.param(modify_in_place, LARGE, None, id="large-modify-in-place"),
+    pytest.param(replace_by_rename, LARGE, None, id="large-replace-by-rename"),
+    pytest.param(delete, SMALL, None, id="small-delete"),
+    pytest.param(delete, LARGE, None, id="large-delete"),
+    pytest.param(create, None, SMALL, id="small-create"),
+]
+
+
+@pytest.mark.parametrize("change,size_before,size_arg", PAGE_CHANGES)
+def test_changed_404_page_is_served_fresh_within_ttl_for_every_missing_path(
+        start_server, root, change, size_before, size_arg):
+    path = root / "404.html"
+    old = (Version("original 404.html", make_bytes(size_before, "original"), BASE_MTIME)
+           if size_before else Version("absent 404.html"))
+    if not old.absent:
+        put(path, old)
+    srv = start_server(root, threads=2)
+    poller = Poller(srv, ["/no-such-page", "/sub/gone.html"])
+    try:
+        delay, new = watch_change(poller, [old], lambda: change(path, old, size_arg),
+                                  classify=classify_404_page)
+    finally:
+        poller.close()
+    print(f"404.html {change.__name__} ({size_before or size_arg} bytes): "
+          f"fresh after {delay:.3f} s, {poller.responses} responses checked")
+    assert delay <= FRESH_WITHIN, f"{new.name} served only after {delay:.2f} s"

@@ -764,6 +764,57 @@ static void test_clear_drops_every_entry_and_held_ones_stay_valid_until_released
     assert_true(cached(&f->cache, "small", T0 + 3));
 }
 
+/* ---- revisiting a held entry (the 404 page) ---- */
+
+/* Whether revisiting e at now gives e back, referenced (the reference goes back at
+ * once), as a get of its key would. */
+static bool revisited(struct sl_cache *c, struct sl_cache_entry *e, uint64_t now)
+{
+    struct sl_cache_entry *got = sl_cache_revisit(c, e, now);
+    if (got) {
+        assert_ptr_equal(got, e);
+        sl_cache_release(c, got);
+    }
+    return got != NULL;
+}
+
+static void test_a_held_entry_is_revisited_exactly_while_a_get_would_return_it(void **state)
+{
+    struct fixture *f = *state;
+    write_file(f, "404.html", SMALL, 'a');
+    write_file(f, "big.html", BIG, 'b');
+    struct sl_cache_entry *page = put(f, &f->cache, "404.html", T0); /* held, as respond.c */
+    struct sl_cache_entry *big = put(f, &f->cache, "big.html", T0);
+    put_missing(&f->cache, "gone.html", T0);
+    struct sl_cache_entry *gone = sl_cache_hold(hit(&f->cache, "gone.html", T0));
+    sl_cache_release(&f->cache, gone); /* hit's reference; hold's stays */
+    assert_true(revisited(&f->cache, page, T0 + SL_CACHE_TTL_MS - 1));
+    assert_true(revisited(&f->cache, gone, T0 + SL_CACHE_TTL_MS - 1));
+    assert_int_equal(page->refs, 1);
+    assert_false(revisited(&f->cache, page, T0 + SL_CACHE_TTL_MS)); /* the TTL */
+
+    /* Another loop saw the file change: not revisited until re-checked here. */
+    replace_file(f, "big.html", BIG, 'c');
+    sl_cache_release(&f->other, serve(f, &f->other, "big.html", T0 + 1));
+    assert_false(revisited(&f->cache, big, T0 + 2));
+
+    /* A descriptor entry's file changed in place: not revisited, and gone. */
+    sl_cache_release(&f->cache, big);
+    big = put(f, &f->cache, "big.html", T0 + 3);
+    int fd = openat(f->dir_fd, "big.html", O_WRONLY | O_TRUNC | O_CLOEXEC);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_false(revisited(&f->cache, big, T0 + 4));
+    assert_true(big->dead);
+    sl_cache_release(&f->cache, big);
+
+    /* Dropped from the cache (a rebuild): never revisited, even within the TTL. */
+    sl_cache_clear(&f->cache);
+    assert_false(revisited(&f->cache, gone, T0 + 5));
+    sl_cache_release(&f->cache, gone);
+    sl_cache_release(&f->cache, page);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -791,6 +842,7 @@ int main(void)
         T(test_expire_drops_entries_unused_for_the_idle_time_and_keeps_used_ones),
         T(test_entries_evicted_while_referenced_stay_valid_until_the_last_release),
         T(test_clear_drops_every_entry_and_held_ones_stay_valid_until_released),
+        T(test_a_held_entry_is_revisited_exactly_while_a_get_would_return_it),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
