@@ -27,6 +27,7 @@ int sl_responder_init(struct sl_responder *r, uv_loop_t *loop, const struct sl_c
     r->boundary = seed;
     r->live = NULL;
     r->error_page = r->spa_page = (struct sl_page_key){NULL, 0, 0, NULL};
+    r->not_found = sl_built_in_page(404);
     unsigned loops = cfg->threads > 0 ? cfg->threads : 1;
     sl_dircache_init(&r->dirs, loop, cfg, SL_DIRCACHE_BYTES / loops);
     sl_tarcache_init(&r->tars, loop, cfg, SL_TARCACHE_BYTES / loops);
@@ -308,7 +309,11 @@ static void respond_missing(struct sl_responder *r, struct lookup *l, struct sl_
             return;
     }
     const char *page = r->cfg->error_page ? r->cfg->error_page : DEFAULT_ERROR_PAGE;
-    if (!respond_page(r, l, ex, page_key(r, &r->error_page, page), 404))
+    if (respond_page(r, l, ex, page_key(r, &r->error_page, page), 404))
+        return;
+    if (r->not_found)
+        sl_serve_built_in(&l->env, &ex->req, r->not_found, &ex->plan);
+    else
         sl_serve_error(&l->env, &ex->req, 404, false, &ex->plan);
 }
 

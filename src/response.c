@@ -148,6 +148,7 @@ static void render_page(size_t i)
     sl_head_field_u64(&h, "Content-Length", b.len);
     if (b.overflow || h.overflow)
         return;
+    page->status = page_statuses[i];
     page->head = sl_str_make(pages.head[i], h.len);
     page->date_at = sl_status_line(page_statuses[i]).n + 6; /* after "Date: " */
     page->body = sl_str_make(pages.text[i], b.len);

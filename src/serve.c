@@ -168,10 +168,11 @@ static struct sl_str allowed_methods(const struct sl_plan_env *env)
 
 /* A built-in page as rendered: its head copied, the date put in, and its body sent from
  * where it was rendered. */
-static void plan_built_in(const struct sl_plan_env *env, const struct sl_request *req, int status,
-                          bool must_close, const struct sl_built_in_page *page,
+static void plan_built_in(const struct sl_plan_env *env, const struct sl_request *req,
+                          const struct sl_built_in_page *page, bool must_close,
                           struct sl_plan *plan)
 {
+    int status = page->status;
     struct sl_buf b = plan_begin(req, status, plan);
     char *w = sl_buf_reserve(&b, page->head.n);
     if (w) {
@@ -244,7 +245,7 @@ static void plan_error(const struct sl_plan_env *env, const struct sl_request *r
 {
     const struct sl_built_in_page *built_in = sl_built_in_page(status);
     if (built_in && status != 503 && status != 416)
-        plan_built_in(env, req, status, must_close, built_in, plan);
+        plan_built_in(env, req, built_in, must_close, plan);
     else
         plan_error_text(env, req, status, must_close, unsatisfied_size, NULL, false, plan);
 }
@@ -262,6 +263,12 @@ void sl_serve_error(const struct sl_plan_env *env, const struct sl_request *req,
                     bool must_close, struct sl_plan *plan)
 {
     plan_error(env, req, status, must_close, 0, plan);
+}
+
+void sl_serve_built_in(const struct sl_plan_env *env, const struct sl_request *req,
+                       const struct sl_built_in_page *page, struct sl_plan *plan)
+{
+    plan_built_in(env, req, page, false, plan);
 }
 
 void sl_serve_root_missing(const struct sl_plan_env *env, const struct sl_request *req,

@@ -16,6 +16,7 @@
 #include "sluice/filecache.h"
 #include "sluice/httpdate.h"
 #include "sluice/live.h"
+#include "sluice/response.h"
 #include "sluice/root.h"
 #include "sluice/tarcache.h"
 
@@ -41,6 +42,7 @@ struct sl_responder {
     uint64_t boundary;                 /* advances per response: multipart boundaries */
     const struct sl_live_shared *live; /* --live: the watcher's generation; else NULL */
     struct sl_page_key error_page, spa_page;
+    const struct sl_built_in_page *not_found; /* the built-in 404 page, or NULL */
 };
 
 /* `seed` tells loops apart (and runs apart) in multipart boundaries; `shared` is what

@@ -108,6 +108,7 @@ void sl_error_page_text(struct sl_buf *b, int status, const char *explanation);
 /* sl_error_page's page for a status, rendered once per process and then only read (404s
  * are a hot path: they are sent from here, not rendered per request). */
 struct sl_built_in_page {
+    int status;
     /* The head up to the fields a response may add: the status line, a stand-in Date for
      * the caller to overwrite at date_at, Server, then "Content-Type: text/html;
      * charset=utf-8\r\nContent-Length: <n>\r\n"; so that a 404 copies it instead of

@@ -15,6 +15,7 @@
 #include "sluice/plan.h"
 #include "sluice/rep.h"
 #include "sluice/request.h"
+#include "sluice/response.h"
 
 /* The read-only inputs of a plan besides the request. */
 struct sl_plan_env {
@@ -106,6 +107,11 @@ void sl_serve_event_stream(const struct sl_plan_env *env, const struct sl_reques
  * page carries the script, which reloads it when the directory is back. */
 void sl_serve_root_missing(const struct sl_plan_env *env, const struct sl_request *req,
                            struct sl_plan *plan);
+
+/* A built-in page as sl_serve_error sends it (not for 503 or 416, whose heads have
+ * more fields), for a caller that keeps the page from sl_built_in_page. */
+void sl_serve_built_in(const struct sl_plan_env *env, const struct sl_request *req,
+                       const struct sl_built_in_page *page, struct sl_plan *plan);
 
 /* An error page for `status`; the connection closes after it when `must_close` is set
  * (malformed requests: RFC 9112 §9.6 leaves no safe way to find the next request). */

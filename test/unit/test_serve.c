@@ -559,6 +559,41 @@ static void test_built_in_error_heads_carry_the_date_of_the_response(void **stat
     }
 }
 
+/* sl_serve_built_in plans exactly what sl_serve_error does for the same page, for GET
+ * and HEAD, kept alive or closing: the responder's 404 takes this shorter way. */
+static void test_serve_built_in_plans_what_serve_error_plans(void **state)
+{
+    static const char *const requests[] = {
+        "GET /x HTTP/1.1\r\nHost: x\r\n\r\n",
+        "HEAD /x HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        "GET /x HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof(requests) / sizeof(requests[0]); i++) {
+        parse(requests[i]);
+        sl_serve_error(&env, &req, 404, false, &plan);
+        struct sl_plan want = plan;
+        char want_head[1024];
+        assert_true(plan.head_len < sizeof(want_head));
+        memcpy(want_head, plan.out, plan.head_len);
+        memset(&plan, 0xa5, sizeof(plan));
+        sl_serve_built_in(&env, &req, sl_built_in_page(404), &plan);
+        assert_int_equal(plan.status, 404);
+        assert_int_equal(plan.keep_alive, want.keep_alive);
+        assert_int_equal(plan.head_only, want.head_only);
+        assert_int_equal(plan.head_len, want.head_len);
+        assert_memory_equal(plan.out, want_head, want.head_len);
+        assert_int_equal(plan.nsegs, want.nsegs);
+        assert_int_equal(plan.body_bytes, want.body_bytes);
+        assert_false(plan.uses_file);
+        assert_false(plan.overflow);
+        for (unsigned s = 1; s < plan.nsegs; s++) {
+            assert_ptr_equal(plan.segs[s].mem, want.segs[s].mem);
+            assert_int_equal(plan.segs[s].len, want.segs[s].len);
+        }
+    }
+}
+
 static void test_if_match_failing_returns_412_error_page(void **state)
 {
     serve_file("GET /notes.txt HTTP/1.1\r\nHost: x\r\nIf-Match: \"something-else\"\r\n\r\n");
@@ -1637,6 +1672,7 @@ int main(void)
         T(test_every_kept_field_is_found_in_any_case_and_near_misses_are_not),
         T(test_built_in_error_heads_carry_the_date_of_the_response),
         T(test_not_modified_for_a_variant_still_says_vary),
+        T(test_serve_built_in_plans_what_serve_error_plans),
         T(test_if_match_failing_returns_412_error_page),
         T(test_if_modified_since_at_or_after_mtime_returns_304_and_before_returns_200),
         T(test_if_none_match_mismatch_overrides_a_matching_if_modified_since),
