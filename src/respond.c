@@ -1,6 +1,7 @@
 /* Request to plan: the pure checks first, then the loop's open-file cache, then the
  * router (which opens), then the planner (which does not). A missing page falls back to
- * the --spa file or the site's own 404 page, looked up the same way. The body file
+ * the --spa file or the site's own 404 page, found the same way (their cache entries
+ * held between requests). The body file
  * changes hands here only through the exchange's ownership calls. */
 #include "sluice/respond.h"
 
@@ -272,9 +273,11 @@ static bool spa_applies(const struct sl_config *cfg, const struct sl_request *re
 }
 
 /* A page chosen by configuration, answered with `status` (0: as the file itself). It
- * comes after a miss, which leaves ex holding nothing, and a page not found leaves
- * nothing held either (found_cached gives a remembered miss back; the router opens
- * nothing when it finds no file): there is no response to end on the way. */
+ * comes after a miss, which leaves ex holding no body file and no cache entry, and a
+ * page not found leaves none either (found_cached gives a remembered miss back; the
+ * router opens nothing when it finds no file): nothing to let go of on the way. (A
+ * listing's finished work, when a re-run listing found its directory gone, goes with
+ * the response.) */
 static bool respond_page(struct sl_responder *r, struct lookup *l, struct sl_exchange *ex,
                          struct sl_page_key *page, int status)
 {

@@ -125,7 +125,7 @@ void sl_exchange_set_producer(struct sl_exchange *ex, struct sl_producer *p);
 
 /* Ends the response part of an exchange: its file, cache reference and producer, and a
  * wait for work off the loop (cancelled: the work goes on without this waiter). Inline
- * for an exchange that holds none of them, as a 404's does twice per request. */
+ * for an exchange that holds none of them, as a 404's does. */
 void sl_exchange_end_held(struct sl_exchange *ex, struct sl_cache *cache);
 static inline void sl_exchange_end_response(struct sl_exchange *ex, struct sl_cache *cache)
 {

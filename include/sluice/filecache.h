@@ -46,7 +46,7 @@ struct sl_cache_entry {
     uint64_t checked_at; /* loop time (ms) the path last resolved to this file */
     uint64_t used_at;    /* loop time of the last request served from it */
     uint64_t incore_at;  /* loop time its whole file was last seen in the page cache */
-    unsigned refs;       /* responses sending from it */
+    unsigned refs;       /* responses sending from it, and a page key holding it */
     int status;          /* 0: a file (rep); 404: nothing at this path */
     int fd;              /* a larger file's descriptor, or -1 */
     bool dead;           /* evicted or replaced: freed when refs drops to 0 */
@@ -80,7 +80,8 @@ void sl_cache_free(struct sl_cache *c);
  * entry is re-checked (re-opened, kept when unchanged) before it is used again. */
 void sl_cache_set_generation(struct sl_cache *c, unsigned gen);
 
-/* Drops every entry (the root was replaced); responses in flight keep theirs. */
+/* Drops every entry (the root was replaced); whoever holds a reference (a response in
+ * flight, a page key) keeps its entry until it lets go. */
 void sl_cache_clear(struct sl_cache *c);
 
 /* A fresh entry for key (checked within SL_CACHE_TTL_MS of now, and for a descriptor
@@ -89,7 +90,8 @@ struct sl_cache_entry *sl_cache_get(struct sl_cache *c, const char *key, size_t 
                                     uint64_t now);
 
 /* The hash sl_cache_get works out for a key. A caller that asks for the same key again
- * and again (the 404 page) works it out once and passes it to sl_cache_get_hashed. */
+ * and again (the 404 page, when the entry it holds is no longer fresh) works it out once
+ * and passes it to sl_cache_get_hashed. */
 static inline uint64_t sl_cache_hash(const char *key, size_t key_len)
 {
     return sl_str_hash(sl_str_make(key, key_len));

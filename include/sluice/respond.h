@@ -20,10 +20,10 @@
 #include "sluice/root.h"
 #include "sluice/tarcache.h"
 
-/* A page chosen by configuration (the 404 page, --spa's), looked up by name for every
- * request it answers: the name's length and cache hash are worked out once, and the
- * cache entry last found for it is held (a reference), to be re-checked rather than
- * looked up again. */
+/* A page chosen by configuration (the 404 page, --spa's), asked for by every request it
+ * answers: the name's length and cache hash are worked out once, and the cache entry
+ * last found for it is held (a reference), to be re-checked rather than looked up
+ * again while it stays fresh. */
 struct sl_page_key {
     const char *rel; /* NULL: not worked out yet */
     size_t len;
@@ -58,7 +58,8 @@ void sl_responder_free(struct sl_responder *r);
  * Without it, the cache's 1 s revalidation and the root's 1 s check are all there is. */
 void sl_responder_follow(struct sl_responder *r, const struct sl_live_shared *live);
 
-/* Once a second from the loop's tick: is the root still the directory at its path? */
+/* Once a second from the loop's tick: is the root still the directory at its path? Also
+ * lets go of a page's cache entry that the cache has dropped meanwhile. */
 void sl_responder_tick(struct sl_responder *r, uint64_t now_ms);
 
 /* Plans the answer to ex->req into ex->plan; now_ms is the loop's clock for the cache.
