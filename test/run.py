@@ -106,7 +106,7 @@ def fuzz_targets(build, seconds):
 
 def main(builds):
     passed = failed = 0
-    fuzz_seconds = int(os.environ.get("SLUICE_FUZZ_SECONDS", "40"))
+    fuzz_seconds = int(os.environ.get("SLUICE_FUZZ_SECONDS", "30"))
     for build in builds:
         if "fuzz" in build:
             print(f"== {build}: fuzzing each target for {fuzz_seconds}s", flush=True)
