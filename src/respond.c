@@ -27,7 +27,7 @@ int sl_responder_init(struct sl_responder *r, uv_loop_t *loop, const struct sl_c
     r->date[0] = '\0';
     r->boundary = seed;
     r->live = NULL;
-    r->error_page = r->spa_page = (struct sl_page_key){NULL, 0, 0, NULL};
+    r->error_page = r->spa_page = (struct sl_page_key){.rel = NULL, .held = NULL};
     r->not_found = sl_built_in_page(404);
     unsigned loops = cfg->threads > 0 ? cfg->threads : 1;
     sl_dircache_init(&r->dirs, loop, cfg, SL_DIRCACHE_BYTES / loops);
@@ -118,7 +118,7 @@ struct lookup {
     struct sl_plan_env env;
     uint64_t now_ms; /* the loop's clock, for the cache */
     struct sl_path path;
-    const char *key; /* path.rel itself, or dir_key */
+    const char *key; /* path.rel itself, dir_key, or a page's key */
     size_t key_len;
     uint64_t key_hash; /* sl_cache_hash of the key */
     char dir_key[SL_PATH_MAX + 1];
@@ -227,7 +227,13 @@ static struct sl_page_key *page_key(struct sl_responder *r, struct sl_page_key *
         drop_page_entry(r, k);
         k->rel = rel;
         k->len = strlen(rel);
-        k->hash = sl_cache_hash(rel, k->len);
+        k->key_len = 0;
+        if (k->len < sizeof(k->key) - 1) {
+            k->key[0] = '/';
+            memcpy(k->key + 1, rel, k->len);
+            k->key_len = k->len + 1;
+        }
+        k->hash = sl_cache_hash(k->key, k->key_len);
     }
     return k;
 }
@@ -242,20 +248,22 @@ static struct sl_cache_entry *page_entry(struct sl_responder *r, struct sl_page_
     if (e)
         return e;
     drop_page_entry(r, page);
-    e = sl_cache_get_hashed(r->cache, page->rel, page->len, page->hash, now_ms);
+    e = page->key_len ? sl_cache_get_hashed(r->cache, page->key, page->key_len, page->hash, now_ms)
+                      : NULL;
     if (e)
         page->held = sl_cache_hold(e);
     return e;
 }
 
-/* Points l at a page chosen by configuration, for the router. */
+/* Points l at a page chosen by configuration, for the router, with the page's own
+ * cache key. */
 static void lookup_page(struct lookup *l, const struct sl_page_key *page)
 {
     memcpy(l->path.rel, page->rel, page->len + 1);
     l->path.len = page->len;
     l->path.trailing_slash = false;
-    l->key = l->path.rel;
-    l->key_len = page->len;
+    l->key = page->key;
+    l->key_len = page->key_len;
     l->key_hash = page->hash;
 }
 

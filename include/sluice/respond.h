@@ -16,6 +16,7 @@
 #include "sluice/filecache.h"
 #include "sluice/httpdate.h"
 #include "sluice/live.h"
+#include "sluice/path.h"
 #include "sluice/response.h"
 #include "sluice/root.h"
 #include "sluice/tarcache.h"
@@ -27,7 +28,13 @@
 struct sl_page_key {
     const char *rel; /* NULL: not worked out yet */
     size_t len;
-    uint64_t hash;
+    /* The page's cache key: '/' and rel. A request path's key never starts with '/', and
+     * must not meet this one: a page is looked up by file name, and a name that is a
+     * directory (or, with clean URLs, has an .html beside it) is a miss as a page but
+     * not as a request path. */
+    char key[SL_PATH_MAX + 1];
+    size_t key_len;              /* 0: too long to cache */
+    uint64_t hash;               /* sl_cache_hash of key */
     struct sl_cache_entry *held; /* or NULL */
 };
 
