@@ -434,6 +434,32 @@ class Conn:
         return status, fields, body if body is not None else b""
 
 
+def fetch_once(srv, method, path, headers=(), version="1.1", timeout=10.0):
+    """One request on a fresh connection that the server then closes: the bytes after
+    the head must be exactly Content-Length long (none missing, none extra)."""
+    head = f"{method} {path} HTTP/{version}\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+    head += "".join(f"{name}: {value}\r\n" for name, value in headers)
+    with srv.connect(timeout=timeout) as s:
+        s.sendall((head + "\r\n").encode())
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    raw_head, sep, rest = data.partition(b"\r\n\r\n")
+    assert sep, f"{method} {path}: no complete response head: {data[:200]!r}"
+    status, fields = parse_head(raw_head)
+    if method == "HEAD" or status == 304:
+        assert rest == b"", f"{method} {path}: {status} followed by {len(rest)} bytes"
+        return status, fields, None
+    assert "content-length" in fields, f"response without Content-Length: {raw_head!r}"
+    length = int(fields["content-length"])
+    assert len(rest) == length, (f"{method} {path}: Content-Length {length} but "
+                                 f"{len(rest)} body bytes before close")
+    return status, fields, rest
+
+
 def request_head(method, path, headers=()):
     """The bytes of a request head for path, with Host and the given fields."""
     head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import Conn, parse_head, wait_for
+from conftest import Conn, fetch_once, wait_for
 
 BUILT_IN = b"Nothing is served at this address."
 FRESH_WITHIN = 1.5  # the cache's TTL (or the root's one-second check) plus slack
@@ -27,29 +27,6 @@ def body_of(tag, size):
     return (tag.encode() * (size // len(tag) + 1))[:size]
 
 
-def fetch(srv, path, method="GET", headers=(), version="1.1"):
-    """One request on a fresh connection the server closes after it: (status, fields,
-    body), the body exactly Content-Length long (None for HEAD)."""
-    head = f"{method} {path} HTTP/{version}\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
-    head += "".join(f"{name}: {value}\r\n" for name, value in headers)
-    with srv.connect(timeout=10) as s:
-        s.sendall((head + "\r\n").encode())
-        data = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    raw, sep, rest = data.partition(b"\r\n\r\n")
-    assert sep, f"{method} {path}: no complete head: {data[:200]!r}"
-    status, fields = parse_head(raw)
-    if method == "HEAD":
-        assert rest == b"", f"HEAD {path}: {len(rest)} body bytes"
-        return status, fields, None
-    assert int(fields["content-length"]) == len(rest), (path, fields, len(rest))
-    return status, fields, rest
-
-
 def is_page(body, expected):
     """expected: the page's bytes, or None for the built-in page."""
     return BUILT_IN in body if expected is None else body == expected
@@ -59,7 +36,7 @@ def served_everywhere(srv, conns, expected, path="/missing"):
     """A predicate: every kept-alive connection and a fresh one get 404 with `expected`
     (503 while the root is missing for a moment counts as not yet)."""
     def check():
-        answers = [c.get(path)[:3:2] for c in conns] + [fetch(srv, path)[::2]]
+        answers = [c.get(path)[:3:2] for c in conns] + [fetch_once(srv, "GET", path)[::2]]
         if any(status == 503 for status, _ in answers):
             return False
         for status, body in answers:
@@ -157,7 +134,7 @@ def test_root_rebuilt_by_rename_then_deleted_and_recreated(start_server, tmp_pat
     if new_page is None:
         return
     shutil.rmtree(site)
-    wait_for(lambda: fetch(srv, "/missing")[0] == 503, timeout=5, what="503 without a root")
+    wait_for(lambda: fetch_once(srv, "GET", "/missing")[0] == 503, timeout=5, what="503 without a root")
     site.mkdir()
     (site / "404.html").write_bytes(b"recreated")
     wait_for(served_everywhere(srv, conns, b"recreated"), timeout=5, what="recreated root")
@@ -199,7 +176,7 @@ def test_404_option_naming_a_missing_page_that_then_appears(start_server, tmp_pa
     (root / "errors").mkdir()
     (root / "errors" / "nf.html").write_bytes(b"custom")
     wait_fresh(served_everywhere(srv, conns, b"custom"), "the --404 page once it exists")
-    assert fetch(srv, "/errors/nf.html")[::2] == (200, b"custom")
+    assert fetch_once(srv, "GET", "/errors/nf.html")[::2] == (200, b"custom")
     for c in conns:
         c.close()
 
@@ -224,8 +201,8 @@ def test_pipelined_hits_and_misses_head_and_http10_over_four_loops(start_server,
             assert status == 404 and int(fields["content-length"]) == len(page)
     for c in conns:
         c.close()
-    assert fetch(srv, "/old", version="1.0")[::2] == (404, page)
-    status, fields, _ = fetch(srv, "/old", method="HEAD", version="1.0")
+    assert fetch_once(srv, "GET", "/old", version="1.0")[::2] == (404, page)
+    status, fields, _ = fetch_once(srv, "HEAD", "/old", version="1.0")
     assert status == 404 and int(fields["content-length"]) == len(page)
 
 

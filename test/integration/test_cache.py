@@ -23,43 +23,16 @@ import time
 
 import pytest
 
-from conftest import Conn, parse_head, skip_long_under_asan, wait_for
+from conftest import Conn, fetch_once, skip_long_under_asan, wait_for
 
 TTL = 1.0  # SL_CACHE_TTL_MS
 FRESH_WITHIN = 1.5  # the TTL plus scheduling slack
 POLL_TIMEOUT = 2.5
 POLL_INTERVAL = 0.05
 KEEPALIVE_CONNS = 6  # spread over the loops by SO_REUSEPORT hashing
-TIMEOUT = 10.0
 SMALL = 8 * 1024  # under the 16 KiB cache limit
 LARGE = 80 * 1024  # over it
 BASE_MTIME = 1_600_000_000  # versions get distinct whole-second mtimes from here
-
-
-def fetch_once(srv, method, path, headers=()):
-    """One request on a fresh connection that the server then closes: the bytes after
-    the head must be exactly Content-Length long (none missing, none extra)."""
-    head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
-    head += "".join(f"{name}: {value}\r\n" for name, value in headers)
-    with srv.connect(timeout=TIMEOUT) as s:
-        s.sendall((head + "\r\n").encode())
-        data = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    raw_head, sep, rest = data.partition(b"\r\n\r\n")
-    assert sep, f"{method} {path}: no complete response head: {data[:200]!r}"
-    status, fields = parse_head(raw_head)
-    if method == "HEAD" or status == 304:
-        assert rest == b"", f"{method} {path}: {status} followed by {len(rest)} bytes"
-        return status, fields, None
-    assert "content-length" in fields, f"response without Content-Length: {raw_head!r}"
-    length = int(fields["content-length"])
-    assert len(rest) == length, (f"{method} {path}: Content-Length {length} but "
-                                 f"{len(rest)} body bytes before close")
-    return status, fields, rest
 
 
 # ---- versions of a file ----
