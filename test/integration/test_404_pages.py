@@ -131,13 +131,13 @@ def test_root_rebuilt_by_rename_then_deleted_and_recreated(start_server, tmp_pat
     os.rename(build, site)
     shutil.rmtree(tmp_path / "trash")
     wait_fresh(served_everywhere(srv, conns, new_page), "the rebuilt root's 404 page")
-    if new_page is None:
-        return
-    shutil.rmtree(site)
-    wait_for(lambda: fetch_once(srv, "GET", "/missing")[0] == 503, timeout=5, what="503 without a root")
-    site.mkdir()
-    (site / "404.html").write_bytes(b"recreated")
-    wait_for(served_everywhere(srv, conns, b"recreated"), timeout=5, what="recreated root")
+    if new_page is not None:
+        shutil.rmtree(site)
+        wait_for(lambda: fetch_once(srv, "GET", "/missing")[0] == 503, timeout=5,
+                 what="503 without a root")
+        site.mkdir()
+        (site / "404.html").write_bytes(b"recreated")
+        wait_for(served_everywhere(srv, conns, b"recreated"), timeout=5, what="recreated root")
     for c in conns:
         c.close()
 
